@@ -1,0 +1,136 @@
+"""Bit-accurate fixed-point LSTM: the specification the RPU's RTL is checked against.
+
+The arithmetic, step by step (codes are integers; see :mod:`lstm_ref.fixedpoint`):
+
+1. Parameters are quantized once (round half up, saturate) into the *weight format*:
+   ``weight_ih``, ``weight_hh`` and the combined bias ``bias_ih + bias_hh`` (added in float64
+   before quantizing). They form one matrix of 4H rows and ``1 + I + H`` columns,
+   ``[bias | weight_ih | weight_hh]``.
+2. Inputs x_t are quantized into the *data format*; h and c are data-format codes.
+3. Gate pre-activations: ``z = narrow(M @ [1.0; x_t; h_{t-1}], weight_frac_bits)``: the dot
+   product of each row with the column vector whose first entry is the data-format code of
+   1.0, summed exactly (the hardware accumulator cannot overflow), then rounded half up by
+   the weight's fractional bits and saturated into the data format.
+4. ``i, f, o = sigmoid(z_i, z_f, z_o)``, ``g = tanh(z_g)``, by
+   :func:`lstm_ref.activation.activation_fixed`.
+5. ``c_t = narrow(f*c_{t-1} + i*g, data_frac_bits)``, ``h_t = narrow(o*tanh(c_t),
+   data_frac_bits)``: products and their sum exact, then one rounding and saturation.
+
+Every saturation in steps 3 and 5 is counted.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .fixedpoint import FixedFormat, narrow
+from .activation import activation_fixed, SIGMOID, TANH, DEFAULT_SEGMENTS
+from .float_lstm import check_lstm_params
+
+
+__all__ = ["quantize_lstm", "FixedLSTM", "FixedLSTMOutput"]
+
+
+def quantize_lstm(weight_ih, weight_hh, bias_ih, bias_hh, weight_format):
+    """Quantize LSTM parameters into the ``(4H, 1 + I + H)`` matrix ``[bias | W_ih | W_hh]``.
+
+    Parameters
+    ----------
+    weight_ih, weight_hh, bias_ih, bias_hh : array_like
+        ``torch.nn.LSTM`` parameters (gate order i, f, g, o); biases may be None (zero).
+    weight_format : FixedFormat
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Weight-format codes.
+    """
+    input_size, hidden_size = check_lstm_params(weight_ih, weight_hh, bias_ih, bias_hh)
+    bias = np.zeros(4 * hidden_size)
+    for term in (bias_ih, bias_hh):
+        if term is not None:
+            bias = bias + np.asarray(term, dtype=np.float64)
+    matrix = np.concatenate([bias[:, None], np.asarray(weight_ih, dtype=np.float64),
+                             np.asarray(weight_hh, dtype=np.float64)], axis=1)
+    return weight_format.quantize(matrix, name="LSTM parameters")
+
+
+class FixedLSTMOutput(NamedTuple):
+    h: np.ndarray           #: (T, H) data-format codes of every h_t
+    c: np.ndarray           #: (T, H) data-format codes of every c_t
+    saturations: int        #: saturation events (pre-activations, cell and hidden updates)
+
+
+class FixedLSTM:
+    """The fixed-point LSTM of the RPU.
+
+    Parameters
+    ----------
+    data_format : FixedFormat
+        Format of x, h, c and activations.
+    weight_format : FixedFormat
+        Format of weights and biases.
+    activation_segments : int
+        Segments of the sigmoid/tanh tables.
+    """
+
+    def __init__(self, *, data_format, weight_format, activation_segments=DEFAULT_SEGMENTS):
+        if not isinstance(data_format, FixedFormat):
+            raise TypeError(f"data_format must be a FixedFormat, not {data_format!r}")
+        if not isinstance(weight_format, FixedFormat):
+            raise TypeError(f"weight_format must be a FixedFormat, not {weight_format!r}")
+        self.data_format = data_format
+        self.weight_format = weight_format
+        self.activation_segments = activation_segments
+
+    def _activation(self, func, codes):
+        return activation_fixed(func, codes, self.data_format, self.activation_segments)
+
+    def run(self, matrix, x_codes, *, h0=None, c0=None):
+        """Run a sequence.
+
+        Parameters
+        ----------
+        matrix : numpy.ndarray of int64, (4H, 1 + I + H)
+            From :func:`quantize_lstm`.
+        x_codes : numpy.ndarray of int64, (T, I)
+            Data-format codes of the inputs.
+        h0, c0 : numpy.ndarray of int64, (H,), optional
+            Initial state codes (zeros by default).
+
+        Returns
+        -------
+        FixedLSTMOutput
+        """
+        matrix = np.asarray(matrix, dtype=np.int64)
+        hidden_size = matrix.shape[0] // 4
+        input_size = matrix.shape[1] - 1 - hidden_size
+        x_codes = np.asarray(x_codes, dtype=np.int64)
+        if x_codes.ndim != 2 or x_codes.shape[1] != input_size:
+            raise ValueError(f"x_codes must have shape (T, {input_size}), not {x_codes.shape}")
+        dfmt = self.data_format
+        one = 1 << dfmt.frac_bits
+        h = np.zeros(hidden_size, np.int64) if h0 is None else np.asarray(h0, np.int64).copy()
+        c = np.zeros(hidden_size, np.int64) if c0 is None else np.asarray(c0, np.int64).copy()
+        hs, cs = [], []
+        saturations = 0
+        for x_t in x_codes:
+            vector = np.concatenate([[one], x_t, h])
+            # Python ints would be exact at any width; int64 is exact here because
+            # |sum| < 2**(data_width + weight_width + log2(columns)) stays far below 2**63.
+            acc = matrix @ vector
+            z, sat = narrow(acc, self.weight_format.frac_bits, dfmt)
+            saturations += int(sat.sum())
+            H = hidden_size
+            i = self._activation(SIGMOID, z[0:H])
+            f = self._activation(SIGMOID, z[H:2 * H])
+            g = self._activation(TANH, z[2 * H:3 * H])
+            o = self._activation(SIGMOID, z[3 * H:4 * H])
+            c, sat = narrow(f * c + i * g, dfmt.frac_bits, dfmt)
+            saturations += int(sat.sum())
+            h, sat = narrow(o * self._activation(TANH, c), dfmt.frac_bits, dfmt)
+            saturations += int(sat.sum())
+            hs.append(h)
+            cs.append(c)
+        return FixedLSTMOutput(np.array(hs).reshape(-1, hidden_size),
+                               np.array(cs).reshape(-1, hidden_size), saturations)

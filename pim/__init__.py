@@ -1,0 +1,10 @@
+"""Processing-in-memory arrays: weight memories with MAC lanes beside them.
+
+* :class:`pim.lane.PIMLane` -- one weight memory and the multiply-accumulate lane that reads it;
+* :class:`pim.array.PIMArray` -- lanes sharing one broadcast input and one load port.
+"""
+
+from .lane import PIMLane
+from .array import PIMArray
+
+__all__ = ["PIMLane", "PIMArray"]

@@ -1,0 +1,1 @@
+"""RPU: an LSTM processing-in-memory accelerator generator."""

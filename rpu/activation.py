@@ -1,0 +1,178 @@
+"""The activation unit: fixed-point sigmoid and tanh, a table with linear interpolation.
+
+The arithmetic is specified by :func:`lstm_ref.activation.activation_fixed`; this unit
+matches it bit for bit (checked exhaustively in ``tests/test_activation_unit.py``).
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from lstm_ref.activation import (DEFAULT_SEGMENTS, SIGMOID, TANH, activation_table,
+                                 check_segments)
+from lstm_ref.fixedpoint import FixedFormat
+
+
+__all__ = ["ActivationUnit", "SIGMOID", "TANH"]
+
+
+class ActivationUnit(wiring.Component):
+    """Sigmoid or tanh of one fixed-point word per enabled cycle, pipelined in 2 stages.
+
+    For an input code ``x`` the unit takes the magnitude ``mag = min(|x|, 2**(W-1) - 1)``,
+    splits it into a segment index (the high bits) and an offset within the segment (the low
+    bits), reads the segment's base value and slope from a ROM, interpolates, rounds half up,
+    restores the sign by symmetry and saturates; see :mod:`lstm_ref.activation`, which this
+    unit matches bit for bit.
+
+    Stage 1 computes the magnitude and the segment index and reads the ROM (a synchronous
+    read port, so the ROM output register is the stage-1 register of base and slope); the
+    offset, sign and function select travel alongside in registers. Stage 2 multiplies,
+    rounds, restores the sign and saturates into the ``y`` register. Both stages advance only
+    in cycles with ``en`` high, so the RPU can stall the unit with the rest of the datapath:
+    the sample ``(x, func)`` taken at an enabled clock edge appears on ``y`` after exactly
+    :attr:`LATENCY` enabled edges, and while ``en`` is low all state holds.
+
+    Parameters
+    ----------
+    data_format : FixedFormat
+        Format of ``x`` and ``y``; it needs at least one integer bit (``1.0`` must be
+        representable).
+    segments : int
+        Number of table segments over the non-negative input range: a power of two from 1 to
+        ``2**(data_format.width - 2)``. The ROM holds ``2 * segments`` words.
+
+    Attributes
+    ----------
+    en : In(1)
+        Pipeline enable: the registers advance only in cycles where it is 1.
+    func : In(1)
+        Function select, :data:`~lstm_ref.activation.SIGMOID` (0) or
+        :data:`~lstm_ref.activation.TANH` (1), sampled together with ``x``.
+    x : In(signed(W))
+        Input code in ``data_format``.
+    y : Out(signed(W))
+        Output code in ``data_format``: the activation of the sample taken :attr:`LATENCY`
+        enabled edges ago.
+    LATENCY : int
+        Enabled clock edges from a sample to its result on ``y``, 2.
+    data_format : FixedFormat
+        As given.
+    segments : int
+        As given.
+    """
+
+    LATENCY = 2
+
+    def __init__(self, *, data_format, segments=DEFAULT_SEGMENTS):
+        try:
+            if not isinstance(data_format, FixedFormat):
+                raise TypeError(f"data_format must be a FixedFormat, not {data_format!r}")
+            if not isinstance(segments, int) or isinstance(segments, bool):
+                raise TypeError(f"segments must be an int, not {segments!r}")
+            # Raises ValueError naming `segments` or `data format`, with the allowed range.
+            check_segments(data_format, segments)
+        except (TypeError, ValueError):
+            # A unit that failed to construct cannot be used; don't let Amaranth warn that
+            # it was "created but never used" on top of the error.
+            self._MustUse__silence = True
+            raise
+        self.data_format = data_format
+        self.segments = segments
+        width = data_format.width
+        super().__init__({
+            "en":   In(1),
+            "func": In(1),
+            "x":    In(signed(width)),
+            "y":    Out(signed(width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        fmt = self.data_format
+        width = fmt.width
+        segments = self.segments
+        idx_bits = segments.bit_length() - 1
+        # Codes per segment is 2**shift; shift >= 1 because segments <= 2**(width-2).
+        shift = width - 1 - idx_bits
+
+        # ROM contents: for each function, the base t[k] and slope t[k+1] - t[k] of every
+        # segment. Both are non-negative (the functions increase on [0, inf)), so they are
+        # stored unsigned, sized to the largest value actually in the tables.
+        tables = {func: activation_table(func, fmt, segments) for func in (SIGMOID, TANH)}
+        words = []
+        for func in (SIGMOID, TANH):            # address = {func, idx}: func is the MSB
+            t = tables[func]
+            for k in range(segments):
+                words.append({"base": int(t[k]), "slope": int(t[k + 1] - t[k])})
+        assert all(w["base"] >= 0 and w["slope"] >= 0 for w in words)
+        base_bits = max(max(w["base"] for w in words).bit_length(), 1)
+        slope_bits = max(max(w["slope"] for w in words).bit_length(), 1)
+        word_layout = data.StructLayout({
+            "base":  unsigned(base_bits),
+            "slope": unsigned(slope_bits),
+        })
+        m.submodules.rom = rom = Memory(shape=word_layout, depth=2 * segments, init=words)
+        rd = rom.read_port(domain="sync")
+
+        # ---- Stage 1: magnitude, segment index, ROM read. ----
+        neg = self.x < 0
+        abs_x = Signal(unsigned(width))         # |x| needs W bits only for x = -2**(W-1)
+        m.d.comb += abs_x.eq(Mux(neg, -self.x, self.x))
+        mag = Signal(unsigned(width - 1))
+        # Clamp |min_code| = 2**(W-1) to the largest magnitude, as the model does; every
+        # other magnitude already fits in W-1 bits.
+        m.d.comb += mag.eq(Mux(abs_x[width - 1], fmt.max_code, abs_x[:width - 1]))
+
+        # Address {func, idx}: func is the MSB, idx the high bits of the magnitude (none
+        # when there is a single segment). The read port's enable is the unit's enable, so
+        # a stall holds the ROM output like every other pipeline register.
+        m.d.comb += [
+            rd.en.eq(self.en),
+            rd.addr.eq(Cat(mag[shift:], self.func)),
+        ]
+
+        frac_r = Signal(unsigned(shift))
+        neg_r = Signal()
+        func_r = Signal()
+        with m.If(self.en):
+            m.d.sync += [
+                frac_r.eq(mag[:shift]),
+                neg_r.eq(neg),
+                func_r.eq(self.func),
+            ]
+
+        # ---- Stage 2: interpolate, round half up, restore the sign, saturate. ----
+        base = rd.data.base
+        slope = rd.data.slope
+        prod = Signal(unsigned(slope_bits + shift))
+        m.d.comb += prod.eq(slope * frac_r)
+        interp = Signal(unsigned(slope_bits + 1))
+        # round_shift: (p + 2**(shift-1)) >> shift.
+        m.d.comb += interp.eq((prod + (1 << (shift - 1))) >> shift)
+        ymag = Signal(unsigned(max(base_bits, slope_bits) + 2))
+        m.d.comb += ymag.eq(base + interp)
+
+        # Signed and one bit wider than the widest candidate, so that neither the negation
+        # nor 2**F - ymag can wrap before saturation.
+        res_shape = signed(max(len(ymag), fmt.frac_bits + 1) + 2)
+        res = Signal(res_shape)
+        with m.If(~neg_r):
+            m.d.comb += res.eq(ymag)
+        with m.Elif(func_r == SIGMOID):
+            m.d.comb += res.eq((1 << fmt.frac_bits) - ymag)   # sigmoid(-x) = 1 - sigmoid(x)
+        with m.Else():
+            m.d.comb += res.eq(-ymag)                         # tanh(-x) = -tanh(x)
+
+        # With 1.0 representable the result is always in range, but saturating keeps the
+        # unit's definition closed and identical to the model's.
+        with m.If(self.en):
+            with m.If(res > fmt.max_code):
+                m.d.sync += self.y.eq(fmt.max_code)
+            with m.Elif(res < fmt.min_code):
+                m.d.sync += self.y.eq(fmt.min_code)
+            with m.Else():
+                m.d.sync += self.y.eq(res)
+
+        return m

@@ -1,0 +1,182 @@
+"""The one immutable configuration of an RPU, and every size derived from it.
+
+An RPU is elaborated for a *capacity* (the largest input and hidden sizes it holds) and a set
+of *resources* (PIM arrays, MAC lanes, activation and element-wise units) in given fixed-point
+*formats*. Every module of the hardware and the expansion model read their sizes from here;
+nothing is recomputed elsewhere.
+"""
+
+from dataclasses import dataclass, asdict
+from math import ceil
+
+from lstm_ref.fixedpoint import FixedFormat
+from lstm_ref.activation import check_segments, DEFAULT_SEGMENTS
+
+
+__all__ = ["RPUConfig", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """An RPU configuration that cannot be built. The message names the parameter."""
+
+
+#: Upper limits that keep memories and counters of a sensible size (a 16-bit program word).
+MAX_SIZE = 16384
+MAX_LANES = 1024
+MAX_STEPS = (1 << 16) - 1
+
+
+def _check_int(name, value, low, high):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{name} must be an integer, not {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, not {value}")
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass(frozen=True)
+class RPUConfig:
+    """Capacity, resources and formats of one RPU.
+
+    Parameters
+    ----------
+    input_size : int
+        Largest LSTM input size I the RPU runs (1 to 16384).
+    hidden_size : int
+        Largest LSTM hidden size H the RPU runs (1 to 16384).
+    pim_arrays : int
+        Number of PIM arrays. Every array receives the same broadcast input vector.
+    lanes_per_array : int
+        MAC lanes per PIM array; each lane has its own weight memory. The total,
+        ``pim_arrays * lanes_per_array``, must be a multiple of 4: a row group holds the four
+        gates (i, f, g, o) of ``mac_lanes / 4`` hidden units.
+    activation_units : int
+        Sigmoid/tanh units; must divide ``mac_lanes / 4``.
+    elementwise_units : int
+        Element-wise units (``a*b + c*d``); must divide ``mac_lanes / 4``.
+    data_width, data_frac_bits : int
+        Format of x, h, c and of every activation (default Q3.12, 16 bits). It needs at
+        least one integer bit, so that 1.0 is representable.
+    weight_width, weight_frac_bits : int
+        Format of weights and biases (default Q3.12, 16 bits).
+    activation_segments : int
+        Linear segments of the sigmoid/tanh tables over ``[0, max)`` (a power of two).
+
+    Attributes
+    ----------
+    mac_lanes : int
+        Total MAC lanes, ``pim_arrays * lanes_per_array``.
+    units_per_group : int
+        Hidden units per row group, ``mac_lanes / 4``.
+    max_groups : int
+        Row groups of the largest LSTM, ``ceil(hidden_size / units_per_group)``.
+    max_columns : int
+        Columns of one row group at capacity, ``1 + input_size + hidden_size``: the bias (as the
+        weight of a constant 1.0), then x, then h.
+    weight_depth : int
+        Words per lane weight memory, ``max_groups * max_columns``.
+    acc_width : int
+        Accumulator width: a product of a data and a weight word, plus enough bits that the
+        sum of ``max_columns`` products can never overflow.
+    padded_hidden : int
+        ``max_groups * units_per_group``: the state memories are sized for whole groups.
+    """
+
+    input_size: int = 64
+    hidden_size: int = 128
+    pim_arrays: int = 4
+    lanes_per_array: int = 16
+    activation_units: int = 4
+    elementwise_units: int = 2
+    data_width: int = 16
+    data_frac_bits: int = 12
+    weight_width: int = 16
+    weight_frac_bits: int = 12
+    activation_segments: int = DEFAULT_SEGMENTS
+
+    def __post_init__(self):
+        _check_int("input_size", self.input_size, 1, MAX_SIZE)
+        _check_int("hidden_size", self.hidden_size, 1, MAX_SIZE)
+        _check_int("pim_arrays", self.pim_arrays, 1, MAX_LANES)
+        _check_int("lanes_per_array", self.lanes_per_array, 1, MAX_LANES)
+        if self.mac_lanes > MAX_LANES:
+            raise ConfigError(f"pim_arrays * lanes_per_array must be at most {MAX_LANES}, "
+                              f"not {self.mac_lanes}")
+        if self.mac_lanes % 4 != 0:
+            raise ConfigError(f"pim_arrays * lanes_per_array must be a multiple of 4 (one lane "
+                              f"per gate of each hidden unit), not {self.mac_lanes}")
+        allowed = _divisors(self.units_per_group)
+        for name in ("activation_units", "elementwise_units"):
+            value = getattr(self, name)
+            _check_int(name, value, 1, self.units_per_group)
+            if value not in allowed:
+                raise ConfigError(f"{name} must divide mac_lanes / 4 = {self.units_per_group} "
+                                  f"(allowed: {', '.join(map(str, allowed))}), not {value}")
+        _check_int("data_width", self.data_width, 4, 20)
+        _check_int("data_frac_bits", self.data_frac_bits, 0, self.data_width - 2)
+        _check_int("weight_width", self.weight_width, 2, 20)
+        _check_int("weight_frac_bits", self.weight_frac_bits, 0, self.weight_width - 1)
+        try:
+            check_segments(self.data_format, self.activation_segments)
+        except ValueError as error:
+            raise ConfigError(f"activation_segments: {error}") from None
+
+    # Derived values -----------------------------------------------------------------------
+
+    @property
+    def data_format(self):
+        return FixedFormat(self.data_width, self.data_frac_bits)
+
+    @property
+    def weight_format(self):
+        return FixedFormat(self.weight_width, self.weight_frac_bits)
+
+    @property
+    def mac_lanes(self):
+        return self.pim_arrays * self.lanes_per_array
+
+    @property
+    def units_per_group(self):
+        return self.mac_lanes // 4
+
+    @property
+    def max_groups(self):
+        return ceil(self.hidden_size / self.units_per_group)
+
+    @property
+    def max_columns(self):
+        return 1 + self.input_size + self.hidden_size
+
+    @property
+    def weight_depth(self):
+        return self.max_groups * self.max_columns
+
+    @property
+    def acc_width(self):
+        return self.data_width + self.weight_width + (self.max_columns - 1).bit_length()
+
+    @property
+    def padded_hidden(self):
+        return self.max_groups * self.units_per_group
+
+    @property
+    def cell_words(self):
+        """Words of the cell-state memory; each word holds ``elementwise_units`` values."""
+        return self.padded_hidden // self.elementwise_units
+
+    def fits(self, input_size, hidden_size):
+        """Whether an LSTM of these sizes runs on this RPU."""
+        return 1 <= input_size <= self.input_size and 1 <= hidden_size <= self.hidden_size
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown configuration parameter(s): {', '.join(sorted(unknown))}")
+        return cls(**values)

@@ -1,0 +1,218 @@
+"""The top level of the RPU: PIM arrays, cell engine, state memories, controller and ports."""
+
+from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
+from amaranth.lib import wiring, data, stream
+from amaranth.lib.wiring import In, Out
+from amaranth.lib.memory import Memory
+
+from pim import PIMArray
+from .config import RPUConfig
+from .controller import Controller, Source
+from .cell_engine import CellEngine
+from .program import Reg, CONTEXT_BASE, MAX_CONTEXTS, COUNTER_WIDTH, OP_BITS
+
+
+__all__ = ["RPU", "PROGRAM_ADDR_BITS", "STATUS_WIDTH"]
+
+
+PROGRAM_ADDR_BITS = 5
+PROGRAM_DATA_BITS = 32
+STATUS_WIDTH = 32
+
+
+def output_layout(config):
+    return data.StructLayout({"h": signed(config.data_width), "c": signed(config.data_width)})
+
+
+def weight_layout(config):
+    return data.StructLayout({
+        "array": range(config.pim_arrays),
+        "addr": range(config.weight_depth),
+        "data": data.ArrayLayout(signed(config.weight_width), config.lanes_per_array),
+    })
+
+
+def program_layout():
+    return data.StructLayout({"addr": unsigned(PROGRAM_ADDR_BITS),
+                              "data": unsigned(PROGRAM_DATA_BITS)})
+
+
+class RPU(wiring.Component):
+    """A Reconfigurable Processing Unit for LSTM inference.
+
+    Ports (all synchronous to the one clock domain ``sync``; ``rst`` is synchronous):
+
+    * ``weights`` (stream in): while idle, writes ``data`` (one weight per lane of PIM array
+      ``array``) at address ``addr`` of that array's lanes. The memory image comes from
+      :func:`rpu.expansion.compile_lstm`.
+    * ``program`` (stream in): while idle, writes a 32-bit program word (see
+      :mod:`rpu.program`).
+    * ``start``, ``steps``, ``keep_state`` (in): a cycle with ``start`` high while idle starts a
+      run of ``steps`` time steps (``steps`` >= 1), from h = c = 0 unless ``keep_state``.
+    * ``x`` (stream in): the inputs, I data words per step, x_t[0] first.
+    * ``h`` (stream out): ``(h, c)`` pairs, H per step, unit 0 first.
+    * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress; cycles of the last (or
+      current) run counted from the cycle after ``start``; saturation events of that run
+      (dot products and cell/hidden updates of real units).
+
+    The whole RPU stops (every pipeline holds) while it needs an x word that is not valid, or
+    must emit an h word while the previous one has not been taken.
+
+    Parameters
+    ----------
+    config : RPUConfig
+    """
+
+    def __init__(self, *, config):
+        if not isinstance(config, RPUConfig):
+            raise TypeError(f"config must be an RPUConfig, not {config!r}")
+        self.config = config
+        word = signed(config.data_width)
+        super().__init__({
+            "weights": In(stream.Signature(weight_layout(config))),
+            "program": In(stream.Signature(program_layout())),
+            "x": In(stream.Signature(word)),
+            "h": Out(stream.Signature(output_layout(config))),
+            "start": In(1),
+            "steps": In(COUNTER_WIDTH),
+            "keep_state": In(1),
+            "busy": Out(1),
+            "cycles": Out(STATUS_WIDTH),
+            "saturations": Out(STATUS_WIDTH),
+        })
+
+    def elaborate(self, platform):
+        config = self.config
+        m = Module()
+        m.submodules.controller = ctrl = Controller(config=config)
+        m.submodules.engine = engine = CellEngine(config=config)
+        arrays = []
+        for index in range(config.pim_arrays):
+            array = PIMArray(config=config)
+            m.submodules[f"pim{index}"] = array
+            arrays.append(array)
+
+        # Program registers ---------------------------------------------------------------
+        registers = {reg: Signal(COUNTER_WIDTH, name=f"reg_{reg.name.lower()}") for reg in Reg}
+        contexts = Signal(data.ArrayLayout(unsigned(OP_BITS + COUNTER_WIDTH), MAX_CONTEXTS))
+        m.d.comb += self.program.ready.eq(~self.busy)
+        with m.If(self.program.valid & self.program.ready):
+            with m.Switch(self.program.payload.addr):
+                for reg, signal in registers.items():
+                    with m.Case(reg):
+                        m.d.sync += signal.eq(self.program.payload.data)
+                for index in range(MAX_CONTEXTS):
+                    with m.Case(CONTEXT_BASE + index):
+                        m.d.sync += contexts[index].eq(self.program.payload.data)
+
+        # Weight loading -------------------------------------------------------------------
+        m.d.comb += self.weights.ready.eq(~self.busy)
+        for index, array in enumerate(arrays):
+            m.d.comb += [
+                array.wr_addr.eq(self.weights.payload.addr),
+                array.wr_data.eq(self.weights.payload.data),
+                array.wr_en.eq(self.weights.valid & self.weights.ready
+                               & (self.weights.payload.array == index)),
+            ]
+
+        # Global run enable -----------------------------------------------------------------
+        run = Signal()
+        output_blocked = engine.emit & self.h.valid & ~self.h.ready
+        m.d.comb += [
+            run.eq(~(ctrl.need_x & ~self.x.valid) & ~output_blocked),
+            self.x.ready.eq(ctrl.need_x & ~output_blocked),
+        ]
+
+        # Run control and status ------------------------------------------------------------
+        # Row groups whose last column was issued but whose cell update is not finished.
+        outstanding = Signal(2)
+        issued_group = ctrl.valid & ctrl.last
+        with m.If(run):
+            m.d.sync += outstanding.eq(outstanding + issued_group - engine.done)
+        m.d.comb += self.busy.eq(ctrl.busy | (outstanding != 0) | engine.busy)
+        start = self.start & ~self.busy & (self.steps != 0)
+        m.d.comb += [
+            ctrl.en.eq(run),
+            ctrl.start.eq(start),
+            ctrl.steps.eq(self.steps),
+            ctrl.keep_state.eq(self.keep_state),
+            ctrl.input_size.eq(registers[Reg.INPUT_SIZE]),
+            ctrl.columns.eq(registers[Reg.COLUMNS]),
+            ctrl.groups.eq(registers[Reg.GROUPS]),
+            ctrl.group_period.eq(registers[Reg.GROUP_PERIOD]),
+            ctrl.step_gap.eq(registers[Reg.STEP_GAP]),
+        ]
+        lane_saturations = sum(array.saturated[i] for array in arrays
+                               for i in range(config.lanes_per_array))
+        with m.If(start):
+            m.d.sync += [self.cycles.eq(0), self.saturations.eq(0)]
+        with m.Elif(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.If(run):
+                m.d.sync += self.saturations.eq(
+                    self.saturations + Mux(engine.loading, lane_saturations, 0)
+                    + engine.saturations)
+
+        # Operands: x and h memories, one cycle after the column is issued -------------------
+        word = signed(config.data_width)
+        m.submodules.x_memory = x_memory = Memory(shape=word, depth=config.input_size, init=[])
+        m.submodules.h_memory = h_memory = Memory(
+            shape=word, depth=2 * config.padded_hidden, init=[])
+        x_read, x_write = x_memory.read_port(domain="sync"), x_memory.write_port()
+        h_read, h_write = h_memory.read_port(domain="sync"), h_memory.write_port()
+        m.d.comb += [
+            x_read.addr.eq(ctrl.x_addr), x_read.en.eq(run),
+            x_write.addr.eq(ctrl.x_addr), x_write.data.eq(self.x.payload),
+            x_write.en.eq(self.x.valid & self.x.ready),
+            h_read.addr.eq(ctrl.h_addr), h_read.en.eq(run),
+            h_write.addr.eq(engine.h_wr_addr), h_write.data.eq(engine.h_wr_data),
+            h_write.en.eq(engine.h_wr_en),
+        ]
+        source = Signal(Source)
+        x_word = Signal(word)
+        with m.If(run):
+            m.d.sync += [source.eq(ctrl.source), x_word.eq(self.x.payload)]
+        operand = Signal(word)
+        with m.Switch(source):
+            with m.Case(Source.ONE):
+                m.d.comb += operand.eq(1 << config.data_frac_bits)
+            with m.Case(Source.X_STREAM):
+                m.d.comb += operand.eq(x_word)
+            with m.Case(Source.X_MEMORY):
+                m.d.comb += operand.eq(x_read.data)
+            with m.Case(Source.H_MEMORY):
+                m.d.comb += operand.eq(h_read.data)
+
+        for array in arrays:
+            m.d.comb += [
+                array.en.eq(run),
+                array.addr.eq(ctrl.addr),
+                array.valid.eq(ctrl.valid),
+                array.first.eq(ctrl.first),
+                array.last.eq(ctrl.last),
+                array.operand.eq(operand),
+            ]
+
+        # Cell engine ----------------------------------------------------------------------
+        m.d.comb += [
+            engine.en.eq(run),
+            engine.start.eq(arrays[0].result_valid),
+            engine.group.eq(ctrl.post_group),
+            engine.bank.eq(ctrl.post_bank),
+            engine.zero_state.eq(ctrl.post_zero),
+            engine.hidden_size.eq(registers[Reg.HIDDEN_SIZE]),
+            engine.n_contexts.eq(registers[Reg.CONTEXTS]),
+            engine.contexts.eq(contexts),
+            engine.pre.eq(Cat(*(array.results for array in arrays))),
+        ]
+
+        # Output register -------------------------------------------------------------------
+        with m.If(run & engine.emit):
+            m.d.sync += [
+                self.h.valid.eq(1),
+                self.h.payload.h.eq(engine.emit_h),
+                self.h.payload.c.eq(engine.emit_c),
+            ]
+        with m.Elif(self.h.ready):
+            m.d.sync += self.h.valid.eq(0)
+        return m
