@@ -1,0 +1,37 @@
+# RPU: an LSTM processing-in-memory accelerator generator.
+#
+#   make verilog   generate the default RPU (I=64, H=128) into build/
+#   make test      run the test suite
+#
+# The Makefile creates its own virtual environment (.venv) with the pinned dependencies of
+# requirements.txt; nothing needs to be installed by hand.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := build
+# Default configuration of `make verilog`.
+INPUT_SIZE ?= 64
+HIDDEN_SIZE ?= 128
+# Test workers: both cores by default.
+JOBS ?= 2
+
+.PHONY: all verilog test venv clean
+
+all: verilog
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+verilog: $(VENV)/.installed
+	$(PY) -m rpu generate --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -W error::DeprecationWarning -n $(JOBS) tests
+
+clean:
+	rm -rf $(BUILD)

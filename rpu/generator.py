@@ -1,0 +1,166 @@
+"""Elaborate an RPU and write its Verilog and its parameter file.
+
+``generate(config, out_dir)`` writes ``out_dir/rpu.v`` and ``out_dir/rpu.json``. Both files are
+written completely or not at all: they are produced in a temporary directory beside
+``out_dir`` and moved into place only when both are done.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from .config import RPUConfig
+from .expansion import plan_schedule
+from .program import Reg, Op, CONTEXT_BASE, MAX_CONTEXTS
+from .top import RPU, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS, STATUS_WIDTH, weight_layout
+
+
+__all__ = ["generate", "emit_verilog", "describe"]
+
+#: Version of the layout of rpu.json.
+PARAMETER_FILE_VERSION = 1
+#: Steps of the sequence over which rpu.json states the predicted utilization.
+REPORT_STEPS = 20
+
+
+def emit_verilog(config):
+    """The Verilog text of the RPU (top module ``rpu``), deterministic for a configuration."""
+    return verilog.convert(RPU(config=config), name="rpu", emit_src=False)
+
+
+def _ports(config):
+    W, Ww = config.data_width, config.weight_width
+    weight_bits = weight_layout(config).size
+    return [
+        {"name": "clk", "direction": "in", "width": 1, "description": "clock (rising edge)"},
+        {"name": "rst", "direction": "in", "width": 1, "description": "synchronous reset"},
+        {"name": "weights", "direction": "in", "kind": "stream", "payload_bits": weight_bits,
+         "payload": {"array": "PIM array index (LSBs)", "addr": "weight word address",
+                     "data": f"{config.lanes_per_array} x {Ww}-bit signed weights, lane 0 "
+                             f"in the LSBs"},
+         "description": "weight memory load, one address of every lane of one array per "
+                        "transfer; ready while idle"},
+        {"name": "program", "direction": "in", "kind": "stream",
+         "payload_bits": PROGRAM_ADDR_BITS + PROGRAM_DATA_BITS,
+         "payload": {"addr": f"{PROGRAM_ADDR_BITS}-bit word address (LSBs)",
+                     "data": f"{PROGRAM_DATA_BITS}-bit program word"},
+         "description": "program load; ready while idle"},
+        {"name": "x", "direction": "in", "kind": "stream", "payload_bits": W,
+         "description": f"inputs, I words of Q{config.data_format.int_bits}."
+                        f"{config.data_frac_bits} per step, x_t[0] first"},
+        {"name": "h", "direction": "out", "kind": "stream", "payload_bits": 2 * W,
+         "payload": {"h": f"bits [{W - 1}:0]", "c": f"bits [{2 * W - 1}:{W}]"},
+         "description": "outputs, H (h, c) pairs per step, unit 0 first"},
+        {"name": "start", "direction": "in", "width": 1,
+         "description": "start a run (sampled while not busy and steps != 0)"},
+        {"name": "steps", "direction": "in", "width": 16, "description": "time steps of a run"},
+        {"name": "keep_state", "direction": "in", "width": 1,
+         "description": "start from the h and c of the previous run instead of zeros"},
+        {"name": "busy", "direction": "out", "width": 1, "description": "a run is in progress"},
+        {"name": "cycles", "direction": "out", "width": STATUS_WIDTH,
+         "description": "busy cycles of the last run"},
+        {"name": "saturations", "direction": "out", "width": STATUS_WIDTH,
+         "description": "saturation events of the last run"},
+    ]
+
+
+def describe(config, *, input_size=None, hidden_size=None):
+    """The contents of rpu.json, as a dict."""
+    I = config.input_size if input_size is None else input_size
+    H = config.hidden_size if hidden_size is None else hidden_size
+    schedule = plan_schedule(config, I, H)
+    W = config.data_width
+    return {
+        "version": PARAMETER_FILE_VERSION,
+        "top": "rpu",
+        "configuration": config.to_dict(),
+        "derived": {
+            "mac_lanes": config.mac_lanes,
+            "units_per_group": config.units_per_group,
+            "max_groups": config.max_groups,
+            "max_columns": config.max_columns,
+            "weight_depth": config.weight_depth,
+            "accumulator_width": config.acc_width,
+            "data_format": str(config.data_format),
+            "weight_format": str(config.weight_format),
+            "rounding": "round half up, then saturate, at every narrowing",
+        },
+        "ports": _ports(config),
+        "memories": [
+            {"name": "pim{a}.lane{l}.weights", "count": config.mac_lanes,
+             "words": config.weight_depth, "width": config.weight_width,
+             "contents": "lane gate*U+u: row gate*H + g*U + u of [bias|W_ih|W_hh] at "
+                         "addresses g*COLS .. g*COLS+COLS-1"},
+            {"name": "x_memory", "count": 1, "words": config.input_size, "width": W,
+             "contents": "x_t"},
+            {"name": "h_memory", "count": 1, "words": 2 * config.padded_hidden, "width": W,
+             "contents": "h of the last two steps, alternating halves"},
+            {"name": "engine.cell_memory", "count": 1, "words": config.cell_words,
+             "width": W * config.elementwise_units, "contents": "c, elementwise_units per word"},
+            {"name": "engine.act{n}.table", "count": config.activation_units,
+             "words": 2 * config.activation_segments, "width": None,
+             "contents": "sigmoid and tanh segments (ROM)"},
+        ],
+        "program_registers": {
+            **{reg.name: int(reg) for reg in Reg},
+            "CONTEXT_BASE": CONTEXT_BASE, "MAX_CONTEXTS": MAX_CONTEXTS,
+            "context_word": "op | cycles << 4",
+            "ops": {op.name: int(op) for op in Op},
+        },
+        "schedule": {
+            "input_size": I, "hidden_size": H,
+            **schedule.to_dict(REPORT_STEPS),
+        },
+    }
+
+
+def _check_out_dir(out_dir):
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"output directory {str(out_dir)!r} exists and is not a directory")
+    return out_dir
+
+
+def write_files_atomically(out_dir, files):
+    """Write ``{name: text}`` into ``out_dir``: all of them, or none if anything fails."""
+    out_dir = _check_out_dir(out_dir)
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".rpu-", dir=parent))
+    try:
+        for name, text in files.items():
+            mode = "wb" if isinstance(text, bytes) else "w"
+            with open(staging / name, mode) as file:
+                file.write(text)
+        out_dir.mkdir(exist_ok=True)
+        for name in files:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def generate(config, out_dir, *, input_size=None, hidden_size=None):
+    """Write ``rpu.v`` and ``rpu.json`` for ``config`` into ``out_dir``.
+
+    ``input_size``/``hidden_size`` choose the LSTM whose schedule rpu.json reports (default:
+    the capacity).
+
+    Returns
+    -------
+    dict
+        The parameter file's contents.
+    """
+    if not isinstance(config, RPUConfig):
+        raise TypeError(f"config must be an RPUConfig, not {config!r}")
+    _check_out_dir(out_dir)
+    parameters = describe(config, input_size=input_size, hidden_size=hidden_size)
+    text = emit_verilog(config)
+    write_files_atomically(out_dir, {
+        "rpu.v": text,
+        "rpu.json": json.dumps(parameters, indent=2, sort_keys=False) + "\n",
+    })
+    return parameters
