@@ -1,6 +1,6 @@
 """A PIM array: MAC lanes that share one broadcast input and one weight load port."""
 
-from amaranth.hdl import Module, Signal, Cat, signed
+from amaranth.hdl import Module, Cat, signed
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
@@ -20,6 +20,8 @@ class PIMArray(wiring.Component):
     Parameters
     ----------
     config : rpu.config.RPUConfig
+    sram_macros : bool
+        Weight memories as ``rpu_sram`` macro instances.
 
     Attributes
     ----------
@@ -35,8 +37,9 @@ class PIMArray(wiring.Component):
         Per-lane saturation flags of the last results.
     """
 
-    def __init__(self, *, config):
+    def __init__(self, *, config, sram_macros=False):
         self._config = config
+        self._sram_macros = bool(sram_macros)
         n = config.lanes_per_array
         super().__init__({
             "en": In(1),
@@ -57,7 +60,7 @@ class PIMArray(wiring.Component):
         m = Module()
         saturated = []
         for index in range(self._config.lanes_per_array):
-            lane = PIMLane(config=self._config)
+            lane = PIMLane(config=self._config, sram_macros=self._sram_macros)
             m.submodules[f"lane{index}"] = lane
             m.d.comb += [
                 lane.en.eq(self.en),

@@ -3,9 +3,9 @@
 from amaranth.hdl import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from amaranth.lib.memory import Memory
 
 from rpu.arith import narrow
+from .sram import SRAM
 
 
 __all__ = ["PIMLane"]
@@ -30,6 +30,8 @@ class PIMLane(wiring.Component):
     ----------
     config : rpu.config.RPUConfig
         Formats, memory depth and accumulator width.
+    sram_macros : bool
+        Make the weight memory an ``rpu_sram`` macro instance (see :class:`pim.sram.SRAM`).
 
     Attributes
     ----------
@@ -51,8 +53,9 @@ class PIMLane(wiring.Component):
         Set with ``result_valid`` when narrowing saturated.
     """
 
-    def __init__(self, *, config):
+    def __init__(self, *, config, sram_macros=False):
         self._config = config
+        self._sram_macros = bool(sram_macros)
         super().__init__({
             "en": In(1),
             "addr": In(range(config.weight_depth)),
@@ -72,16 +75,15 @@ class PIMLane(wiring.Component):
         config = self._config
         m = Module()
 
-        m.submodules.weights = weights = Memory(
-            shape=signed(config.weight_width), depth=config.weight_depth, init=[])
-        read = weights.read_port(domain="sync")
-        write = weights.write_port()
+        m.submodules.weights = weights = SRAM(
+            depth=config.weight_depth, shape=signed(config.weight_width),
+            macro=self._sram_macros)
         m.d.comb += [
-            read.addr.eq(self.addr),
-            read.en.eq(self.en),
-            write.addr.eq(self.wr_addr),
-            write.data.eq(self.wr_data),
-            write.en.eq(self.wr_en),
+            weights.rd_addr.eq(self.addr),
+            weights.rd_en.eq(self.en),
+            weights.wr_addr.eq(self.wr_addr),
+            weights.wr_data.eq(self.wr_data),
+            weights.wr_en.eq(self.wr_en),
         ]
 
         product_width = config.data_width + config.weight_width
@@ -99,7 +101,7 @@ class PIMLane(wiring.Component):
                 self.result_valid.eq(0),
                 valid1.eq(self.valid), first1.eq(self.first), last1.eq(self.last),
                 valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
-                product.eq(read.data * self.operand),
+                product.eq(weights.rd_data * self.operand),
             ]
             with m.If(valid2):
                 m.d.sync += acc.eq(total)

@@ -19,9 +19,9 @@ buffer is never written and read in the same cycle.
 from amaranth.hdl import Module, Signal, Cat, Mux, signed, unsigned
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
-from amaranth.lib.memory import Memory
 
 from lstm_ref.activation import SIGMOID, TANH
+from pim.sram import SRAM
 from .activation import ActivationUnit
 from .elementwise import ElementwiseUnit
 from .interconnect import Interconnect
@@ -60,6 +60,8 @@ class CellEngine(wiring.Component):
     Parameters
     ----------
     config : rpu.config.RPUConfig
+    sram_macros : bool
+        Make the cell-state memory an ``rpu_sram`` macro instance.
 
     Attributes
     ----------
@@ -93,8 +95,9 @@ class CellEngine(wiring.Component):
         Element-wise results of real units that saturated in this cycle.
     """
 
-    def __init__(self, *, config):
+    def __init__(self, *, config, sram_macros=False):
         self._config = config
+        self._sram_macros = bool(sram_macros)
         word = signed(config.data_width)
         super().__init__({
             "en": In(1),
@@ -218,21 +221,19 @@ class CellEngine(wiring.Component):
         _shift_in(m, gate_buf, act_results, running & ic.push_gate)
 
         # CELL: the gate segments i, f, g and the cell memory feed the element-wise units.
-        m.submodules.cell_memory = cell_memory = Memory(
-            shape=unsigned(n_ew * width), depth=config.cell_words, init=[])
-        cell_read = cell_memory.read_port(domain="sync")
-        cell_write = cell_memory.write_port()
+        m.submodules.cell_memory = cell_memory = SRAM(
+            depth=config.cell_words, shape=unsigned(n_ew * width), macro=self._sram_macros)
         cell_base = Signal(range(config.cell_words + 1))
         m.d.comb += cell_base.eq(group * (units // n_ew))
         cell_rd_addr = Signal(range(config.cell_words + 1))
         cell_wr_addr = Signal(range(config.cell_words + 1))
-        m.d.comb += [cell_read.addr.eq(cell_rd_addr), cell_read.en.eq(running)]
+        m.d.comb += [cell_memory.rd_addr.eq(cell_rd_addr), cell_memory.rd_en.eq(running)]
         with m.If(running & (op == Op.LOAD)):
             m.d.sync += [cell_rd_addr.eq(cell_base), cell_wr_addr.eq(cell_base)]
         with m.If(running & (op == Op.CELL)):
             m.d.sync += cell_rd_addr.eq(cell_rd_addr + 1)
         for index in range(n_ew):
-            previous = cell_read.data[index * width:(index + 1) * width].as_signed()
+            previous = cell_memory.rd_data[index * width:(index + 1) * width].as_signed()
             m.d.comb += [
                 ic.c_prev[index].eq(Mux(zero_state, 0, previous)),
                 ic.gate_i[index].eq(gate_i[index]),
@@ -245,9 +246,9 @@ class CellEngine(wiring.Component):
             _shift_out(m, segment, n_ew, running & (ew_route == Op.CELL))
         ew_results = [unit.y for unit in ews]
         m.d.comb += [
-            cell_write.addr.eq(cell_wr_addr),
-            cell_write.data.eq(Cat(*ew_results)),
-            cell_write.en.eq(running & ic.push_cell),
+            cell_memory.wr_addr.eq(cell_wr_addr),
+            cell_memory.wr_data.eq(Cat(*ew_results)),
+            cell_memory.wr_en.eq(running & ic.push_cell),
         ]
         with m.If(running & ic.push_cell):
             m.d.sync += cell_wr_addr.eq(cell_wr_addr + 1)

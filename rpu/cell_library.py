@@ -68,7 +68,7 @@ _SLEW_INDEX = (0.001, 0.2)
 _LOAD_INDEX = (0.0, 4.0, 16.0, 64.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CellSpec:
     """One cell of the generic library.
 
@@ -111,8 +111,21 @@ class CellSpec:
     setup_tau: float = 0.0
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"name must be an identifier, not {self.name!r}")
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "effort", tuple(float(g) for g in self.effort))
+        if not self.inputs or not all(isinstance(p, str) and p for p in self.inputs):
+            raise ValueError(f"cell {self.name}: inputs must be a non-empty tuple of names")
         if len(self.effort) != len(self.inputs):
             raise ValueError(f"cell {self.name}: one effort per input is needed")
+        if not (isinstance(self.nangate_area_um2, (int, float)) and self.nangate_area_um2 > 0):
+            raise ValueError(f"cell {self.name}: nangate_area_um2 must be positive")
+        if not self.intrinsic_tau >= 0 or not self.setup_tau >= 0 \
+                or any(g <= 0 for g in self.effort):
+            raise ValueError(f"cell {self.name}: delays must be >= 0 and efforts > 0")
+        if self.clear is not None and self.clock is None:
+            raise ValueError(f"cell {self.name}: only a flip-flop has a clear")
 
     @property
     def area_ge(self):
@@ -154,44 +167,59 @@ class CellSpec:
 # Weste and Harris (4th ed.) tables 4.2/4.3. Two-stage (non-inverting) cells:
 # p1 + 1 (first stage driving a unit inverter) + 1 (inverter parasitic).
 GENERIC_CELLS = (
-    # name     inputs              out  function                        Nangate    um2
-    CellSpec("INV",   ("A",),           "Y", "!A",                      "INV_X1",   0.532,
+    CellSpec(name="INV", inputs=("A",), output="Y", function="!A",
+             nangate_cell="INV_X1", nangate_area_um2=0.532,
              effort=(1.0,), intrinsic_tau=1.0),
-    CellSpec("BUF",   ("A",),           "Y", "A",                       "BUF_X1",   0.798,
+    CellSpec(name="BUF", inputs=("A",), output="Y", function="A",
+             nangate_cell="BUF_X1", nangate_area_um2=0.798,
              effort=(1.0,), intrinsic_tau=3.0),
-    CellSpec("NAND2", ("A", "B"),       "Y", "!(A&B)",                  "NAND2_X1", 0.798,
+    CellSpec(name="NAND2", inputs=("A", "B"), output="Y", function="!(A&B)",
+             nangate_cell="NAND2_X1", nangate_area_um2=0.798,
              effort=(4 / 3, 4 / 3), intrinsic_tau=2.0),
-    CellSpec("NOR2",  ("A", "B"),       "Y", "!(A|B)",                  "NOR2_X1",  0.798,
+    CellSpec(name="NOR2", inputs=("A", "B"), output="Y", function="!(A|B)",
+             nangate_cell="NOR2_X1", nangate_area_um2=0.798,
              effort=(5 / 3, 5 / 3), intrinsic_tau=2.0),
-    CellSpec("AND2",  ("A", "B"),       "Y", "(A&B)",                   "AND2_X1",  1.064,
+    CellSpec(name="AND2", inputs=("A", "B"), output="Y", function="(A&B)",
+             nangate_cell="AND2_X1", nangate_area_um2=1.064,
              effort=(4 / 3, 4 / 3), intrinsic_tau=4.0),
-    CellSpec("OR2",   ("A", "B"),       "Y", "(A|B)",                   "OR2_X1",   1.064,
+    CellSpec(name="OR2", inputs=("A", "B"), output="Y", function="(A|B)",
+             nangate_cell="OR2_X1", nangate_area_um2=1.064,
              effort=(5 / 3, 5 / 3), intrinsic_tau=4.0),
-    CellSpec("XOR2",  ("A", "B"),       "Y", "(A^B)",                   "XOR2_X1",  1.596,
+    CellSpec(name="XOR2", inputs=("A", "B"), output="Y", function="(A^B)",
+             nangate_cell="XOR2_X1", nangate_area_um2=1.596,
              effort=(4.0, 4.0), intrinsic_tau=4.0),
-    CellSpec("XNOR2", ("A", "B"),       "Y", "!(A^B)",                  "XNOR2_X1", 1.596,
+    CellSpec(name="XNOR2", inputs=("A", "B"), output="Y", function="!(A^B)",
+             nangate_cell="XNOR2_X1", nangate_area_um2=1.596,
              effort=(4.0, 4.0), intrinsic_tau=4.0),
-    CellSpec("NAND3", ("A", "B", "C"),  "Y", "!(A&B&C)",                "NAND3_X1", 1.064,
+    CellSpec(name="NAND3", inputs=("A", "B", "C"), output="Y", function="!(A&B&C)",
+             nangate_cell="NAND3_X1", nangate_area_um2=1.064,
              effort=(5 / 3,) * 3, intrinsic_tau=3.0),
-    CellSpec("NOR3",  ("A", "B", "C"),  "Y", "!(A|B|C)",                "NOR3_X1",  1.064,
+    CellSpec(name="NOR3", inputs=("A", "B", "C"), output="Y", function="!(A|B|C)",
+             nangate_cell="NOR3_X1", nangate_area_um2=1.064,
              effort=(7 / 3,) * 3, intrinsic_tau=3.0),
-    CellSpec("AOI21", ("A", "B", "C"),  "Y", "!((A&B)|C)",              "AOI21_X1", 1.064,
+    CellSpec(name="AOI21", inputs=("A", "B", "C"), output="Y", function="!((A&B)|C)",
+             nangate_cell="AOI21_X1", nangate_area_um2=1.064,
              effort=(2.0, 2.0, 5 / 3), intrinsic_tau=7 / 3),
-    CellSpec("OAI21", ("A", "B", "C"),  "Y", "!((A|B)&C)",              "OAI21_X1", 1.064,
+    CellSpec(name="OAI21", inputs=("A", "B", "C"), output="Y", function="!((A|B)&C)",
+             nangate_cell="OAI21_X1", nangate_area_um2=1.064,
              effort=(2.0, 2.0, 5 / 3), intrinsic_tau=7 / 3),
-    CellSpec("AOI22", ("A", "B", "C", "D"), "Y", "!((A&B)|(C&D))",      "AOI22_X1", 1.330,
+    CellSpec(name="AOI22", inputs=("A", "B", "C", "D"), output="Y", function="!((A&B)|(C&D))",
+             nangate_cell="AOI22_X1", nangate_area_um2=1.330,
              effort=(2.0,) * 4, intrinsic_tau=4.0),
-    CellSpec("OAI22", ("A", "B", "C", "D"), "Y", "!((A|B)&(C|D))",      "OAI22_X1", 1.330,
+    CellSpec(name="OAI22", inputs=("A", "B", "C", "D"), output="Y", function="!((A|B)&(C|D))",
+             nangate_cell="OAI22_X1", nangate_area_um2=1.330,
              effort=(2.0,) * 4, intrinsic_tau=4.0),
     # MUX2: an inverting (tristate) multiplexer, p = 4, g = 2, and an output inverter.
-    CellSpec("MUX2",  ("A", "B", "S"),  "Y", "((S&B)|(!S&A))",          "MUX2_X1",  1.862,
+    CellSpec(name="MUX2", inputs=("A", "B", "S"), output="Y", function="((S&B)|(!S&A))",
+             nangate_cell="MUX2_X1", nangate_area_um2=1.862,
              effort=(2.0, 2.0, 2.0), intrinsic_tau=6.0),
     # Flip-flops: clock to Q 2 FO4 = 10 tau, setup 1 FO4 = 5 tau.
-    CellSpec("DFF",   ("D",),           "Q", "IQ",                      "DFF_X1",   4.522,
+    CellSpec(name="DFF", inputs=("D",), output="Q", function="IQ",
+             nangate_cell="DFF_X1", nangate_area_um2=4.522,
              effort=(1.0,), intrinsic_tau=10.0, clock="CK", setup_tau=5.0),
-    CellSpec("DFFR",  ("D", "RN"),      "Q", "IQ",                      "DFFR_X1",  5.320,
-             effort=(1.0, 1.0), intrinsic_tau=10.0, clock="CK", clear="!RN",
-             setup_tau=5.0),
+    CellSpec(name="DFFR", inputs=("D", "RN"), output="Q", function="IQ",
+             nangate_cell="DFFR_X1", nangate_area_um2=5.320,
+             effort=(1.0, 1.0), intrinsic_tau=10.0, clock="CK", clear="!RN", setup_tau=5.0),
 )
 
 _BY_NAME = {spec.name: spec for spec in GENERIC_CELLS}
@@ -222,7 +250,7 @@ def cell(name):
 
 
 def _fmt(x):
-    return f"{x:.6g}"
+    return f"{x:.8g}"
 
 
 def _table(kind, values_for_load):

@@ -9,6 +9,8 @@ import json
 import os
 import sys
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,8 @@ from .config import RPUConfig, ConfigError
 __all__ = ["main"]
 
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+#: What numpy raises on a file that is not a valid .npy/.npz (empty, truncated, corrupt zip).
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 class InputError(ValueError):
@@ -101,10 +105,15 @@ def load_weights(path):
     if not path.is_file():
         raise InputError(f"--weights: no such file: {str(path)!r}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError) as error:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as archive:
+                arrays = {name: archive[name] for name in archive.files}
+    except _UNREADABLE as error:
         raise InputError(f"--weights: {str(path)!r} is not a readable .npz file ({error})")
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise InputError(f"--weights: {str(path)!r} holds a single array, not an .npz "
+                         f"archive of {', '.join(WEIGHT_NAMES)}")
     unknown = sorted(set(arrays) - set(WEIGHT_NAMES))
     if unknown:
         raise InputError(f"--weights: unknown array(s) {', '.join(unknown)} in {str(path)!r}; "
@@ -136,8 +145,11 @@ def load_inputs(path, input_size):
         raise InputError(f"--inputs: no such file: {str(path)!r}")
     try:
         x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
+    except _UNREADABLE as error:
         raise InputError(f"--inputs: {str(path)!r} is not a readable .npy file ({error})")
+    if isinstance(x, np.lib.npyio.NpzFile):
+        x.close()
+        raise InputError(f"--inputs: {str(path)!r} is an .npz archive, not a .npy array")
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.number) \
             or np.iscomplexobj(x):
         raise InputError(f"--inputs: must be a real numeric array")
@@ -196,9 +208,12 @@ def _simulate(args):
     input_size = weights["weight_ih"].shape[1]
     config = _config_from(args, input_size=input_size, hidden_size=hidden_size)
     if not config.fits(input_size, hidden_size):
+        too_small = [option for option, need, have in (
+            ("--input-size", input_size, config.input_size),
+            ("--hidden-size", hidden_size, config.hidden_size)) if need > have]
         raise InputError(f"--weights: an LSTM with I={input_size}, H={hidden_size} does not "
                          f"fit an RPU of capacity I={config.input_size}, "
-                         f"H={config.hidden_size}")
+                         f"H={config.hidden_size} ({' and '.join(too_small)} too small)")
     x = load_inputs(args.inputs, input_size)
     out = _check_output_file(args.out, "--out")
     vcd = _check_output_file(args.vcd, "--vcd") if args.vcd else None

@@ -1,8 +1,15 @@
 """Elaborate an RPU and write its Verilog and its parameter file.
 
-``generate(config, out_dir)`` writes ``out_dir/rpu.v`` and ``out_dir/rpu.json``. Both files are
-written completely or not at all: they are produced in a temporary directory beside
-``out_dir`` and moved into place only when both are done.
+``generate(config, out_dir)`` writes into ``out_dir``:
+
+* ``rpu.v`` -- the RPU, top module ``rpu``; every RAM is an instance of ``rpu_sram``;
+* ``rpu_sram.v`` -- a behavioural model of ``rpu_sram`` for simulation (synthesis flows map
+  ``rpu_sram`` to SRAM macros or keep it as a black box);
+* ``rpu.json`` -- the parameter file: configuration, ports, memories, program registers and
+  the predicted schedule.
+
+The files are written completely or not at all: they are produced in a temporary directory
+beside ``out_dir`` and moved into place only when all are done.
 """
 
 import json
@@ -13,6 +20,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
 from .config import RPUConfig
 from .expansion import plan_schedule
 from .program import Reg, Op, CONTEXT_BASE, MAX_CONTEXTS
@@ -27,9 +35,15 @@ PARAMETER_FILE_VERSION = 1
 REPORT_STEPS = 20
 
 
-def emit_verilog(config):
-    """The Verilog text of the RPU (top module ``rpu``), deterministic for a configuration."""
-    return verilog.convert(RPU(config=config), name="rpu", emit_src=False)
+def emit_verilog(config, *, sram_macros=True):
+    """The Verilog text of the RPU (top module ``rpu``), deterministic for a configuration.
+
+    With ``sram_macros`` (the default) every RAM is an ``rpu_sram`` instance whose model is
+    :data:`pim.sram.SRAM_MODEL_VERILOG`; without, RAMs are Verilog arrays with an initial
+    value for every word (slow to emit for large capacities).
+    """
+    return verilog.convert(RPU(config=config, sram_macros=sram_macros), name="rpu",
+                           emit_src=False)
 
 
 def _ports(config):
@@ -77,6 +91,7 @@ def describe(config, *, input_size=None, hidden_size=None):
     return {
         "version": PARAMETER_FILE_VERSION,
         "top": "rpu",
+        "files": {"rtl": "rpu.v", "sram_model": "rpu_sram.v"},
         "configuration": config.to_dict(),
         "derived": {
             "mac_lanes": config.mac_lanes,
@@ -90,6 +105,7 @@ def describe(config, *, input_size=None, hidden_size=None):
             "rounding": "round half up, then saturate, at every narrowing",
         },
         "ports": _ports(config),
+        "sram_module": SRAM_MODULE,
         "memories": [
             {"name": "pim{a}.lane{l}.weights", "count": config.mac_lanes,
              "words": config.weight_depth, "width": config.weight_width,
@@ -101,9 +117,9 @@ def describe(config, *, input_size=None, hidden_size=None):
              "contents": "h of the last two steps, alternating halves"},
             {"name": "engine.cell_memory", "count": 1, "words": config.cell_words,
              "width": W * config.elementwise_units, "contents": "c, elementwise_units per word"},
-            {"name": "engine.act{n}.table", "count": config.activation_units,
+            {"name": "engine.act{n}.rom", "count": config.activation_units,
              "words": 2 * config.activation_segments, "width": None,
-             "contents": "sigmoid and tanh segments (ROM)"},
+             "contents": "sigmoid and tanh segments (ROM, a Verilog array with init)"},
         ],
         "program_registers": {
             **{reg.name: int(reg) for reg in Reg},
@@ -131,14 +147,35 @@ def write_files_atomically(out_dir, files):
     parent = out_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".rpu-", dir=parent))
+    new, old = staging / "new", staging / "old"
+    created = not out_dir.exists()
+    moved = []
     try:
+        new.mkdir()
+        old.mkdir()
         for name, text in files.items():
             mode = "wb" if isinstance(text, bytes) else "w"
-            with open(staging / name, mode) as file:
+            with open(new / name, mode) as file:
                 file.write(text)
         out_dir.mkdir(exist_ok=True)
         for name in files:
-            os.replace(staging / name, out_dir / name)
+            # Keep the previous file, to put it back if a later one cannot be moved in.
+            if (out_dir / name).is_file():
+                os.replace(out_dir / name, old / name)
+            moved.append(name)
+            os.replace(new / name, out_dir / name)
+    except BaseException:
+        for name in moved:
+            if (out_dir / name).is_file():
+                (out_dir / name).unlink()
+            if (old / name).exists():
+                os.replace(old / name, out_dir / name)
+        if created:
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -161,6 +198,7 @@ def generate(config, out_dir, *, input_size=None, hidden_size=None):
     text = emit_verilog(config)
     write_files_atomically(out_dir, {
         "rpu.v": text,
+        "rpu_sram.v": SRAM_MODEL_VERILOG,
         "rpu.json": json.dumps(parameters, indent=2, sort_keys=False) + "\n",
     })
     return parameters

