@@ -48,9 +48,10 @@ class Controller(wiring.Component):
     start : In(1)
         Start a run (taken only while not busy).
     steps : In(COUNTER_WIDTH)
-        Time steps of the run (at least 1).
+        Time steps of the run (at least 1), sampled with ``start``.
     keep_state : In(1)
-        Start from the h and c left by the previous run instead of zeros.
+        Start from the h and c left by the previous run instead of zeros (sampled with
+        ``start``).
     input_size, columns, groups, group_period, step_gap : In(COUNTER_WIDTH)
         Program registers.
     busy : Out(1)
@@ -104,6 +105,7 @@ class Controller(wiring.Component):
         cycle = Signal(COUNTER_WIDTH)          # cycle within the row group's period
         bank = Signal()                         # half of the h memory this step writes
         keep_state = Signal()
+        steps = Signal(COUNTER_WIDTH)           # taken at start, like keep_state
         zero_state = Signal()
         m.d.comb += zero_state.eq((step == 0) & ~keep_state)
 
@@ -138,7 +140,7 @@ class Controller(wiring.Component):
                     with m.If(last_group):
                         m.d.sync += [group.eq(0), self.addr.eq(0), bank.eq(~bank),
                                      step.eq(step + 1)]
-                        with m.If(step == self.steps - 1):
+                        with m.If(step == steps - 1):
                             m.d.sync += self.busy.eq(0)
                     with m.Else():
                         m.d.sync += group.eq(group + 1)
@@ -146,5 +148,6 @@ class Controller(wiring.Component):
                     m.d.sync += cycle.eq(cycle + 1)
             with m.Elif(self.start):
                 m.d.sync += [self.busy.eq(1), step.eq(0), group.eq(0), cycle.eq(0),
-                             self.addr.eq(0), keep_state.eq(self.keep_state)]
+                             self.addr.eq(0), keep_state.eq(self.keep_state),
+                             steps.eq(self.steps)]
         return m
