@@ -1,165 +1,297 @@
-"""Cycle-accurate simulation of an RPU running a program, with Amaranth's simulator.
+"""Cycle-accurate simulation of an RPU with Amaranth's simulator.
 
-The testbench drives the RPU only through its ports: it loads the program and the weight
-images, starts a run, feeds x_t word by word and collects (h_t, c_t).
+The testbench drives the RPU only through its ports. A *session* is a list of operations
+applied in order to one RPU:
+
+* :class:`Load` -- write a program's registers and weight images through the ``program`` and
+  ``weights`` streams;
+* :class:`Run` -- start a run, feed x_t through the ``x`` stream, collect (h, c) from the
+  ``h`` stream; optionally assert reset part way through.
+
+The stream partners can stall: :class:`StallPatterns` gives, for every stream, a repeating
+per-cycle pattern of whether the testbench offers a word (valid) or takes one (ready). The
+patterns are explicit bit arrays, so other simulators can replay exactly the same stimulus.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
+from amaranth.hdl import Module, ClockDomain, Elaboratable
 from amaranth.sim import Simulator
 
 from .top import RPU
 from .expansion import Program
 
 
-__all__ = ["SimulationResult", "SimulationError", "simulate_program"]
+__all__ = ["Load", "Run", "StallPatterns", "RunResult", "SimulationResult",
+           "SimulationError", "simulate_session", "simulate_program"]
 
 
 class SimulationError(RuntimeError):
     """The simulated RPU did not finish as expected."""
 
 
-@dataclass
-class SimulationResult:
-    """Outputs and measurements of one simulated run.
+@dataclass(frozen=True)
+class Load:
+    """Load ``program`` (registers, then weight images) while the RPU is idle."""
+    program: Program
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: ``x_codes`` (T, I) data-format codes.
 
     Attributes
     ----------
-    h, c : numpy.ndarray of int64, (T, H)
-        Data-format codes of every h_t and c_t, as streamed out.
-    cycles : int
-        Cycles from the start cycle through the transfer of the last h (measured by the
-        testbench).
-    run_cycles : int
-        The RPU's own ``cycles`` counter after the run.
-    saturations : int
-        The RPU's ``saturations`` counter after the run.
+    keep_state : bool
+        Start from the state the previous run left.
+    reset_after : int, optional
+        Assert ``rst`` for one cycle this many cycles after the start cycle, ending the run.
     """
+    x_codes: np.ndarray
+    keep_state: bool = False
+    reset_after: Optional[int] = None
 
-    h: np.ndarray
-    c: np.ndarray
+
+STREAMS = ("program_valid", "weights_valid", "x_valid", "h_ready")
+
+
+@dataclass(frozen=True)
+class StallPatterns:
+    """Per-cycle behaviour of the testbench's stream partners.
+
+    Each attribute is a bool array; in session cycle ``n`` the testbench uses entry
+    ``n % len(array)`` (cycle 0 is the first cycle of the session).
+    """
+    program_valid: np.ndarray
+    weights_valid: np.ndarray
+    x_valid: np.ndarray
+    h_ready: np.ndarray
+
+    @classmethod
+    def never(cls):
+        """No stalls: every stream is valid/ready in every cycle."""
+        ones = np.ones(1, dtype=bool)
+        return cls(ones, ones, ones, ones)
+
+    @classmethod
+    def random(cls, seed, *, probability=0.7, length=1021):
+        """Each stream independently active with ``probability`` in each cycle."""
+        if not 0 < probability <= 1:
+            raise ValueError(f"probability must be in (0, 1], not {probability}")
+        rng = np.random.default_rng(seed)
+        patterns = [rng.random(length) < probability for _ in STREAMS]
+        for pattern in patterns:
+            pattern[rng.integers(length)] = True    # never all-stalled
+        return cls(*patterns)
+
+    def density(self):
+        return min(float(np.mean(getattr(self, name))) for name in STREAMS)
+
+
+@dataclass
+class RunResult:
+    """What one :class:`Run` produced.
+
+    Attributes
+    ----------
+    outputs : numpy.ndarray of int64, (N, 2)
+        Every (h, c) pair transferred on the ``h`` stream, in order.
+    h, c : numpy.ndarray of int64, (T, H), or None
+        The outputs as steps x units (None if the run was cut short by reset).
+    cycles : int
+        Cycles from the start cycle through the last h transfer.
+    run_cycles, saturations : int
+        The RPU's counters after the run (None if it was reset).
+    """
+    outputs: np.ndarray
+    h: Optional[np.ndarray]
+    c: Optional[np.ndarray]
     cycles: int
-    run_cycles: int
-    saturations: int
+    run_cycles: Optional[int]
+    saturations: Optional[int]
 
 
-def _pattern(pattern, rng):
-    """A per-cycle boolean source: None (always), a probability, or a callable."""
-    if pattern is None:
-        return lambda: True
-    if callable(pattern):
-        return pattern
-    probability = float(pattern)
-    return lambda: bool(rng.random() < probability)
+#: The result of :func:`simulate_program` (one complete run).
+SimulationResult = RunResult
 
 
-def simulate_program(program, x_codes, *, keep_state=False, x_valid=None, h_ready=None,
-                     seed=0, vcd_path=None, max_cycles=None):
-    """Simulate one run of ``program`` on inputs ``x_codes``.
+class _Harness(Elaboratable):
+    """The RPU in an explicit ``sync`` domain, so that the testbench can drive reset."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.domain = ClockDomain("sync")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = self.domain
+        m.submodules.dut = self.dut
+        return m
+
+
+def _check_session(config, operations):
+    loaded = None
+    for index, operation in enumerate(operations):
+        if isinstance(operation, Load):
+            if not isinstance(operation.program, Program):
+                raise TypeError(f"operations[{index}].program must be a Program")
+            if operation.program.config != config:
+                raise ValueError(f"operations[{index}]: program compiled for another "
+                                 f"configuration")
+            loaded = operation.program
+        elif isinstance(operation, Run):
+            if loaded is None:
+                raise ValueError(f"operations[{index}]: Run before any Load")
+            x = np.asarray(operation.x_codes)
+            I = loaded.input_size
+            if x.ndim != 2 or x.shape[1] != I or not 1 <= x.shape[0] <= 65535:
+                raise ValueError(f"operations[{index}].x_codes must have shape (T, {I}) with "
+                                 f"1 <= T <= 65535, not {x.shape}")
+            fmt = config.data_format
+            if x.min() < fmt.min_code or x.max() > fmt.max_code:
+                raise ValueError(f"operations[{index}].x_codes must be codes of {fmt}")
+        else:
+            raise TypeError(f"operations[{index}] must be a Load or a Run, not {operation!r}")
+
+
+def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycles=None):
+    """Apply ``operations`` in order to one simulated RPU.
 
     Parameters
     ----------
-    program : Program
-        From :func:`rpu.expansion.compile_lstm`.
-    x_codes : numpy.ndarray of int, (T, I)
-        Data-format codes of the inputs.
-    keep_state : bool
-        Start from the state left in the RPU (never true for a fresh RPU).
-    x_valid, h_ready : None, float or callable
-        Per-cycle behaviour of the stream partners: always (None), with a probability, or
-        a function called once per cycle returning a bool.
-    seed : int
-        Seed of the stall patterns.
+    config : RPUConfig
+    operations : list of Load and Run
+    stalls : StallPatterns, optional
+        Stream partner behaviour (default: never stall).
     vcd_path : str, optional
         Write a waveform.
     max_cycles : int, optional
-        Give up after this many cycles of the run (default: 8x the predicted count + 1000).
+        Give up on a run after this many cycles (default: 8x its predicted count divided by
+        the stall patterns' density, plus 1000).
 
     Returns
     -------
-    SimulationResult
+    list of RunResult
+        One per :class:`Run`, in order.
     """
-    if not isinstance(program, Program):
-        raise TypeError(f"program must be a Program, not {program!r}")
-    config, schedule = program.config, program.schedule
-    x_codes = np.asarray(x_codes, dtype=np.int64)
-    I, H = program.input_size, program.hidden_size
-    if x_codes.ndim != 2 or x_codes.shape[1] != I or x_codes.shape[0] < 1:
-        raise ValueError(f"x_codes must have shape (T, {I}) with T >= 1, not {x_codes.shape}")
-    steps = x_codes.shape[0]
-    if max_cycles is None:
-        max_cycles = 8 * schedule.total_cycles(steps) + 1000
-
-    rng = np.random.default_rng(seed)
-    want_x, want_h = _pattern(x_valid, rng), _pattern(h_ready, rng)
+    _check_session(config, operations)
+    stalls = StallPatterns.never() if stalls is None else stalls
     dut = RPU(config=config)
-    inputs = [int(v) for v in x_codes.reshape(-1)]
-    outputs = []
-    measured = {}
+    harness = _Harness(dut)
+    results = []
+    patterns = {name: [bool(v) for v in getattr(stalls, name)] for name in STREAMS}
 
     async def testbench(ctx):
-        # Program and weights: the load ports are ready whenever the RPU is idle.
-        ctx.set(dut.program.valid, 1)
-        for address, word in program.registers:
-            ctx.set(dut.program.payload, {"addr": address, "data": word})
-            await ctx.tick().until(dut.program.ready)
-        ctx.set(dut.program.valid, 0)
-        ctx.set(dut.weights.valid, 1)
-        image = program.weight_image
-        for array in range(image.shape[0]):
-            for address in range(image.shape[1]):
-                ctx.set(dut.weights.payload, {"array": array, "addr": address,
-                                              "data": [int(v) for v in image[array, address]]})
-                await ctx.tick().until(dut.weights.ready)
-        ctx.set(dut.weights.valid, 0)
+        session_cycle = 0
 
-        ctx.set(dut.steps, steps)
-        ctx.set(dut.keep_state, int(keep_state))
-        ctx.set(dut.start, 1)
-        await ctx.tick()
-        ctx.set(dut.start, 0)
-        cycle = 0
-        next_x = 0
-        while len(outputs) < steps * H:
-            cycle += 1
-            if cycle > max_cycles:
-                raise SimulationError(
-                    f"no result after {max_cycles} cycles: {len(outputs)} of {steps * H} h "
-                    f"values and {next_x} of {len(inputs)} x values transferred")
-            offer_x = next_x < len(inputs) and want_x()
-            ctx.set(dut.x.valid, int(offer_x))
-            if offer_x:
-                ctx.set(dut.x.payload, inputs[next_x])
-            ctx.set(dut.h.ready, int(want_h()))
-            _, _, x_valid_now, x_ready_now, h_valid_now, h_ready_now, payload = \
-                await ctx.tick().sample(dut.x.valid, dut.x.ready, dut.h.valid, dut.h.ready,
-                                        dut.h.payload)
-            if x_valid_now and x_ready_now:
-                next_x += 1
-            if h_valid_now and h_ready_now:
-                outputs.append((payload.h, payload.c))
-        ctx.set(dut.x.valid, 0)
-        ctx.set(dut.h.ready, 0)
-        if next_x != len(inputs):
-            raise SimulationError(f"the RPU took {next_x} of {len(inputs)} x values")
-        measured["cycles"] = cycle + 1   # cycles 0 (start) .. cycle (last transfer)
-        # Let the engine finish its padding units, then read the status counters.
-        while ctx.get(dut.busy):
+        def active(name):
+            pattern = patterns[name]
+            return pattern[session_cycle % len(pattern)]
+
+        async def send(stream, name, payloads):
+            nonlocal session_cycle
+            index = 0
+            while index < len(payloads):
+                offer = active(name)
+                ctx.set(stream.valid, int(offer))
+                if offer:
+                    ctx.set(stream.payload, payloads[index])
+                _, _, transferred = await ctx.tick().sample(stream.valid & stream.ready)
+                session_cycle += 1
+                if transferred:
+                    index += 1
+            ctx.set(stream.valid, 0)
+
+        program = None
+        for operation in operations:
+            if isinstance(operation, Load):
+                program = operation.program
+                await send(dut.program, "program_valid",
+                           [{"addr": a, "data": d} for a, d in program.registers])
+                image = program.weight_image
+                await send(dut.weights, "weights_valid", [
+                    {"array": array, "addr": address,
+                     "data": [int(v) for v in image[array, address]]}
+                    for array in range(image.shape[0]) for address in range(image.shape[1])])
+                continue
+
+            x_words = [int(v) for v in np.asarray(operation.x_codes).reshape(-1)]
+            steps = len(operation.x_codes)
+            expected = steps * program.hidden_size
+            limit = max_cycles or int(8 * program.schedule.total_cycles(steps)
+                                      / stalls.density()) + 1000
+            ctx.set(dut.steps, steps)
+            ctx.set(dut.keep_state, int(operation.keep_state))
+            ctx.set(dut.start, 1)
             await ctx.tick()
-        measured["run_cycles"] = ctx.get(dut.cycles)
-        measured["saturations"] = ctx.get(dut.saturations)
+            session_cycle += 1
+            ctx.set(dut.start, 0)
+            cycle, next_x, outputs, last_transfer = 0, 0, [], 0
+            reset = False
+            while len(outputs) < expected:
+                cycle += 1
+                if cycle > limit:
+                    raise SimulationError(
+                        f"no result after {limit} cycles: {len(outputs)} of {expected} h "
+                        f"values and {next_x} of {len(x_words)} x values transferred")
+                if operation.reset_after is not None and cycle == operation.reset_after:
+                    reset = True
+                    ctx.set(harness.domain.rst, 1)
+                offer_x = next_x < len(x_words) and active("x_valid")
+                ctx.set(dut.x.valid, int(offer_x))
+                if offer_x:
+                    ctx.set(dut.x.payload, x_words[next_x])
+                ctx.set(dut.h.ready, int(active("h_ready")))
+                _, _, x_transfer, h_transfer, payload = await ctx.tick().sample(
+                    dut.x.valid & dut.x.ready, dut.h.valid & dut.h.ready, dut.h.payload)
+                session_cycle += 1
+                if x_transfer:
+                    next_x += 1
+                if h_transfer:
+                    outputs.append((payload.h, payload.c))
+                    last_transfer = cycle
+                if reset:
+                    ctx.set(harness.domain.rst, 0)
+                    break
+            ctx.set(dut.x.valid, 0)
+            ctx.set(dut.h.ready, 0)
+            outputs = np.array(outputs, dtype=np.int64).reshape(-1, 2)
+            if reset:
+                results.append(RunResult(outputs, None, None, last_transfer + 1, None, None))
+                continue
+            if next_x != len(x_words):
+                raise SimulationError(f"the RPU took {next_x} of {len(x_words)} x values")
+            while ctx.get(dut.busy):
+                await ctx.tick()
+                session_cycle += 1
+            H = program.hidden_size
+            results.append(RunResult(
+                outputs, outputs[:, 0].reshape(steps, H), outputs[:, 1].reshape(steps, H),
+                last_transfer + 1, ctx.get(dut.cycles), ctx.get(dut.saturations)))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
+    sim = Simulator(harness)
+    sim.add_clock(1e-8, domain="sync")
     sim.add_testbench(testbench)
     if vcd_path:
         with sim.write_vcd(vcd_path):
             sim.run()
     else:
         sim.run()
+    return results
 
-    values = np.array(outputs, dtype=np.int64).reshape(steps, H, 2)
-    return SimulationResult(h=values[:, :, 0], c=values[:, :, 1], cycles=measured["cycles"],
-                            run_cycles=measured["run_cycles"],
-                            saturations=measured["saturations"])
+
+def simulate_program(program, x_codes, *, keep_state=False, stalls=None, vcd_path=None,
+                     max_cycles=None):
+    """Load ``program`` into a fresh RPU and run it once on ``x_codes`` (T, I).
+
+    Returns
+    -------
+    RunResult
+    """
+    if not isinstance(program, Program):
+        raise TypeError(f"program must be a Program, not {program!r}")
+    run = Run(np.asarray(x_codes, dtype=np.int64), keep_state=keep_state)
+    return simulate_session(program.config, [Load(program), run], stalls=stalls,
+                            vcd_path=vcd_path, max_cycles=max_cycles)[0]
