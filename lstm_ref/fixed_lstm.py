@@ -134,3 +134,28 @@ class FixedLSTM:
             cs.append(c)
         return FixedLSTMOutput(np.array(hs).reshape(-1, hidden_size),
                                np.array(cs).reshape(-1, hidden_size), saturations)
+
+    def run_stacked(self, matrices, x_codes, *, h0=None, c0=None):
+        """Run a stack of layers: layer l's inputs are layer l-1's h_t.
+
+        Parameters
+        ----------
+        matrices : sequence of numpy.ndarray
+            One :func:`quantize_lstm` matrix per layer.
+        x_codes : numpy.ndarray of int64, (T, I)
+        h0, c0 : sequence of (H_l,) code arrays, optional
+
+        Returns
+        -------
+        list of FixedLSTMOutput
+            One per layer.
+        """
+        outputs = []
+        inputs = x_codes
+        for index, matrix in enumerate(matrices):
+            result = self.run(matrix, inputs,
+                              h0=None if h0 is None else h0[index],
+                              c0=None if c0 is None else c0[index])
+            outputs.append(result)
+            inputs = result.h
+        return outputs

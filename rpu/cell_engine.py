@@ -69,6 +69,8 @@ class CellEngine(wiring.Component):
         Global run enable.
     start : In(1)
         The lanes' results of a row group are ready (the engine must be idle).
+    layer : In(range(num_layers))
+        Layer of the row group being started.
     group : In(range(max_groups))
         Row group being started.
     bank : In(1)
@@ -76,7 +78,10 @@ class CellEngine(wiring.Component):
     zero_state : In(1)
         The group belongs to the first step of a run that starts from c = 0.
     hidden_size : In
-        H of the running program; units ``k >= H`` are padding and are not emitted.
+        H of the group's layer; units ``k >= H`` are padding and are not emitted.
+    output : In(1)
+        The group's h and c go out on the output stream (else only to the h memory).
+    All of these are sampled with ``start``.
     n_contexts, contexts : In
         The program's configuration contexts.
     pre : In(ArrayLayout(signed(data_width), mac_lanes))
@@ -87,10 +92,15 @@ class CellEngine(wiring.Component):
     loading : Out(1)
         The LOAD context runs: ``pre`` is sampled now.
     emit : Out(1)
-        An EMIT cycle with a real unit: ``emit_h``/``emit_c`` must go out now.
+        An EMIT cycle with a real unit: h is written to the h memory now.
+    emit_stream : Out(1)
+        ``emit`` of a layer whose (h, c) go out: ``emit_h``/``emit_c`` must be taken now.
     emit_h, emit_c : Out(signed(data_width))
     h_wr_addr, h_wr_data, h_wr_en : Out
-        Write port of the hidden-state memory (``bank * padded_hidden + k``).
+        Write port of the hidden-state memory
+        (``layer * 2 * padded_hidden + bank * padded_hidden + k``).
+    state_addr, state_data, state_en : In
+        Write port of the cell-state memory for loading a state while the engine is idle.
     saturations : Out(range(elementwise_units + 1))
         Element-wise results of real units that saturated in this cycle.
     """
@@ -102,10 +112,12 @@ class CellEngine(wiring.Component):
         super().__init__({
             "en": In(1),
             "start": In(1),
+            "layer": In(range(config.num_layers)),
             "group": In(range(config.max_groups)),
             "bank": In(1),
             "zero_state": In(1),
             "hidden_size": In(range(config.hidden_size + 1)),
+            "output": In(1),
             "n_contexts": In(range(MAX_CONTEXTS + 1)),
             "contexts": In(data.ArrayLayout(unsigned(OP_BITS + COUNTER_WIDTH), MAX_CONTEXTS)),
             "pre": In(data.ArrayLayout(word, config.mac_lanes)),
@@ -113,12 +125,16 @@ class CellEngine(wiring.Component):
             "done": Out(1),
             "loading": Out(1),
             "emit": Out(1),
+            "emit_stream": Out(1),
             "emit_h": Out(word),
             "emit_c": Out(word),
-            "h_wr_addr": Out(range(2 * config.padded_hidden)),
+            "h_wr_addr": Out(range(config.h_memory_depth)),
             "h_wr_data": Out(word),
             "h_wr_en": Out(1),
             "saturations": Out(range(config.elementwise_units + 1)),
+            "state_addr": In(range(config.cell_memory_depth)),
+            "state_data": In(unsigned(config.elementwise_units * config.data_width)),
+            "state_en": In(1),
         })
 
     def elaborate(self, platform):
@@ -139,9 +155,12 @@ class CellEngine(wiring.Component):
         ctx_cycles = context[OP_BITS:]
         m.d.comb += op.eq(Mux(self.busy, context[:OP_BITS], Op.NOP))
 
+        layer = Signal.like(self.layer)
         group = Signal.like(self.group)
         bank = Signal()
         zero_state = Signal()
+        hidden_size = Signal.like(self.hidden_size)
+        output = Signal()
         m.d.comb += self.done.eq(0)
         with m.If(self.en):
             with m.If(self.busy):
@@ -155,7 +174,9 @@ class CellEngine(wiring.Component):
             with m.Elif(self.start):
                 m.d.sync += [
                     self.busy.eq(1), ctx_index.eq(0), ctx_cycle.eq(0),
-                    group.eq(self.group), bank.eq(self.bank), zero_state.eq(self.zero_state),
+                    layer.eq(self.layer), group.eq(self.group), bank.eq(self.bank),
+                    zero_state.eq(self.zero_state), hidden_size.eq(self.hidden_size),
+                    output.eq(self.output),
                 ]
 
         # Units and routes --------------------------------------------------------------------
@@ -222,11 +243,12 @@ class CellEngine(wiring.Component):
 
         # CELL: the gate segments i, f, g and the cell memory feed the element-wise units.
         m.submodules.cell_memory = cell_memory = SRAM(
-            depth=config.cell_words, shape=unsigned(n_ew * width), macro=self._sram_macros)
-        cell_base = Signal(range(config.cell_words + 1))
-        m.d.comb += cell_base.eq(group * (units // n_ew))
-        cell_rd_addr = Signal(range(config.cell_words + 1))
-        cell_wr_addr = Signal(range(config.cell_words + 1))
+            depth=config.cell_memory_depth, shape=unsigned(n_ew * width),
+            macro=self._sram_macros)
+        cell_base = Signal(range(config.cell_memory_depth + 1))
+        m.d.comb += cell_base.eq(layer * config.cell_words + group * (units // n_ew))
+        cell_rd_addr = Signal(range(config.cell_memory_depth + 1))
+        cell_wr_addr = Signal(range(config.cell_memory_depth + 1))
         m.d.comb += [cell_memory.rd_addr.eq(cell_rd_addr), cell_memory.rd_en.eq(running)]
         with m.If(running & (op == Op.LOAD)):
             m.d.sync += [cell_rd_addr.eq(cell_base), cell_wr_addr.eq(cell_base)]
@@ -245,11 +267,18 @@ class CellEngine(wiring.Component):
         for segment in (gate_i, gate_f, gate_g):
             _shift_out(m, segment, n_ew, running & (ew_route == Op.CELL))
         ew_results = [unit.y for unit in ews]
-        m.d.comb += [
-            cell_memory.wr_addr.eq(cell_wr_addr),
-            cell_memory.wr_data.eq(Cat(*ew_results)),
-            cell_memory.wr_en.eq(running & ic.push_cell),
-        ]
+        with m.If(self.busy):
+            m.d.comb += [
+                cell_memory.wr_addr.eq(cell_wr_addr),
+                cell_memory.wr_data.eq(Cat(*ew_results)),
+                cell_memory.wr_en.eq(running & ic.push_cell),
+            ]
+        with m.Else():
+            m.d.comb += [
+                cell_memory.wr_addr.eq(self.state_addr),
+                cell_memory.wr_data.eq(self.state_data),
+                cell_memory.wr_en.eq(self.state_en),
+            ]
         with m.If(running & ic.push_cell):
             m.d.sync += cell_wr_addr.eq(cell_wr_addr + 1)
         _shift_in(m, cell_buf, ew_results, running & ic.push_cell)
@@ -276,11 +305,13 @@ class CellEngine(wiring.Component):
             m.d.sync += emit_unit.eq(emit_unit + 1)
         _shift_out(m, hidden_buf, 1, running & emitting)
         _shift_out(m, cell_buf, 1, running & emitting, rotate=True)
+        half = config.padded_hidden
         m.d.comb += [
-            self.emit.eq(emitting & (emit_unit < self.hidden_size)),
+            self.emit.eq(emitting & (emit_unit < hidden_size)),
+            self.emit_stream.eq(self.emit & output),
             self.emit_h.eq(hidden_buf[0]),
             self.emit_c.eq(cell_buf[0]),
-            self.h_wr_addr.eq(Mux(bank, config.padded_hidden, 0) + emit_unit),
+            self.h_wr_addr.eq(layer * (2 * half) + Mux(bank, half, 0) + emit_unit),
             self.h_wr_data.eq(hidden_buf[0]),
             self.h_wr_en.eq(running & self.emit),
             self.loading.eq(running & (op == Op.LOAD)),
@@ -297,7 +328,7 @@ class CellEngine(wiring.Component):
             m.d.sync += hidden_unit.eq(hidden_unit + n_ew)
         pushed_unit = Mux(ic.push_cell, cell_unit, hidden_unit)
         flags = [unit.saturated & (ic.push_cell | ic.push_hidden)
-                 & (pushed_unit + index < self.hidden_size)
+                 & (pushed_unit + index < hidden_size)
                  for index, unit in enumerate(ews)]
         m.d.comb += self.saturations.eq(sum(flags))
         return m

@@ -38,6 +38,7 @@ def _add_config_options(parser, *, sizes_required):
     defaults = RPUConfig()
     group = parser.add_argument_group("resources and formats")
     for name, help_text in (
+            ("num_layers", "stacked LSTM layers the RPU holds at once"),
             ("pim_arrays", "PIM arrays"),
             ("lanes_per_array", "MAC lanes per PIM array"),
             ("activation_units", "sigmoid/tanh units (must divide mac_lanes/4)"),
@@ -54,7 +55,7 @@ def _add_config_options(parser, *, sizes_required):
 
 def _config_from(args, *, input_size=None, hidden_size=None):
     values = {name: getattr(args, name) for name in (
-        "pim_arrays", "lanes_per_array", "activation_units", "elementwise_units",
+        "num_layers", "pim_arrays", "lanes_per_array", "activation_units", "elementwise_units",
         "data_width", "data_frac_bits", "weight_width", "weight_frac_bits",
         "activation_segments")}
     values["input_size"] = args.input_size if args.input_size is not None else input_size

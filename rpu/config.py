@@ -24,6 +24,7 @@ class ConfigError(ValueError):
 MAX_SIZE = 16384
 MAX_LANES = 1024
 MAX_STEPS = (1 << 16) - 1
+MAX_LAYERS = 16
 
 
 def _check_int(name, value, low, high):
@@ -37,7 +38,7 @@ def _divisors(n):
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RPUConfig:
     """Capacity, resources and formats of one RPU.
 
@@ -46,7 +47,9 @@ class RPUConfig:
     input_size : int
         Largest LSTM input size I the RPU runs (1 to 16384).
     hidden_size : int
-        Largest LSTM hidden size H the RPU runs (1 to 16384).
+        Largest hidden size H of any layer the RPU runs (1 to 16384).
+    num_layers : int
+        Most stacked LSTM layers whose weights and states the RPU holds at once (1 to 16).
     pim_arrays : int
         Number of PIM arrays. Every array receives the same broadcast input vector.
     lanes_per_array : int
@@ -74,19 +77,26 @@ class RPUConfig:
     max_groups : int
         Row groups of the largest LSTM, ``ceil(hidden_size / units_per_group)``.
     max_columns : int
-        Columns of one row group at capacity, ``1 + input_size + hidden_size``: the bias (as the
-        weight of a constant 1.0), then x, then h.
+        Columns of one row group at capacity: the bias (as the weight of a constant 1.0), then
+        the layer's input (x, or the previous layer's h), then h: ``1 + input_size +
+        hidden_size`` for one layer, ``1 + max(input_size, hidden_size) + hidden_size`` for
+        more.
     weight_depth : int
-        Words per lane weight memory, ``max_groups * max_columns``.
+        Words per lane weight memory, ``num_layers * max_groups * max_columns``.
     acc_width : int
         Accumulator width: a product of a data and a weight word, plus enough bits that the
         sum of ``max_columns`` products can never overflow.
     padded_hidden : int
         ``max_groups * units_per_group``: the state memories are sized for whole groups.
+    h_memory_depth : int
+        Words of the hidden-state memory: two halves (the last two steps) per layer.
+    cell_memory_depth : int
+        Words of the cell-state memory (``elementwise_units`` values per word).
     """
 
     input_size: int = 64
     hidden_size: int = 128
+    num_layers: int = 1
     pim_arrays: int = 4
     lanes_per_array: int = 16
     activation_units: int = 4
@@ -100,6 +110,7 @@ class RPUConfig:
     def __post_init__(self):
         _check_int("input_size", self.input_size, 1, MAX_SIZE)
         _check_int("hidden_size", self.hidden_size, 1, MAX_SIZE)
+        _check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
         _check_int("pim_arrays", self.pim_arrays, 1, MAX_LANES)
         _check_int("lanes_per_array", self.lanes_per_array, 1, MAX_LANES)
         if self.mac_lanes > MAX_LANES:
@@ -147,12 +158,19 @@ class RPUConfig:
         return ceil(self.hidden_size / self.units_per_group)
 
     @property
+    def max_layer_input(self):
+        """Largest input of any layer: x, or the previous layer's h."""
+        if self.num_layers == 1:
+            return self.input_size
+        return max(self.input_size, self.hidden_size)
+
+    @property
     def max_columns(self):
-        return 1 + self.input_size + self.hidden_size
+        return 1 + self.max_layer_input + self.hidden_size
 
     @property
     def weight_depth(self):
-        return self.max_groups * self.max_columns
+        return self.num_layers * self.max_groups * self.max_columns
 
     @property
     def acc_width(self):
@@ -164,12 +182,23 @@ class RPUConfig:
 
     @property
     def cell_words(self):
-        """Words of the cell-state memory; each word holds ``elementwise_units`` values."""
+        """Words of one layer's cell state; each word holds ``elementwise_units`` values."""
         return self.padded_hidden // self.elementwise_units
 
-    def fits(self, input_size, hidden_size):
-        """Whether an LSTM of these sizes runs on this RPU."""
-        return 1 <= input_size <= self.input_size and 1 <= hidden_size <= self.hidden_size
+    @property
+    def h_memory_depth(self):
+        return 2 * self.num_layers * self.padded_hidden
+
+    @property
+    def cell_memory_depth(self):
+        return self.num_layers * self.cell_words
+
+    def fits(self, input_size, hidden_size, num_layers=1):
+        """Whether an LSTM of these sizes (``hidden_size`` an int, or one per layer) runs on
+        this RPU."""
+        hidden = [hidden_size] * num_layers if isinstance(hidden_size, int) else list(hidden_size)
+        return (1 <= input_size <= self.input_size and 1 <= len(hidden) <= self.num_layers
+                and all(1 <= h <= self.hidden_size for h in hidden))
 
     def to_dict(self):
         return asdict(self)

@@ -23,8 +23,9 @@ from amaranth.back import verilog
 from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
 from .config import RPUConfig
 from .expansion import plan_schedule
-from .program import Reg, Op, CONTEXT_BASE, MAX_CONTEXTS
-from .top import RPU, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS, STATUS_WIDTH, weight_layout
+from .program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE
+from .top import RPU, STATUS_WIDTH, weight_layout, state_layout
+from .program import PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS
 
 
 __all__ = ["generate", "emit_verilog", "describe"]
@@ -63,12 +64,22 @@ def _ports(config):
          "payload": {"addr": f"{PROGRAM_ADDR_BITS}-bit word address (LSBs)",
                      "data": f"{PROGRAM_DATA_BITS}-bit program word"},
          "description": "program load; ready while idle"},
+        {"name": "state", "direction": "in", "kind": "stream",
+         "payload_bits": state_layout(config).size,
+         "payload": {"target": "bit 0: 0 = h, 1 = c",
+                     "layer": "layer index (after target)",
+                     "index": "h: hidden unit; c: word of elementwise_units units",
+                     "data": f"h: low {W} bits; c: {config.elementwise_units} x {W} bits, "
+                             f"lowest unit in the LSBs"},
+         "description": "initial state load (h0, c0) for a run with keep_state; ready while "
+                        "idle"},
         {"name": "x", "direction": "in", "kind": "stream", "payload_bits": W,
          "description": f"inputs, I words of Q{config.data_format.int_bits}."
                         f"{config.data_frac_bits} per step, x_t[0] first"},
         {"name": "h", "direction": "out", "kind": "stream", "payload_bits": 2 * W,
          "payload": {"h": f"bits [{W - 1}:0]", "c": f"bits [{2 * W - 1}:{W}]"},
-         "description": "outputs, H (h, c) pairs per step, unit 0 first"},
+         "description": "outputs, H (h, c) pairs per step, unit 0 first; of the last layer, "
+                        "or of every layer in order when the program sets OUTPUT_ALL"},
         {"name": "start", "direction": "in", "width": 1,
          "description": "start a run (sampled while not busy and steps != 0)"},
         {"name": "steps", "direction": "in", "width": 16, "description": "time steps of a run"},
@@ -98,6 +109,7 @@ def describe(config, *, input_size=None, hidden_size=None):
             "units_per_group": config.units_per_group,
             "max_groups": config.max_groups,
             "max_columns": config.max_columns,
+            "max_layer_input": config.max_layer_input,
             "weight_depth": config.weight_depth,
             "accumulator_width": config.acc_width,
             "data_format": str(config.data_format),
@@ -111,21 +123,28 @@ def describe(config, *, input_size=None, hidden_size=None):
              "words": config.weight_depth, "width": config.weight_width,
              "contents": "lane gate*U+u: row gate*H + g*U + u of [bias|W_ih|W_hh] at "
                          "addresses g*COLS .. g*COLS+COLS-1"},
-            {"name": "x_memory", "count": 1, "words": config.input_size, "width": W,
-             "contents": "x_t"},
-            {"name": "h_memory", "count": 1, "words": 2 * config.padded_hidden, "width": W,
-             "contents": "h of the last two steps, alternating halves"},
-            {"name": "engine.cell_memory", "count": 1, "words": config.cell_words,
-             "width": W * config.elementwise_units, "contents": "c, elementwise_units per word"},
+            {"name": "x_memory", "count": 1, "words": config.max_layer_input, "width": W,
+             "contents": "x_t (the input of a run's first layer)"},
+            {"name": "h_memory", "count": 1, "words": config.h_memory_depth, "width": W,
+             "contents": "per layer, h of the last two steps in alternating halves of "
+                         "padded_hidden words: layer * 2 * padded_hidden + half * "
+                         "padded_hidden + k"},
+            {"name": "engine.cell_memory", "count": 1, "words": config.cell_memory_depth,
+             "width": W * config.elementwise_units,
+             "contents": "per layer, c with elementwise_units values per word: layer * "
+                         "cell_words + k / elementwise_units"},
             {"name": "engine.act{n}.rom", "count": config.activation_units,
              "words": 2 * config.activation_segments, "width": None,
              "contents": "sigmoid and tanh segments (ROM, a Verilog array with init)"},
         ],
         "program_registers": {
-            **{reg.name: int(reg) for reg in Reg},
+            "address_bits": PROGRAM_ADDR_BITS,
+            "global": {reg.name: int(reg) for reg in Reg},
             "CONTEXT_BASE": CONTEXT_BASE, "MAX_CONTEXTS": MAX_CONTEXTS,
             "context_word": "op | cycles << 4",
             "ops": {op.name: int(op) for op in Op},
+            "per_layer": {"address": f"{LAYER_BASE} + {LAYER_STRIDE} * layer + index",
+                          "index": {reg.name: int(reg) for reg in LayerReg}},
         },
         "schedule": {
             "input_size": I, "hidden_size": H,

@@ -5,6 +5,7 @@ applied in order to one RPU:
 
 * :class:`Load` -- write a program's registers and weight images through the ``program`` and
   ``weights`` streams;
+* :class:`LoadState` -- write initial h and c of every layer through the ``state`` stream;
 * :class:`Run` -- start a run, feed x_t through the ``x`` stream, collect (h, c) from the
   ``h`` stream; optionally assert reset part way through.
 
@@ -24,7 +25,7 @@ from .top import RPU
 from .expansion import Program
 
 
-__all__ = ["Load", "Run", "StallPatterns", "RunResult", "SimulationResult",
+__all__ = ["Load", "LoadState", "Run", "StallPatterns", "RunResult", "SimulationResult",
            "SimulationError", "simulate_session", "simulate_program"]
 
 
@@ -34,8 +35,18 @@ class SimulationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Load:
-    """Load ``program`` (registers, then weight images) while the RPU is idle."""
+    """Load ``program`` (registers, then weight images unless ``weights`` is false) while
+    the RPU is idle."""
     program: Program
+    weights: bool = True
+
+
+@dataclass(frozen=True)
+class LoadState:
+    """Load the state the next run starts from (with ``keep_state``): ``h0``/``c0`` one code
+    array per layer of the loaded program, None for zeros."""
+    h0: Optional[tuple] = None
+    c0: Optional[tuple] = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,7 @@ class Run:
     reset_after: Optional[int] = None
 
 
-STREAMS = ("program_valid", "weights_valid", "x_valid", "h_ready")
+STREAMS = ("program_valid", "weights_valid", "state_valid", "x_valid", "h_ready")
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class StallPatterns:
     """
     program_valid: np.ndarray
     weights_valid: np.ndarray
+    state_valid: np.ndarray
     x_valid: np.ndarray
     h_ready: np.ndarray
 
@@ -73,7 +85,7 @@ class StallPatterns:
     def never(cls):
         """No stalls: every stream is valid/ready in every cycle."""
         ones = np.ones(1, dtype=bool)
-        return cls(ones, ones, ones, ones)
+        return cls(*(ones for _ in STREAMS))
 
     @classmethod
     def random(cls, seed, *, probability=0.7, length=1021):
@@ -99,7 +111,9 @@ class RunResult:
     outputs : numpy.ndarray of int64, (N, 2)
         Every (h, c) pair transferred on the ``h`` stream, in order.
     h, c : numpy.ndarray of int64, (T, H), or None
-        The outputs as steps x units (None if the run was cut short by reset).
+        The last layer's outputs as steps x units (None if the run was cut short by reset).
+    layers_h, layers_c : list of numpy.ndarray, or None
+        Every streamed layer's outputs (all layers when the program sets output_all).
     cycles : int
         Cycles from the start cycle through the last h transfer.
     run_cycles, saturations : int
@@ -111,6 +125,8 @@ class RunResult:
     cycles: int
     run_cycles: Optional[int]
     saturations: Optional[int]
+    layers_h: Optional[list] = None
+    layers_c: Optional[list] = None
 
 
 #: The result of :func:`simulate_program` (one complete run).
@@ -141,6 +157,10 @@ def _check_session(config, operations):
                 raise ValueError(f"operations[{index}]: program compiled for another "
                                  f"configuration")
             loaded = operation.program
+        elif isinstance(operation, LoadState):
+            if loaded is None:
+                raise ValueError(f"operations[{index}]: LoadState before any Load")
+            loaded.state_words(operation.h0, operation.c0)   # validates shapes and codes
         elif isinstance(operation, Run):
             if loaded is None:
                 raise ValueError(f"operations[{index}]: Run before any Load")
@@ -153,7 +173,8 @@ def _check_session(config, operations):
             if x.min() < fmt.min_code or x.max() > fmt.max_code:
                 raise ValueError(f"operations[{index}].x_codes must be codes of {fmt}")
         else:
-            raise TypeError(f"operations[{index}] must be a Load or a Run, not {operation!r}")
+            raise TypeError(f"operations[{index}] must be a Load, LoadState or Run, not "
+                            f"{operation!r}")
 
 
 def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycles=None):
@@ -162,7 +183,7 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
     Parameters
     ----------
     config : RPUConfig
-    operations : list of Load and Run
+    operations : list of Load, LoadState and Run
     stalls : StallPatterns, optional
         Stream partner behaviour (default: never stall).
     vcd_path : str, optional
@@ -210,16 +231,22 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
                 program = operation.program
                 await send(dut.program, "program_valid",
                            [{"addr": a, "data": d} for a, d in program.registers])
-                image = program.weight_image
-                await send(dut.weights, "weights_valid", [
-                    {"array": array, "addr": address,
-                     "data": [int(v) for v in image[array, address]]}
-                    for array in range(image.shape[0]) for address in range(image.shape[1])])
+                if operation.weights:
+                    image = program.weight_image
+                    await send(dut.weights, "weights_valid", [
+                        {"array": array, "addr": address,
+                         "data": [int(v) for v in image[array, address]]}
+                        for array in range(image.shape[0])
+                        for address in range(image.shape[1])])
+                continue
+            if isinstance(operation, LoadState):
+                await send(dut.state, "state_valid",
+                           program.state_words(operation.h0, operation.c0))
                 continue
 
             x_words = [int(v) for v in np.asarray(operation.x_codes).reshape(-1)]
             steps = len(operation.x_codes)
-            expected = steps * program.hidden_size
+            expected = steps * program.schedule.outputs_per_step()
             limit = max_cycles or int(8 * program.schedule.total_cycles(steps)
                                       / stalls.density()) + 1000
             ctx.set(dut.steps, steps)
@@ -233,9 +260,11 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
             while len(outputs) < expected:
                 cycle += 1
                 if cycle > limit:
-                    raise SimulationError(
+                    error = SimulationError(
                         f"no result after {limit} cycles: {len(outputs)} of {expected} h "
                         f"values and {next_x} of {len(x_words)} x values transferred")
+                    error.outputs = outputs
+                    raise error
                 if operation.reset_after is not None and cycle == operation.reset_after:
                     reset = True
                     ctx.set(harness.domain.rst, 1)
@@ -266,10 +295,18 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
             while ctx.get(dut.busy):
                 await ctx.tick()
                 session_cycle += 1
-            H = program.hidden_size
+            schedule = program.schedule
+            emitted = schedule.layers if schedule.output_all else schedule.layers[-1:]
+            per_step = outputs.reshape(steps, schedule.outputs_per_step(), 2)
+            layers_h, layers_c, offset = [], [], 0
+            for layer in emitted:
+                part = per_step[:, offset:offset + layer.hidden_size]
+                layers_h.append(part[:, :, 0].copy())
+                layers_c.append(part[:, :, 1].copy())
+                offset += layer.hidden_size
             results.append(RunResult(
-                outputs, outputs[:, 0].reshape(steps, H), outputs[:, 1].reshape(steps, H),
-                last_transfer + 1, ctx.get(dut.cycles), ctx.get(dut.saturations)))
+                outputs, layers_h[-1], layers_c[-1], last_transfer + 1, ctx.get(dut.cycles),
+                ctx.get(dut.saturations), layers_h, layers_c))
 
     sim = Simulator(harness)
     sim.add_clock(1e-8, domain="sync")

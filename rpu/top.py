@@ -6,17 +6,22 @@ from amaranth.lib.wiring import In, Out
 
 from pim import PIMArray, SRAM
 from .config import RPUConfig
-from .controller import Controller, Source
+from .controller import Controller, Source, layer_registers
 from .cell_engine import CellEngine
-from .program import Reg, CONTEXT_BASE, MAX_CONTEXTS, COUNTER_WIDTH, OP_BITS
+from .program import (Reg, LayerReg, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE,
+                      COUNTER_WIDTH, OP_BITS, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS)
 
 
-__all__ = ["RPU", "PROGRAM_ADDR_BITS", "STATUS_WIDTH"]
+__all__ = ["RPU", "STATUS_WIDTH", "StateTarget"]
 
 
-PROGRAM_ADDR_BITS = 5
-PROGRAM_DATA_BITS = 32
 STATUS_WIDTH = 32
+
+
+class StateTarget:
+    """``target`` field of the ``state`` stream."""
+    H = 0
+    C = 1
 
 
 def output_layout(config):
@@ -28,6 +33,15 @@ def weight_layout(config):
         "array": range(config.pim_arrays),
         "addr": range(config.weight_depth),
         "data": data.ArrayLayout(signed(config.weight_width), config.lanes_per_array),
+    })
+
+
+def state_layout(config):
+    return data.StructLayout({
+        "target": 1,
+        "layer": range(config.num_layers),
+        "index": range(max(config.padded_hidden, config.cell_words)),
+        "data": unsigned(config.elementwise_units * config.data_width),
     })
 
 
@@ -46,10 +60,15 @@ class RPU(wiring.Component):
       :func:`rpu.expansion.compile_lstm`.
     * ``program`` (stream in): while idle, writes a 32-bit program word (see
       :mod:`rpu.program`).
+    * ``state`` (stream in): while idle, writes the state the next run starts from when it
+      keeps its state: ``target`` 0 writes ``h[index]`` of ``layer`` (``data``'s low
+      ``data_width`` bits), ``target`` 1 writes the cell-state word ``index`` of ``layer``
+      (``elementwise_units`` values of c, unit ``index * elementwise_units`` in the LSBs).
     * ``start``, ``steps``, ``keep_state`` (in): a cycle with ``start`` high while idle starts a
       run of ``steps`` time steps (``steps`` >= 1), from h = c = 0 unless ``keep_state``.
     * ``x`` (stream in): the inputs, I data words per step, x_t[0] first.
-    * ``h`` (stream out): ``(h, c)`` pairs, H per step, unit 0 first.
+    * ``h`` (stream out): ``(h, c)`` pairs, H per step, unit 0 first; of the last layer, or of
+      every layer in order when the program sets OUTPUT_ALL.
     * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress; cycles of the last (or
       current) run counted from the cycle after ``start``; saturation events of that run
       (dot products and cell/hidden updates of real units).
@@ -75,6 +94,7 @@ class RPU(wiring.Component):
         super().__init__({
             "weights": In(stream.Signature(weight_layout(config))),
             "program": In(stream.Signature(program_layout())),
+            "state": In(stream.Signature(state_layout(config))),
             "x": In(stream.Signature(word)),
             "h": Out(stream.Signature(output_layout(config))),
             "start": In(1),
@@ -97,17 +117,30 @@ class RPU(wiring.Component):
             arrays.append(array)
 
         # Program registers ---------------------------------------------------------------
-        registers = {reg: Signal(COUNTER_WIDTH, name=f"reg_{reg.name.lower()}") for reg in Reg}
+        first_layer = Signal(range(config.num_layers))
+        last_layer = Signal(range(config.num_layers))
+        n_contexts = Signal(range(MAX_CONTEXTS + 1))
+        output_all = Signal()
         contexts = Signal(data.ArrayLayout(unsigned(OP_BITS + COUNTER_WIDTH), MAX_CONTEXTS))
+        layers = Signal(data.ArrayLayout(layer_registers(config), config.num_layers))
         m.d.comb += self.program.ready.eq(~self.busy)
+        word = self.program.payload.data
         with m.If(self.program.valid & self.program.ready):
             with m.Switch(self.program.payload.addr):
-                for reg, signal in registers.items():
-                    with m.Case(reg):
-                        m.d.sync += signal.eq(self.program.payload.data)
+                for register, signal in ((Reg.FIRST_LAYER, first_layer),
+                                         (Reg.LAST_LAYER, last_layer),
+                                         (Reg.CONTEXTS, n_contexts),
+                                         (Reg.OUTPUT_ALL, output_all)):
+                    with m.Case(register):
+                        m.d.sync += signal.eq(word)
                 for index in range(MAX_CONTEXTS):
                     with m.Case(CONTEXT_BASE + index):
-                        m.d.sync += contexts[index].eq(self.program.payload.data)
+                        m.d.sync += contexts[index].eq(word)
+                for layer in range(config.num_layers):
+                    for register in LayerReg:
+                        field = layers[layer][register.name.lower()]
+                        with m.Case(LAYER_BASE + LAYER_STRIDE * layer + register):
+                            m.d.sync += field.eq(word)
 
         # Weight loading -------------------------------------------------------------------
         m.d.comb += self.weights.ready.eq(~self.busy)
@@ -121,7 +154,7 @@ class RPU(wiring.Component):
 
         # Global run enable -----------------------------------------------------------------
         run = Signal()
-        output_blocked = engine.emit & self.h.valid & ~self.h.ready
+        output_blocked = engine.emit_stream & self.h.valid & ~self.h.ready
         m.d.comb += [
             run.eq(~(ctrl.need_x & ~self.x.valid) & ~output_blocked),
             self.x.ready.eq(ctrl.need_x & ~output_blocked),
@@ -140,11 +173,9 @@ class RPU(wiring.Component):
             ctrl.start.eq(start),
             ctrl.steps.eq(self.steps),
             ctrl.keep_state.eq(self.keep_state),
-            ctrl.input_size.eq(registers[Reg.INPUT_SIZE]),
-            ctrl.columns.eq(registers[Reg.COLUMNS]),
-            ctrl.groups.eq(registers[Reg.GROUPS]),
-            ctrl.group_period.eq(registers[Reg.GROUP_PERIOD]),
-            ctrl.step_gap.eq(registers[Reg.STEP_GAP]),
+            ctrl.first_layer.eq(first_layer),
+            ctrl.last_layer.eq(last_layer),
+            ctrl.layers.eq(layers),
         ]
         lane_saturations = sum(array.saturated[i] for array in arrays
                                for i in range(config.lanes_per_array))
@@ -159,17 +190,40 @@ class RPU(wiring.Component):
 
         # Operands: x and h memories, one cycle after the column is issued -------------------
         word = signed(config.data_width)
+        # Any layer can be the first of a run (layer by layer), so x holds any layer's input.
         m.submodules.x_memory = x_memory = SRAM(
-            depth=config.input_size, shape=word, macro=self.sram_macros)
+            depth=config.max_layer_input, shape=word, macro=self.sram_macros)
         m.submodules.h_memory = h_memory = SRAM(
-            depth=2 * config.padded_hidden, shape=word, macro=self.sram_macros)
+            depth=config.h_memory_depth, shape=word, macro=self.sram_macros)
         m.d.comb += [
             x_memory.rd_addr.eq(ctrl.x_addr), x_memory.rd_en.eq(run),
             x_memory.wr_addr.eq(ctrl.x_addr), x_memory.wr_data.eq(self.x.payload),
             x_memory.wr_en.eq(self.x.valid & self.x.ready),
             h_memory.rd_addr.eq(ctrl.h_addr), h_memory.rd_en.eq(run),
-            h_memory.wr_addr.eq(engine.h_wr_addr), h_memory.wr_data.eq(engine.h_wr_data),
-            h_memory.wr_en.eq(engine.h_wr_en),
+        ]
+
+        # State loading: while idle, the state stream writes the half of a layer's h memory
+        # that the next run reads as h_{t-1}, or the layer's cell-state memory.
+        m.d.comb += self.state.ready.eq(~self.busy)
+        state = self.state.payload
+        state_write = self.state.valid & self.state.ready
+        half = config.padded_hidden
+        with m.If(self.busy):
+            m.d.comb += [
+                h_memory.wr_addr.eq(engine.h_wr_addr), h_memory.wr_data.eq(engine.h_wr_data),
+                h_memory.wr_en.eq(engine.h_wr_en),
+            ]
+        with m.Else():
+            m.d.comb += [
+                h_memory.wr_addr.eq(state.layer * (2 * half) + Mux(ctrl.bank, 0, half)
+                                    + state.index),
+                h_memory.wr_data.eq(state.data[:config.data_width]),
+                h_memory.wr_en.eq(state_write & (state.target == StateTarget.H)),
+            ]
+        m.d.comb += [
+            engine.state_addr.eq(state.layer * config.cell_words + state.index),
+            engine.state_data.eq(state.data),
+            engine.state_en.eq(state_write & (state.target == StateTarget.C)),
         ]
         source = Signal(Source)
         x_word = Signal(word)
@@ -200,17 +254,19 @@ class RPU(wiring.Component):
         m.d.comb += [
             engine.en.eq(run),
             engine.start.eq(arrays[0].result_valid),
+            engine.layer.eq(ctrl.post_layer),
             engine.group.eq(ctrl.post_group),
             engine.bank.eq(ctrl.post_bank),
             engine.zero_state.eq(ctrl.post_zero),
-            engine.hidden_size.eq(registers[Reg.HIDDEN_SIZE]),
-            engine.n_contexts.eq(registers[Reg.CONTEXTS]),
+            engine.hidden_size.eq(layers[ctrl.post_layer].hidden_size),
+            engine.output.eq(output_all | (ctrl.post_layer == last_layer)),
+            engine.n_contexts.eq(n_contexts),
             engine.contexts.eq(contexts),
             engine.pre.eq(Cat(*(array.results for array in arrays))),
         ]
 
         # Output register -------------------------------------------------------------------
-        with m.If(run & engine.emit):
+        with m.If(run & engine.emit_stream):
             m.d.sync += [
                 self.h.valid.eq(1),
                 self.h.payload.h.eq(engine.emit_h),

@@ -18,7 +18,8 @@ SMALL = dict(input_size=3, hidden_size=5, pim_arrays=1, lanes_per_array=8,
 def test_defaults_are_valid():
     config = RPUConfig()
     assert config.to_dict() == {
-        "input_size": 64, "hidden_size": 128, "pim_arrays": 4, "lanes_per_array": 16,
+        "input_size": 64, "hidden_size": 128, "num_layers": 1, "pim_arrays": 4,
+        "lanes_per_array": 16,
         "activation_units": 4, "elementwise_units": 2, "data_width": 16,
         "data_frac_bits": 12, "weight_width": 16, "weight_frac_bits": 12,
         "activation_segments": 256,
@@ -203,8 +204,9 @@ def test_units_dividing_a_group_are_accepted(name):
         RPUConfig(**{**base, name: 4})
 
 
-def test_positional_and_keyword_construction_agree():
-    assert RPUConfig(3, 5, 1, 8, 1, 1) == RPUConfig(**SMALL)
+def test_parameters_are_keyword_only():
+    with pytest.raises(TypeError):
+        RPUConfig(3, 5, 1, 8, 1, 1)
 
 
 # Immutability and serialisation ---------------------------------------------------------

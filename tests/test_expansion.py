@@ -9,7 +9,7 @@ from lstm_ref.fixed_lstm import FixedLSTM
 from rpu.config import RPUConfig, ConfigError
 from rpu.expansion import (expand_step, ops_per_step, plan_schedule, compile_lstm,
                            Program)
-from rpu.program import Op, Reg, CONTEXT_BASE
+from rpu.program import Op, Reg, LayerReg, CONTEXT_BASE, layer_register
 from rpu.simulate import simulate_program
 
 
@@ -45,7 +45,8 @@ def test_weight_image_layout():
     columns = 1 + I + H
     bias = weights["bias_ih"] + weights["bias_hh"]
     groups = -(-H // U)
-    assert program.weight_image.shape == (2, groups * columns, 4)
+    assert program.weight_image.shape == (2, config.weight_depth, 4)
+    assert not program.weight_image[:, groups * columns:].any()
     for array in range(2):
         for lane in range(4):
             gate, u = divmod(array * 4 + lane, U)
@@ -67,7 +68,7 @@ def test_weight_image_layout():
                     expected = min(max(int(np.floor(value * 2 ** fmt.frac_bits + 0.5)),
                                        -2 ** (fmt.width - 1)), 2 ** (fmt.width - 1) - 1)
                     assert word == expected
-    rows = [row for lane in program.memory_map()["lanes"] for row in lane["rows"]]
+    rows = [row for lane in program.memory_map()["lanes"] for _, row in lane["rows"]]
     assert sorted(rows) == list(range(4 * H))
 
 
@@ -76,10 +77,12 @@ def test_program_registers():
     program = compile_lstm(config, **random_weights(np.random.default_rng(1), 5, 7))
     registers = dict(program.registers)
     s = program.schedule
-    assert registers[Reg.INPUT_SIZE] == 5
-    assert registers[Reg.HIDDEN_SIZE] == 7
-    assert registers[Reg.COLUMNS] == 13
-    assert registers[Reg.GROUPS] == -(-7 // 2)
+    assert registers[Reg.FIRST_LAYER] == registers[Reg.LAST_LAYER] == 0
+    assert registers[layer_register(0, LayerReg.INPUT_SIZE)] == 5
+    assert registers[layer_register(0, LayerReg.HIDDEN_SIZE)] == 7
+    assert registers[layer_register(0, LayerReg.COLUMNS)] == 13
+    assert registers[layer_register(0, LayerReg.GROUPS)] == -(-7 // 2)
+    assert registers[layer_register(0, LayerReg.WEIGHT_BASE)] == 0
     assert registers[Reg.CONTEXTS] == len(s.contexts)
     for index, (op, cycles) in enumerate(s.contexts):
         assert registers[CONTEXT_BASE + index] == int(op) | cycles << 4
@@ -124,9 +127,13 @@ def test_nan_weights_rejected():
 
 
 def _with_gap(program, gap):
-    schedule = dataclasses.replace(program.schedule, step_gap=gap)
-    registers = tuple((a, gap if a == Reg.STEP_GAP else d) for a, d in program.registers)
-    return Program(program.config, schedule, program.matrix, program.weight_image, registers)
+    [layer] = program.schedule.layers
+    schedule = dataclasses.replace(program.schedule,
+                                   layers=(dataclasses.replace(layer, gap=gap),))
+    gap_register = layer_register(0, LayerReg.GAP)
+    registers = tuple((a, gap if a == gap_register else d) for a, d in program.registers)
+    return Program(program.config, schedule, program.matrices, program.weight_image,
+                   registers)
 
 
 def test_step_gap_is_necessary_and_sufficient():

@@ -13,7 +13,7 @@ from rpu import generator
 from rpu.config import RPUConfig, ConfigError
 from rpu.expansion import plan_schedule
 from rpu.generator import generate, emit_verilog, describe, write_files_atomically
-from rpu.program import Reg, Op
+from rpu.program import Reg, Op, LayerReg
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -145,7 +145,9 @@ def test_parameter_file_contents(generated, small_config):
 
     registers = parameters["program_registers"]
     for reg in Reg:
-        assert registers[reg.name] == int(reg)
+        assert registers["global"][reg.name] == int(reg)
+    for reg in LayerReg:
+        assert registers["per_layer"]["index"][reg.name] == int(reg)
     assert registers["ops"] == {op.name: int(op) for op in Op}
 
 

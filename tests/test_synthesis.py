@@ -476,3 +476,37 @@ def test_read_liberty_commercial_style(tmp_path):
     assert rise(slew=10.0, load=8.0) == pytest.approx(26.0 + (8.0 - 4.0) * (26.0 - 22.0) / 2)
     assert fall(slew=1.0, load=1.0) == pytest.approx(5.0)
     assert rise(load=1.0) == pytest.approx(10.0)     # no slew known: the table's first
+
+
+def test_sram_macro_module_must_be_defined(tmp_path):
+    top_only = SRAM_BB_V[SRAM_BB_V.index("module leaf"):]
+    v = _write(tmp_path / "top_only.v", top_only)
+    with pytest.raises(SynthesisError, match="sram .*not defined"):
+        synthesize(v, top="bbtop", workdir=tmp_path / "w", sram_modules=["sram"])
+    # Given as a second file, it is found.
+    model = _write(tmp_path / "sram.v", SRAM_BB_V[:SRAM_BB_V.index("module leaf")])
+    r = synthesize([v, model], top="bbtop", workdir=tmp_path / "w", sram_modules=["sram"])
+    assert len(r.memories) == 2
+
+
+FANOUT_V = """
+module fan(input clk, input d, input [255:0] x, output reg [255:0] q);
+  reg r;
+  always @(posedge clk) begin
+    r <= d;
+    q <= x ^ {256{r}};
+  end
+endmodule
+"""
+
+
+def test_high_fanout_net_is_timed_as_buffered(tmp_path):
+    r = synthesize(_write(tmp_path / "fan.v", FANOUT_V), top="fan", workdir=tmp_path / "w")
+    cp = r.critical_path
+    assert [s.type for s in cp.steps] == ["XOR2"]
+    # r drives 256 XOR2 inputs of 4 unit loads: 1024 units. Unbuffered that is
+    # 10 + 1024 tau of clock-to-Q. Buffered: the DFF drives 4 BUF inputs (10 + 4), then
+    # k = ceil(log4(1024)) - 1 = 4 levels of BUF driving 4 BUFs (3 + 4 each); the XOR2
+    # drives a DFF (4 + 1); setup 5.
+    assert cp.delay_ns == pytest.approx(TAU_NS * (14 + 4 * 7 + 5 + 5))
+    assert any("high-fanout" in w and "BUF" in w for w in r.warnings)
