@@ -28,7 +28,12 @@ from .interconnect import Interconnect
 from .program import Op, OP_BITS, COUNTER_WIDTH, MAX_CONTEXTS
 
 
-__all__ = ["CellEngine"]
+__all__ = ["CellEngine", "ENGINE_ACTIVITY"]
+
+
+#: Per-cycle activity flags of the cell engine.
+ENGINE_ACTIVITY = data.StructLayout({
+    "activations": 1, "elementwise": 1, "cell_read": 1, "cell_write": 1})
 
 
 def _shift_in(m, buffer, values, enable):
@@ -89,6 +94,11 @@ class CellEngine(wiring.Component):
     busy : Out(1)
     done : Out(1)
         Pulses in the last cycle of the last context.
+    activity : Out(ActivityLayout)
+        What the engine does in this enabled cycle, for the activity counters:
+        ``activations`` (the activation units take operands), ``elementwise`` (the
+        element-wise units take operands), ``cell_read``, ``cell_write`` (one cell-memory
+        word each).
     loading : Out(1)
         The LOAD context runs: ``pre`` is sampled now.
     emit : Out(1)
@@ -124,6 +134,7 @@ class CellEngine(wiring.Component):
             "busy": Out(1),
             "done": Out(1),
             "loading": Out(1),
+            "activity": Out(ENGINE_ACTIVITY),
             "emit": Out(1),
             "emit_stream": Out(1),
             "emit_h": Out(word),
@@ -315,6 +326,10 @@ class CellEngine(wiring.Component):
             self.h_wr_data.eq(hidden_buf[0]),
             self.h_wr_en.eq(running & self.emit),
             self.loading.eq(running & (op == Op.LOAD)),
+            self.activity.activations.eq(running & (act_route != Op.NOP)),
+            self.activity.elementwise.eq(running & (ew_route != Op.NOP)),
+            self.activity.cell_read.eq(running & (op == Op.CELL)),
+            self.activity.cell_write.eq(running & ic.push_cell),
         ]
 
         # Saturations of real units (k < H) only: padding units compute on zeros.

@@ -198,6 +198,34 @@ class Schedule:
         last_group = self._group_start(steps - 1, len(self.layers) - 1, last.groups - 1)
         return last_group + last.columns - 1 + LANE_TO_ENGINE + self.engine_cycles - 1
 
+    def activity(self, steps, *, keep_state=False):
+        """The RPU's activity counters after a run of ``steps`` steps (see
+        :class:`rpu.top.RPU`), as the schedule implies them."""
+        U = self.units_per_group
+        context_cycles = dict((op, cycles) for op, cycles in self.contexts if op != Op.NOP)
+        A = 4 * U // context_cycles[Op.GATES]      # activation units
+        E = U // context_cycles[Op.CELL]           # element-wise units
+        first = self.layers[0]
+        recurrent_steps = steps if keep_state else steps - 1
+        counts = dict.fromkeys(("columns", "x_writes", "x_reads", "h_reads", "h_writes",
+                                "cell_reads", "cell_writes", "activation_cycles",
+                                "elementwise_cycles"), 0)
+        counts["x_writes"] = steps * first.input_size
+        counts["x_reads"] = steps * (first.groups - 1) * first.input_size
+        for position, layer in enumerate(self.layers):
+            G = layer.groups
+            counts["columns"] += steps * G * layer.columns
+            counts["h_reads"] += recurrent_steps * G * layer.hidden_size
+            if position > 0:
+                counts["h_reads"] += steps * G * layer.input_size
+            counts["h_writes"] += steps * layer.hidden_size
+            counts["cell_reads"] += steps * G * (U // E)
+            counts["cell_writes"] += steps * G * (U // E)
+            counts["activation_cycles"] += steps * G * (4 * U // A + U // A)
+            counts["elementwise_cycles"] += steps * G * (2 * U // E)
+        counts["outputs"] = steps * self.outputs_per_step()
+        return counts
+
     def outputs_per_step(self):
         emitted = self.layers if self.output_all else self.layers[-1:]
         return sum(layer.hidden_size for layer in emitted)

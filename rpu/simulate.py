@@ -21,7 +21,7 @@ import numpy as np
 from amaranth.hdl import Module, ClockDomain, Elaboratable
 from amaranth.sim import Simulator
 
-from .top import RPU
+from .top import RPU, ACTIVITY_COUNTERS
 from .expansion import Program
 
 
@@ -114,6 +114,8 @@ class RunResult:
         The last layer's outputs as steps x units (None if the run was cut short by reset).
     layers_h, layers_c : list of numpy.ndarray, or None
         Every streamed layer's outputs (all layers when the program sets output_all).
+    activity : dict of int, or None
+        The RPU's activity counters after the run (see :class:`rpu.top.RPU`).
     cycles : int
         Cycles from the start cycle through the last h transfer.
     run_cycles, saturations : int
@@ -127,6 +129,7 @@ class RunResult:
     saturations: Optional[int]
     layers_h: Optional[list] = None
     layers_c: Optional[list] = None
+    activity: Optional[dict] = None
 
 
 #: The result of :func:`simulate_program` (one complete run).
@@ -304,9 +307,10 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
                 layers_h.append(part[:, :, 0].copy())
                 layers_c.append(part[:, :, 1].copy())
                 offset += layer.hidden_size
+            activity = {name: int(ctx.get(dut.activity[name])) for name in ACTIVITY_COUNTERS}
             results.append(RunResult(
                 outputs, layers_h[-1], layers_c[-1], last_transfer + 1, ctx.get(dut.cycles),
-                ctx.get(dut.saturations), layers_h, layers_c))
+                ctx.get(dut.saturations), layers_h, layers_c, activity))
 
     sim = Simulator(harness)
     sim.add_clock(1e-8, domain="sync")

@@ -12,10 +12,18 @@ from .program import (Reg, LayerReg, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAY
                       COUNTER_WIDTH, OP_BITS, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS)
 
 
-__all__ = ["RPU", "STATUS_WIDTH", "StateTarget"]
+__all__ = ["RPU", "STATUS_WIDTH", "StateTarget", "ACTIVITY_COUNTERS", "activity_layout"]
 
 
 STATUS_WIDTH = 32
+
+#: Activity counters of a run (each counts events; see :class:`RPU`).
+ACTIVITY_COUNTERS = ("columns", "x_writes", "x_reads", "h_reads", "h_writes", "cell_reads",
+                     "cell_writes", "activation_cycles", "elementwise_cycles", "outputs")
+
+
+def activity_layout():
+    return data.StructLayout({name: STATUS_WIDTH for name in ACTIVITY_COUNTERS})
 
 
 class StateTarget:
@@ -72,6 +80,12 @@ class RPU(wiring.Component):
     * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress; cycles of the last (or
       current) run counted from the cycle after ``start``; saturation events of that run
       (dot products and cell/hidden updates of real units).
+    * ``activity`` (out): event counters of the last (or current) run, for the energy model:
+      ``columns`` issued (each is one weight read and one MAC in every lane), ``x_writes``,
+      ``x_reads``, ``h_reads``, ``h_writes`` (words of the x and h memories), ``cell_reads``,
+      ``cell_writes`` (words of ``elementwise_units`` values), ``activation_cycles`` and
+      ``elementwise_cycles`` (cycles in which every activation / element-wise unit takes
+      operands), ``outputs`` (h stream transfers).
 
     The whole RPU stops (every pipeline holds) while it needs an x word that is not valid, or
     must emit an h word while the previous one has not been taken.
@@ -103,6 +117,7 @@ class RPU(wiring.Component):
             "busy": Out(1),
             "cycles": Out(STATUS_WIDTH),
             "saturations": Out(STATUS_WIDTH),
+            "activity": Out(activity_layout()),
         })
 
     def elaborate(self, platform):
@@ -179,6 +194,23 @@ class RPU(wiring.Component):
         ]
         lane_saturations = sum(array.saturated[i] for array in arrays
                                for i in range(config.lanes_per_array))
+        events = {
+            "columns": run & ctrl.valid,
+            "x_writes": self.x.valid & self.x.ready,
+            "x_reads": run & ctrl.valid & (ctrl.source == Source.X_MEMORY),
+            "h_reads": run & ctrl.valid & (ctrl.source == Source.H_MEMORY),
+            "h_writes": engine.h_wr_en,
+            "cell_reads": engine.activity.cell_read,
+            "cell_writes": engine.activity.cell_write,
+            "activation_cycles": engine.activity.activations,
+            "elementwise_cycles": engine.activity.elementwise,
+            "outputs": self.h.valid & self.h.ready,
+        }
+        with m.If(start):
+            m.d.sync += [self.activity[name].eq(0) for name in ACTIVITY_COUNTERS]
+        with m.Else():
+            m.d.sync += [self.activity[name].eq(self.activity[name] + event)
+                         for name, event in events.items()]
         with m.If(start):
             m.d.sync += [self.cycles.eq(0), self.saturations.eq(0)]
         with m.Elif(self.busy):

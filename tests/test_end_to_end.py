@@ -77,6 +77,7 @@ def test_lstm_bit_exact_and_cycle_exact(name):
     assert result.cycles == program.schedule.total_cycles(STEPS)
     assert result.run_cycles == program.schedule.run_cycles(STEPS)
     assert result.saturations == fixed.saturations
+    assert result.activity == program.schedule.activity(STEPS)
 
 
 def test_saturation_count_matches_fixed_model():
