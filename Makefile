@@ -2,6 +2,7 @@
 #
 #   make verilog   generate the default RPU (I=64, H=128) into build/
 #   make test      run the test suite
+#   make test-long run the test suite with its long tests (pytest -m long)
 #
 # The Makefile creates its own virtual environment (.venv) with the pinned dependencies of
 # requirements.txt; nothing needs to be installed by hand.
@@ -16,7 +17,7 @@ HIDDEN_SIZE ?= 128
 # Test workers: both cores by default.
 JOBS ?= 2
 
-.PHONY: all verilog test venv clean
+.PHONY: all verilog test test-long venv clean
 
 all: verilog
 
@@ -32,6 +33,11 @@ verilog: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -W error::DeprecationWarning -n $(JOBS) tests
+
+# Every test, the long ones (pytest -m long, e.g. 1000 more fuzzed configurations) included.
+# The later -m overrides the "-m 'not long'" of pyproject.toml's addopts.
+test-long: $(VENV)/.installed
+	$(PY) -m pytest -W error::DeprecationWarning -n $(JOBS) -m "long or not long" tests
 
 clean:
 	rm -rf $(BUILD)

@@ -13,8 +13,11 @@ The arithmetic, step by step (codes are integers; see :mod:`lstm_ref.fixedpoint`
    the weight's fractional bits and saturated into the data format.
 4. ``i, f, o = sigmoid(z_i, z_f, z_o)``, ``g = tanh(z_g)``, by
    :func:`lstm_ref.activation.activation_fixed`.
-5. ``c_t = narrow(f*c_{t-1} + i*g, data_frac_bits)``, ``h_t = narrow(o*tanh(c_t),
-   data_frac_bits)``: products and their sum exact, then one rounding and saturation.
+5. ``c_t = narrow(f*c_{t-1} * 2**s + i*g, 2*data_frac_bits - cell_frac_bits)`` into the
+   *cell format* (data width, ``cell_frac_bits`` <= ``data_frac_bits`` fractional bits, so
+   ``s = data_frac_bits - cell_frac_bits``): products and their sum exact, then one rounding
+   and saturation. ``h_t = narrow(o * tanh(saturate(c_t * 2**s)), data_frac_bits)``: c is
+   brought to the data format for tanh (saturating only where tanh is flat to the LSB).
 
 Every saturation in steps 3 and 5 is counted.
 """
@@ -23,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .fixedpoint import FixedFormat, narrow
+from .fixedpoint import FixedFormat, narrow, saturate
 from .activation import activation_fixed, SIGMOID, TANH, DEFAULT_SEGMENTS
 from .float_lstm import check_lstm_params
 
@@ -72,15 +75,26 @@ class FixedLSTM:
         Format of weights and biases.
     activation_segments : int
         Segments of the sigmoid/tanh tables.
+    cell_format : FixedFormat, optional
+        Format of the cell state: the data width, at most the data's fractional bits
+        (default: the data format).
     """
 
-    def __init__(self, *, data_format, weight_format, activation_segments=DEFAULT_SEGMENTS):
+    def __init__(self, *, data_format, weight_format, activation_segments=DEFAULT_SEGMENTS,
+                 cell_format=None):
         if not isinstance(data_format, FixedFormat):
             raise TypeError(f"data_format must be a FixedFormat, not {data_format!r}")
         if not isinstance(weight_format, FixedFormat):
             raise TypeError(f"weight_format must be a FixedFormat, not {weight_format!r}")
+        cell_format = data_format if cell_format is None else cell_format
+        if not isinstance(cell_format, FixedFormat) or cell_format.width != data_format.width \
+                or cell_format.frac_bits > data_format.frac_bits:
+            raise ValueError(f"cell_format must have the data width {data_format.width} and "
+                             f"at most {data_format.frac_bits} fractional bits, not "
+                             f"{cell_format!r}")
         self.data_format = data_format
         self.weight_format = weight_format
+        self.cell_format = cell_format
         self.activation_segments = activation_segments
 
     def _activation(self, func, codes):
@@ -126,9 +140,12 @@ class FixedLSTM:
             f = self._activation(SIGMOID, z[H:2 * H])
             g = self._activation(TANH, z[2 * H:3 * H])
             o = self._activation(SIGMOID, z[3 * H:4 * H])
-            c, sat = narrow(f * c + i * g, dfmt.frac_bits, dfmt)
+            cfmt = self.cell_format
+            shift = dfmt.frac_bits - cfmt.frac_bits
+            c, sat = narrow((f * c << shift) + i * g, dfmt.frac_bits + shift, cfmt)
             saturations += int(sat.sum())
-            h, sat = narrow(o * self._activation(TANH, c), dfmt.frac_bits, dfmt)
+            tanh_c = self._activation(TANH, saturate(c << shift, dfmt))
+            h, sat = narrow(o * tanh_c, dfmt.frac_bits, dfmt)
             saturations += int(sat.sum())
             hs.append(h)
             cs.append(c)

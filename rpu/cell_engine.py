@@ -202,7 +202,8 @@ class CellEngine(wiring.Component):
             acts.append(unit)
         ews = []
         for index in range(n_ew):
-            unit = ElementwiseUnit(data_format=config.data_format)
+            unit = ElementwiseUnit(data_format=config.data_format,
+                                   cell_format=config.cell_format)
             m.submodules[f"ew{index}"] = unit
             m.d.comb += [unit.en.eq(self.en),
                          unit.a.eq(ic.ew_a[index]), unit.b.eq(ic.ew_b[index]),
@@ -217,6 +218,7 @@ class CellEngine(wiring.Component):
         with m.If(self.en):
             m.d.sync += cell_operands.eq(op == Op.CELL)
         ew_route = Mux(cell_operands, Op.CELL, Mux(op == Op.HIDDEN, Op.HIDDEN, Op.NOP))
+        m.d.comb += [unit.cell.eq(ew_route == Op.CELL) for unit in ews]
         act_tags = [Signal(OP_BITS) for _ in range(ActivationUnit.LATENCY)]
         ew_tags = [Signal(OP_BITS) for _ in range(ElementwiseUnit.LATENCY)]
         with m.If(self.en):

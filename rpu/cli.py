@@ -1,4 +1,4 @@
-"""Command line: ``python -m rpu generate|simulate``.
+"""Command line: ``python -m rpu generate|simulate|synth``.
 
 Exit codes: 0 success, 2 bad input (arguments, configuration, files), 1 anything else.
 """
@@ -47,6 +47,8 @@ def _add_config_options(parser, *, sizes_required):
             ("data_frac_bits", "fractional bits of x, h, c"),
             ("weight_width", "bits of weights and biases"),
             ("weight_frac_bits", "fractional bits of weights and biases"),
+            ("cell_frac_bits", "fractional bits of the cell state (<= data frac bits; "
+                               "default: data frac bits)"),
             ("activation_segments", "segments of the sigmoid/tanh tables (power of two)")):
         group.add_argument("--" + name.replace("_", "-"), type=int,
                            default=getattr(defaults, name),
@@ -57,7 +59,7 @@ def _config_from(args, *, input_size=None, hidden_size=None):
     values = {name: getattr(args, name) for name in (
         "num_layers", "pim_arrays", "lanes_per_array", "activation_units", "elementwise_units",
         "data_width", "data_frac_bits", "weight_width", "weight_frac_bits",
-        "activation_segments")}
+        "cell_frac_bits", "activation_segments")}
     values["input_size"] = args.input_size if args.input_size is not None else input_size
     values["hidden_size"] = args.hidden_size if args.hidden_size is not None else hidden_size
     try:
@@ -97,6 +99,11 @@ def _parser():
     simulate.add_argument("--out", required=True, metavar="Y.npz",
                           help="output: h (T, H), c (T, H) as floats, their codes, cycles")
     simulate.add_argument("--vcd", metavar="FILE", help="also write a waveform")
+    simulate.add_argument("--simulator", choices=SIMULATORS, default="amaranth",
+                          help="amaranth (default: Amaranth's simulator), or verilator or "
+                               "icarus on the generated Verilog (see rpu.hdl_sim)")
+    from .synth_report import add_parser as add_synth_parser    # python -m rpu synth
+    add_synth_parser(commands, _add_config_options)
     return parser
 
 
@@ -198,6 +205,24 @@ def _generate(args):
           f"{100 * schedule['utilization']:.1f}% utilization over {schedule['steps']} steps")
 
 
+SIMULATORS = ("amaranth", "verilator", "icarus")
+
+
+def _run_simulator(simulator, program, x_codes, vcd):
+    """Run ``program`` once on ``x_codes`` with the chosen simulator (``--simulator``)."""
+    if simulator == "amaranth":
+        from .simulate import simulate_program
+        return simulate_program(program, x_codes, vcd_path=vcd)
+    if vcd is not None:
+        raise InputError("--vcd: waveforms are only written with --simulator amaranth")
+    from .hdl_sim import simulate_program_hdl, SimulatorNotFound, BuildError
+    try:
+        return simulate_program_hdl(program, x_codes, simulator=simulator)
+    except (SimulatorNotFound, BuildError) as error:
+        print(f"error: --simulator {simulator}: {error}", file=sys.stderr)
+        raise SystemExit(1)
+
+
 def _simulate(args):
     from .expansion import compile_lstm
     from .simulate import simulate_program
@@ -222,11 +247,9 @@ def _simulate(args):
     program = compile_lstm(config, **weights)
     dfmt = config.data_format
     x_codes = dfmt.quantize(x, name="--inputs")
-    result = simulate_program(program, x_codes, vcd_path=vcd)
+    result = _run_simulator(args.simulator, program, x_codes, vcd)
     steps = x.shape[0]
-    fixed = FixedLSTM(data_format=dfmt, weight_format=config.weight_format,
-                      activation_segments=config.activation_segments).run(program.matrix,
-                                                                           x_codes)
+    fixed = config.fixed_model().run(program.matrix, x_codes)
     reference = lstm_forward(x, **weights)
     h, c = dfmt.to_float(result.h), dfmt.to_float(result.c)
     bit_exact = bool(np.array_equal(result.h, fixed.h) and np.array_equal(result.c, fixed.c))
@@ -256,6 +279,9 @@ def main(argv=None):
     try:
         if args.command == "generate":
             return _generate(args) or 0
+        if args.command == "synth":
+            from .synth_report import run as run_synth
+            return run_synth(args, _config_from)
         return _simulate(args)
     except (ConfigError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)

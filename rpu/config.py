@@ -65,6 +65,9 @@ class RPUConfig:
         least one integer bit, so that 1.0 is representable.
     weight_width, weight_frac_bits : int
         Format of weights and biases (default Q3.12, 16 bits).
+    cell_frac_bits : int or None
+        Fractional bits of the cell state c, stored in ``data_width`` bits; at most
+        ``data_frac_bits`` (fewer gives c more range). Default: ``data_frac_bits``.
     activation_segments : int
         Linear segments of the sigmoid/tanh tables over ``[0, max)`` (a power of two).
 
@@ -105,6 +108,7 @@ class RPUConfig:
     data_frac_bits: int = 12
     weight_width: int = 16
     weight_frac_bits: int = 12
+    cell_frac_bits: int = None
     activation_segments: int = DEFAULT_SEGMENTS
 
     def __post_init__(self):
@@ -130,6 +134,14 @@ class RPUConfig:
         _check_int("data_frac_bits", self.data_frac_bits, 0, self.data_width - 2)
         _check_int("weight_width", self.weight_width, 2, 20)
         _check_int("weight_frac_bits", self.weight_frac_bits, 0, self.weight_width - 1)
+        if self.cell_frac_bits is None:
+            # Frozen dataclass: set the default through object.__setattr__.
+            object.__setattr__(self, "cell_frac_bits", self.data_frac_bits)
+        _check_int("cell_frac_bits", self.cell_frac_bits, 0, self.data_frac_bits)
+        # A plain int, like every other parameter (check_segments alone would let numpy
+        # integers through, which to_dict() and rpu.json then carry).
+        _check_int("activation_segments", self.activation_segments, 1,
+                   1 << (self.data_width - 2))
         try:
             check_segments(self.data_format, self.activation_segments)
         except ValueError as error:
@@ -140,6 +152,10 @@ class RPUConfig:
     @property
     def data_format(self):
         return FixedFormat(self.data_width, self.data_frac_bits)
+
+    @property
+    def cell_format(self):
+        return FixedFormat(self.data_width, self.cell_frac_bits)
 
     @property
     def weight_format(self):
@@ -192,6 +208,14 @@ class RPUConfig:
     @property
     def cell_memory_depth(self):
         return self.num_layers * self.cell_words
+
+    def fixed_model(self):
+        """The bit-accurate golden model (:class:`lstm_ref.fixed_lstm.FixedLSTM`) of this
+        RPU's arithmetic."""
+        from lstm_ref.fixed_lstm import FixedLSTM
+        return FixedLSTM(data_format=self.data_format, weight_format=self.weight_format,
+                         activation_segments=self.activation_segments,
+                         cell_format=self.cell_format)
 
     def fits(self, input_size, hidden_size, num_layers=1):
         """Whether an LSTM of these sizes (``hidden_size`` an int, or one per layer) runs on

@@ -310,8 +310,22 @@ def plan_schedule(config, input_size, hidden_size, *, first_layer=0, output_all=
     """
     if not isinstance(config, RPUConfig):
         raise TypeError(f"config must be an RPUConfig, not {config!r}")
-    hidden_sizes = [hidden_size] if isinstance(hidden_size, (int, np.integer)) \
-        else list(hidden_size)
+    if not isinstance(first_layer, (int, np.integer)) or isinstance(first_layer, bool) \
+            or not 0 <= first_layer < config.num_layers:
+        raise ConfigError(f"first_layer must be an integer from 0 to num_layers - 1 = "
+                          f"{config.num_layers - 1}, not {first_layer!r}")
+    first_layer = int(first_layer)
+    if isinstance(hidden_size, (int, np.integer)) and not isinstance(hidden_size, bool):
+        hidden_sizes = [hidden_size]
+    elif isinstance(hidden_size, (list, tuple)) or (isinstance(hidden_size, np.ndarray)
+                                                    and hidden_size.ndim == 1):
+        hidden_sizes = list(hidden_size)
+    else:
+        raise ConfigError(f"hidden_size must be an integer or a sequence of integers (one per "
+                          f"layer), not {hidden_size!r}")
+    if not hidden_sizes:
+        raise ConfigError("hidden_size must hold at least one layer's size, not an empty "
+                          "sequence")
     if not 1 <= first_layer + len(hidden_sizes) <= config.num_layers or first_layer < 0:
         raise ConfigError(f"num_layers: {len(hidden_sizes)} layer(s) from slot {first_layer} "
                           f"do not fit an RPU of {config.num_layers} layer(s)")

@@ -24,7 +24,7 @@ from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
 from .config import RPUConfig
 from .expansion import plan_schedule
 from .program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE
-from .top import RPU, STATUS_WIDTH, weight_layout, state_layout
+from .top import RPU, STATUS_WIDTH, ACTIVITY_COUNTERS, weight_layout, state_layout
 from .program import PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS
 
 
@@ -90,6 +90,11 @@ def _ports(config):
          "description": "busy cycles of the last run"},
         {"name": "saturations", "direction": "out", "width": STATUS_WIDTH,
          "description": "saturation events of the last run"},
+        {"name": "activity", "direction": "out",
+         "width": STATUS_WIDTH * len(ACTIVITY_COUNTERS),
+         "fields": {name: f"bits [{STATUS_WIDTH * (i + 1) - 1}:{STATUS_WIDTH * i}]"
+                    for i, name in enumerate(ACTIVITY_COUNTERS)},
+         "description": "event counters of the last run, for the energy model"},
     ]
 
 

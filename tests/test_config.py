@@ -22,7 +22,7 @@ def test_defaults_are_valid():
         "lanes_per_array": 16,
         "activation_units": 4, "elementwise_units": 2, "data_width": 16,
         "data_frac_bits": 12, "weight_width": 16, "weight_frac_bits": 12,
-        "activation_segments": 256,
+        "cell_frac_bits": 12, "activation_segments": 256,
     }
     # 4 x 16 = 64 lanes, 16 hidden units per group, 128 / 16 = 8 groups of 1 + 64 + 128.
     assert config.mac_lanes == 64

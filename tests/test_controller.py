@@ -1,24 +1,32 @@
 """The controller in simulation against an independent enumeration of its documented
-schedule.
+schedule, for single layers and stacks of layers.
 
-From the module docstring of :mod:`rpu.controller`, counting the cycle in which ``start`` is
-taken as cycle 0 (in enabled cycles): column ``j`` of row group ``g`` of step ``s`` is issued
-in cycle ``1 + s * (GROUPS * PERIOD + GAP) + g * PERIOD + j`` at weight address
-``g * COLS + j``; column 0 (the bias) takes the constant one, columns ``1 .. I`` x_t (from the
-input stream for group 0, from the x memory at ``j - 1`` for the others), columns
-``I + 1 .. I + H`` h_{t-1} from the hidden-state memory at ``k = j - 1 - I`` in the half the
-previous step wrote, or zero in step 0 of a run that does not keep its state. Each step writes
-the other half of the hidden-state memory than the step before (across runs too, so a run
-that keeps its state reads what the last step of the previous run wrote). ``busy`` is high
-from cycle 1 through the last cycle of the last step, including its gap.
+From the module docstrings of :mod:`rpu.controller` and :mod:`rpu.program`, counting the cycle
+in which ``start`` is taken as cycle 0 (in enabled cycles): a step runs the layers
+FIRST_LAYER .. LAST_LAYER in order, layer ``l`` taking ``GROUPS_l * PERIOD_l + GAP_l`` cycles;
+the step takes the sum over its layers. Column ``j`` of row group ``g`` of layer position
+``p`` (layer ``l = FIRST_LAYER + p``) of step ``s`` is issued in cycle
+``1 + s * step_cycles + (cycles of the layers before p) + g * PERIOD_l + j`` at weight address
+``WEIGHT_BASE_l + g * COLS_l + j``. Column 0 (the bias) takes the constant one; columns
+``1 .. I_l`` the layer's input: for the run's first layer x_t (from the input stream in group
+0, from the x memory at ``j - 1`` in the others), for a later layer the previous layer's h_t
+from the hidden-state memory at ``(l - 1) * 2 * padded_hidden + bank * padded_hidden + j - 1``
+(the half this step writes, whatever the zero state); columns ``I_l + 1 .. I_l + H_l`` the
+layer's own h_{t-1} at ``l * 2 * padded_hidden + (1 - bank) * padded_hidden + k`` with
+``k = j - 1 - I_l``, or zero in step 0 of a run that does not keep its state. Each step writes
+the other half (``bank``) than the step before (across runs too, so a run that keeps its state
+reads what the last step of the previous run wrote). ``busy`` is high from cycle 1 through the
+last cycle of the last step, including its last layer's gap. ``steps`` and ``keep_state`` are
+sampled with ``start``.
 """
 
 import numpy as np
 import pytest
+from amaranth.hdl import Shape
 from amaranth.sim import Simulator
 
 from rpu.config import RPUConfig
-from rpu.controller import Controller, Source
+from rpu.controller import Controller, Source, layer_registers
 from rpu.expansion import plan_schedule
 
 
@@ -26,12 +34,30 @@ SMALL = RPUConfig(input_size=3, hidden_size=5, pim_arrays=1, lanes_per_array=8,
                   activation_units=1, elementwise_units=1)
 WIDE = RPUConfig(input_size=20, hidden_size=12, pim_arrays=1, lanes_per_array=16,
                  activation_units=2, elementwise_units=4)
+# Stacks: max_layer_input 7, max_columns 15, max_groups 4, padded_hidden 8.
+STACK3 = RPUConfig(input_size=3, hidden_size=7, pim_arrays=1, lanes_per_array=8,
+                   activation_units=1, elementwise_units=1, num_layers=3)
+WIDE2 = RPUConfig(input_size=20, hidden_size=12, pim_arrays=1, lanes_per_array=16,
+                  activation_units=2, elementwise_units=4, num_layers=2)
+
+FIELDS = ("input_size", "hidden_size", "columns", "groups", "period", "gap", "weight_base")
 
 
-def program_of(config, I, H):
-    s = plan_schedule(config, I, H)
-    return dict(input_size=I, hidden_size=H, columns=s.columns, groups=s.groups,
-                group_period=s.group_period, step_gap=s.step_gap)
+def layer(slot, input_size, hidden_size, columns, groups, period, gap, weight_base=0):
+    return dict(layer=slot, input_size=input_size, hidden_size=hidden_size, columns=columns,
+                groups=groups, period=period, gap=gap, weight_base=weight_base)
+
+
+def program_of(config, I, H, first_layer=0):
+    """Program registers of the expansion model's schedule (H: an int or one per layer)."""
+    s = plan_schedule(config, I, H, first_layer=first_layer)
+    return dict(first_layer=s.layers[0].layer,
+                layers=[layer(L.layer, L.input_size, L.hidden_size, L.columns, L.groups,
+                              L.period, L.gap, L.weight_base) for L in s.layers])
+
+
+def hand(*layers):
+    return dict(first_layer=layers[0]["layer"], layers=list(layers))
 
 
 CASES = {
@@ -41,50 +67,99 @@ CASES = {
     "wide-20x12": (WIDE, program_of(WIDE, 20, 12)),      # PERIOD == COLS, GAP == 0
     "wide-8x8": (WIDE, program_of(WIDE, 8, 8)),          # 2 groups, GAP > 0
     # Hand-written programs: groups back to back, and a long gap.
-    "small-packed": (SMALL, dict(input_size=3, hidden_size=5, columns=9, groups=3,
-                                 group_period=9, step_gap=0)),
-    "small-gap": (SMALL, dict(input_size=2, hidden_size=3, columns=6, groups=2,
-                              group_period=7, step_gap=11)),
+    "small-packed": (SMALL, hand(layer(0, 3, 5, 9, 3, 9, 0))),
+    "small-gap": (SMALL, hand(layer(0, 2, 3, 6, 2, 7, 11))),
+    # Stacks from the expansion model.
+    "stack-3x5-7-2": (STACK3, program_of(STACK3, 3, [5, 7, 2])),
+    "stack-3x6-3": (STACK3, program_of(STACK3, 3, [6, 3])),          # 2 of 3 slots
+    "wide2-20x12-9": (WIDE2, program_of(WIDE2, 20, [12, 9])),         # PERIOD == COLS
+    "wide2-5x3-12": (WIDE2, program_of(WIDE2, 5, [3, 12])),
+    # Runs that start at a later slot: its input comes from the x stream.
+    "stack-slot1-5x3-6": (STACK3, program_of(STACK3, 5, [3, 6], first_layer=1)),
+    "stack-slot1-7x4": (STACK3, program_of(STACK3, 7, 4, first_layer=1)),   # layer by layer
+    "stack-slot2-2x7": (STACK3, program_of(STACK3, 2, 7, first_layer=2)),
+    # Hand-written stacks: every group back to back across layers with weight bases out of
+    # order; and uneven gaps.
+    "stack-packed": (STACK3, hand(layer(0, 3, 3, 7, 2, 7, 0, 100),
+                                  layer(1, 3, 4, 8, 2, 8, 0, 7),
+                                  layer(2, 4, 1, 6, 1, 6, 0, 40))),
+    "wide2-gaps": (WIDE2, hand(layer(0, 2, 5, 8, 2, 10, 3, 0),
+                               layer(1, 5, 2, 8, 1, 8, 13, 150))),
 }
+
+STACKS = [name for name, (config, _) in CASES.items() if config.num_layers > 1]
 
 #: Runs of every case: (steps, keep_state).
 RUNS = [(3, 0), (2, 1), (1, 0), (1, 1)]
 
 
+def step_cycles(prog):
+    return sum(L["groups"] * L["period"] + L["gap"] for L in prog["layers"])
+
+
 def expected_issues(config, prog, steps, keep_state, first_step):
-    """The documented schedule of one run: {cycle: (addr, first, last, source, x_addr,
-    h_addr)} with x_addr / h_addr None where the source does not use them; and per step its
-    bank and zero flag. ``first_step`` counts the steps since reset (for the banks)."""
-    I, cols = prog["input_size"], prog["columns"]
-    groups, period, gap = prog["groups"], prog["group_period"], prog["step_gap"]
+    """The documented schedule of one run.
+
+    Returns ``issues``: {cycle: (addr, first, last, source, x_addr, h_addr)} with x_addr /
+    h_addr None where the source does not use them; ``posts``: {cycle of a group's last
+    column: (layer, group, bank, zero)}; and the last busy cycle. ``first_step`` counts the
+    steps since reset (for the banks).
+    """
     padded = config.padded_hidden
-    issues, steps_info = {}, []
+    first_layer = prog["first_layer"]
+    per_step = step_cycles(prog)
+    issues, posts = {}, {}
     for s in range(steps):
         bank = (first_step + s) % 2
         zero = s == 0 and not keep_state
-        steps_info.append((bank, zero))
-        for g in range(groups):
-            for j in range(cols):
-                cycle = 1 + s * (groups * period + gap) + g * period + j
-                x_addr = h_addr = None
-                if j == 0:
-                    source = Source.ONE
-                elif j <= I:
-                    source = Source.X_STREAM if g == 0 else Source.X_MEMORY
-                    x_addr = j - 1
-                elif zero:
-                    source = Source.ZERO
-                else:
-                    source = Source.H_MEMORY
-                    h_addr = (1 - bank) * padded + (j - 1 - I)
-                issues[cycle] = (g * cols + j, j == 0, j == cols - 1, int(source), x_addr,
-                                 h_addr)
-    busy_until = steps * (groups * period + gap)
-    return issues, steps_info, busy_until
+        offset = 1 + s * per_step
+        for L in prog["layers"]:
+            l, I, cols = L["layer"], L["input_size"], L["columns"]
+            for g in range(L["groups"]):
+                for j in range(cols):
+                    cycle = offset + g * L["period"] + j
+                    x_addr = h_addr = None
+                    if j == 0:
+                        source = Source.ONE
+                    elif j <= I and l == first_layer:
+                        source = Source.X_STREAM if g == 0 else Source.X_MEMORY
+                        x_addr = j - 1
+                    elif j <= I:
+                        source = Source.H_MEMORY
+                        h_addr = (l - 1) * 2 * padded + bank * padded + (j - 1)
+                    elif zero:
+                        source = Source.ZERO
+                    else:
+                        source = Source.H_MEMORY
+                        h_addr = l * 2 * padded + (1 - bank) * padded + (j - 1 - I)
+                    assert cycle not in issues
+                    issues[cycle] = (L["weight_base"] + g * cols + j, j == 0, j == cols - 1,
+                                     int(source), x_addr, h_addr)
+                    if j == cols - 1:
+                        posts[cycle] = (l, g, bank, int(zero))
+            offset += L["groups"] * L["period"] + L["gap"]
+    busy_until = steps * per_step
+    return issues, posts, busy_until
 
 
 OUTPUTS = ("busy", "valid", "addr", "first", "last", "source", "need_x", "x_addr", "h_addr",
-           "post_group", "post_bank", "post_zero")
+           "bank", "post_layer", "post_group", "post_bank", "post_zero")
+
+
+def set_program(ctx, dut, config, prog, rng):
+    """Program registers of ``prog``; the slots it does not use hold random values (which
+    must not matter)."""
+    used = {L["layer"]: L for L in prog["layers"]}
+    ctx.set(dut.first_layer, prog["first_layer"])
+    ctx.set(dut.last_layer, prog["layers"][-1]["layer"])
+    layout = layer_registers(config)
+    for slot in range(config.num_layers):
+        for name in FIELDS:
+            if slot in used:
+                value = used[slot][name]
+            else:
+                value = int(rng.integers(0, 1 << Shape.cast(layout[name].shape).width))
+            ctx.set(dut.layers[slot][name], value)
 
 
 def simulate(config, prog, runs, *, seed, stall_prob=0.0, restart_while_busy=False,
@@ -101,8 +176,7 @@ def simulate(config, prog, runs, *, seed, stall_prob=0.0, restart_while_busy=Fal
     traces = []
 
     async def testbench(ctx):
-        for name in ("input_size", "columns", "groups", "group_period", "step_gap"):
-            ctx.set(getattr(dut, name), prog[name])
+        set_program(ctx, dut, config, prog, rng)
 
         async def cycle(enabled):
             ctx.set(dut.en, int(enabled))
@@ -139,7 +213,7 @@ def simulate(config, prog, runs, *, seed, stall_prob=0.0, restart_while_busy=Fal
                     total = len(trace)
                 if total is not None and len(trace) >= total + 3:
                     break
-                assert len(trace) < 5000, "busy never fell"
+                assert len(trace) < 20000, "busy never fell"
             traces.append(trace)
 
     sim = Simulator(dut)
@@ -151,15 +225,20 @@ def simulate(config, prog, runs, *, seed, stall_prob=0.0, restart_while_busy=Fal
 
 def check(config, prog, runs, traces):
     first_step = 0
+    per_step = step_cycles(prog)
     for number, ((steps, keep_state), trace) in enumerate(zip(runs, traces)):
-        issues, steps_info, busy_until = expected_issues(config, prog, steps, keep_state,
-                                                         first_step)
-        first_step += steps
+        issues, posts, busy_until = expected_issues(config, prog, steps, keep_state,
+                                                    first_step)
         got = {}
         for index, out in enumerate(trace):
             # busy: low in the start cycle, high in cycles 1 .. busy_until, then low.
             assert out["busy"] == int(1 <= index <= busy_until), (
                 f"run {number}: busy={out['busy']} in cycle {index} (busy_until {busy_until})")
+            # bank: the half the current step writes (before and after the run: the next
+            # step's); it flips once per step, in the step's last cycle.
+            step = 0 if index == 0 else min((index - 1) // per_step, steps)
+            assert out["bank"] == (first_step + step) % 2, (
+                f"run {number}, cycle {index} (step {step}): bank {out['bank']}")
             if out["valid"]:
                 source = out["source"]
                 got[index] = (out["addr"], bool(out["first"]), bool(out["last"]), source,
@@ -169,26 +248,27 @@ def check(config, prog, runs, traces):
                 assert out["need_x"] == int(source == Source.X_STREAM), (index, out)
             else:
                 assert out["need_x"] == 0, (index, out)
+        flips = sum(a["bank"] != b["bank"] for a, b in zip(trace, trace[1:]))
+        assert flips == steps, f"run {number}: bank flipped {flips} times in {steps} steps"
         assert sorted(got) == sorted(issues), (
             f"run {number}: issue cycles {sorted(set(got) ^ set(issues))[:10]} differ")
         for cycle in sorted(issues):
             assert got[cycle] == issues[cycle], (
                 f"run {number}, cycle {cycle}: (addr, first, last, source, x_addr, h_addr) = "
                 f"{got[cycle]}, expected {issues[cycle]}")
-        # post_*: from the cycle after a group's last column, that group's (g, bank, zero).
-        groups, cols = prog["groups"], prog["columns"]
-        lasts = sorted(c for c, issue in issues.items() if issue[2])
+        # post_*: from the cycle after a group's last column, that group's
+        # (layer, group, bank, zero).
+        lasts = sorted(posts)
         for n, cycle in enumerate(lasts):
-            s, g = divmod(n, groups)
-            bank, zero = steps_info[s]
             end = lasts[n + 1] if n + 1 < len(lasts) else len(trace) - 1
             for index in range(cycle + 1, end + 1):
                 out = trace[index]
-                assert (out["post_group"], out["post_bank"], out["post_zero"]) == \
-                    (g, bank, int(zero)), (
-                    f"run {number}, cycle {index}: post (group, bank, zero) = "
-                    f"{(out['post_group'], out['post_bank'], out['post_zero'])}, expected "
-                    f"{(g, bank, int(zero))} (step {s}, group {g})")
+                post = (out["post_layer"], out["post_group"], out["post_bank"],
+                        out["post_zero"])
+                assert post == posts[cycle], (
+                    f"run {number}, cycle {index}: post (layer, group, bank, zero) = {post}, "
+                    f"expected {posts[cycle]} (group whose last column was in cycle {cycle})")
+        first_step += steps
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -198,43 +278,85 @@ def test_schedule(name):
     check(config, prog, RUNS, traces)
 
 
-@pytest.mark.parametrize("name", ["small-3x5", "wide-8x8", "small-gap"])
+@pytest.mark.parametrize("name", ["small-3x5", "wide-8x8", "small-gap", "stack-3x5-7-2",
+                                  "stack-slot1-5x3-6", "stack-packed"])
 def test_stalls_freeze_the_sequence(name):
     config, prog = CASES[name]
     traces = simulate(config, prog, RUNS, seed=2, stall_prob=0.4)
     check(config, prog, RUNS, traces)
 
 
-def test_start_ignored_while_busy():
-    config, prog = CASES["small-3x5"]
+@pytest.mark.parametrize("name", ["small-3x5", "wide2-gaps"])
+def test_start_ignored_while_busy(name):
+    config, prog = CASES[name]
     traces = simulate(config, prog, RUNS, seed=3, stall_prob=0.2, restart_while_busy=True)
     check(config, prog, RUNS, traces)
 
 
+def test_multi_layer_cases_cover_the_interesting_shapes():
+    """The stack cases have layers of different sizes, later layers with input columns from
+    the previous layer, non-zero gaps and PERIOD == COLS, and runs from slots 1 and 2."""
+    sizes = [tuple((L["input_size"], L["hidden_size"]) for L in CASES[n][1]["layers"])
+             for n in STACKS]
+    assert any(len(s) == 3 and len({h for _, h in s}) == 3 for s in sizes)
+    assert any(len(s) == 2 and s[0][1] != s[1][1] for s in sizes)
+    layers = [L for n in STACKS for L in CASES[n][1]["layers"]]
+    assert any(L["period"] == L["columns"] for L in layers)
+    assert any(L["gap"] > 0 for L in layers)
+    assert {CASES[n][1]["first_layer"] for n in STACKS} == {0, 1, 2}
+    # The expansion model puts each slot's weights at its own base.
+    _, prog = CASES["stack-3x5-7-2"]
+    assert [L["weight_base"] for L in prog["layers"]] == [0, 60, 120]
+
+
 def test_enumeration_matches_the_expansion_model():
-    """The independent enumeration agrees with the expansion model's own cycle formulas for
-    the last column of every group (a cross-check of the two documents, no simulation)."""
-    for name in ("small-3x5", "wide-8x8", "wide-20x12"):
-        config, prog = CASES[name]
-        schedule = plan_schedule(config, prog["input_size"], prog["hidden_size"])
-        issues, _, busy_until = expected_issues(config, prog, 3, 0, 0)
-        assert busy_until == 3 * schedule.step_cycles
-        for s in range(3):
-            for g in range(prog["groups"]):
-                cycle = schedule._group_start(s, g) + prog["columns"] - 1
-                assert issues[cycle][0] == g * prog["columns"] + prog["columns"] - 1
-                assert issues[cycle][2]
+    """The independent enumeration agrees with the expansion model's own cycle formulas
+    (group starts ``1 + s * step_cycles + layer_offset(p) + g * period``), and under it every
+    h is read after the cell engine writes it (``Schedule.emit_cycle``; a write can be read
+    from the next cycle on) and, for h_{t-1}, not after the next step overwrites it (a read
+    in the cycle of a write returns the old word): a cross-check of the two documents, no
+    simulation."""
+    for name, (config, prog) in CASES.items():
+        if name in ("small-packed", "small-gap", "stack-packed", "wide2-gaps"):
+            continue
+        layers = prog["layers"]
+        schedule = plan_schedule(config, layers[0]["input_size"],
+                                 [L["hidden_size"] for L in layers],
+                                 first_layer=prog["first_layer"])
+        steps = 4
+        issues, posts, busy_until = expected_issues(config, prog, steps, 0, 0)
+        assert busy_until == steps * schedule.step_cycles, name
+        reads = 0
+        for s in range(steps):
+            for p, L in enumerate(layers):
+                I, cols = L["input_size"], L["columns"]
+                for g in range(L["groups"]):
+                    start = schedule._group_start(s, p, g)
+                    assert issues[start + cols - 1][0] == L["weight_base"] + (g + 1) * cols - 1
+                    assert posts[start + cols - 1][:2] == (L["layer"], g), (name, s, p, g)
+                    for j in range(1, cols):
+                        cycle = start + j
+                        assert issues[cycle][0] == L["weight_base"] + g * cols + j
+                        if j <= I and p > 0:
+                            # The previous layer's h_t[j - 1] of this step.
+                            assert schedule.emit_cycle(s, j - 1, p - 1) < cycle, (name, s, p)
+                            reads += 1
+                        elif j > I and s > 0:
+                            k = j - 1 - I
+                            assert schedule.emit_cycle(s - 1, k, p) < cycle, (name, s, p, k)
+                            assert schedule.emit_cycle(s + 1, k, p) >= cycle, (name, s, p, k)
+                            reads += 1
+        assert reads == sum(1 for issue in issues.values() if issue[3] == Source.H_MEMORY)
 
 
-
-@pytest.mark.parametrize("name", ["small-3x5", "wide-8x8"])
+@pytest.mark.parametrize("name", ["small-3x5", "wide-8x8", "stack-3x5-7-2"])
 def test_keep_state_sampled_at_start(name):
     config, prog = CASES[name]
     traces = simulate(config, prog, RUNS, seed=4, change_after_start=("keep_state",))
     check(config, prog, RUNS, traces)
 
 
-@pytest.mark.parametrize("name", ["small-3x5", "wide-8x8"])
+@pytest.mark.parametrize("name", ["small-3x5", "wide-8x8", "stack-slot1-5x3-6"])
 def test_steps_sampled_at_start(name):
     """RPU's documentation: "a cycle with start high while idle starts a run of steps time
     steps". The run length is therefore set by the start cycle, as keep_state is; changing

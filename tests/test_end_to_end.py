@@ -31,16 +31,16 @@ def random_lstm(rng, input_size, hidden_size, *, scale=1.0):
     }
 
 
-def run_case(config, input_size, hidden_size, *, steps=STEPS, seed=0, scale=1.0):
+def run_case(config, input_size, hidden_size, *, steps=STEPS, seed=0, scale=1.0,
+             bias_offset=0.0):
     rng = np.random.default_rng(seed)
     weights = random_lstm(rng, input_size, hidden_size, scale=scale)
+    weights["bias_ih"] = weights["bias_ih"] + bias_offset
     x = rng.standard_normal((steps, input_size))
     program = compile_lstm(config, **weights)
     x_codes = config.data_format.quantize(x)
     result = simulate_program(program, x_codes)
-    fixed = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
-                      activation_segments=config.activation_segments
-                      ).run(program.matrix, x_codes)
+    fixed = config.fixed_model().run(program.matrix, x_codes)
     reference = lstm_forward(x, **weights)
     return program, result, fixed, reference
 
@@ -78,6 +78,21 @@ def test_lstm_bit_exact_and_cycle_exact(name):
     assert result.run_cycles == program.schedule.run_cycles(STEPS)
     assert result.saturations == fixed.saturations
     assert result.activity == program.schedule.activity(STEPS)
+
+
+def test_cell_format_with_more_range():
+    """c in Q6.9 (9 fractional bits) beside Q3.12 data: gates biased open (f = i = 1,
+    g = 1) make c grow by about 1 per step, past the data format's 8, and the RTL still
+    matches the fixed model bit for bit and the float LSTM."""
+    config = RPUConfig(input_size=5, hidden_size=6, pim_arrays=1, lanes_per_array=8,
+                       activation_units=2, elementwise_units=1, cell_frac_bits=9)
+    program, result, fixed, reference = run_case(config, 5, 6, seed=9, bias_offset=5.0)
+    assert np.abs(config.cell_format.to_float(fixed.c)).max() > 16
+    assert fixed.saturations == 0
+    assert np.abs(config.cell_format.to_float(result.c) - reference.c).max() <= 2 ** -5
+    np.testing.assert_array_equal(result.h, fixed.h)
+    np.testing.assert_array_equal(result.c, fixed.c)
+    assert result.saturations == fixed.saturations
 
 
 def test_saturation_count_matches_fixed_model():

@@ -1,0 +1,587 @@
+"""Configuration fuzzing (issue 4, item 7).
+
+Hundreds of random raw parameter dicts, drawn from wide ranges that include invalid values
+(zero, negative, huge, non-powers of two, units that do not divide ``mac_lanes / 4``,
+fractional bits >= width, floats, strings, bools, None, numpy scalars, containers, unknown
+keys), each with a random LSTM shape that may or may not fit. Every case ends in exactly one
+of these outcomes:
+
+* ``rejected-config``: ``RPUConfig`` raises :class:`~rpu.config.ConfigError` whose message
+  names the offending parameter (or one tied to it by a constraint) and states what is allowed;
+* ``rejected-shape``: the configuration is valid, but ``plan_schedule`` rejects the LSTM shape
+  with a ConfigError/ValueError/TypeError naming ``input_size``, ``hidden_size``,
+  ``num_layers`` or ``first_layer``;
+* ``simulated``: the RPU is elaborated and simulated for 1 to 3 steps, and its outputs equal
+  the fixed-point golden model bit for bit, in exactly ``schedule.total_cycles(T)`` cycles; a
+  random subset is also converted to Verilog;
+* ``accepted-large``: a valid configuration too large to simulate within the CI budget (for
+  example a capacity of 16384 or 2**18 activation segments): its schedule and its parameter
+  file are checked instead.
+
+An independent oracle (the documented rules, re-implemented here) says which configurations
+and shapes are valid, so a valid one that is rejected fails as surely as an invalid one that
+is accepted. Any other exception (from inside Amaranth, numpy, an IndexError, ...) fails the
+test with the case's parameters.
+
+The default run checks ``DEFAULT_CASES`` cases; ``pytest -m long`` (``make test-long``) checks
+``LONG_CASES`` more. ``RPU_FUZZ_SEED`` changes the seed. One case can be replayed with
+``python tests/test_fuzz_config.py INDEX [SEED]``.
+"""
+
+import json
+import math
+import os
+import random
+import sys
+import traceback
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from lstm_ref.fixed_lstm import FixedLSTM
+from rpu.config import RPUConfig, ConfigError
+from rpu.expansion import plan_schedule, compile_stacked
+from rpu.generator import emit_verilog, describe
+from rpu.simulate import Load, LoadState, Run, simulate_session
+
+
+SEED = int(os.environ.get("RPU_FUZZ_SEED", "20170921"))
+DEFAULT_CASES = 240
+LONG_CASES = 1000
+CHUNK = 6
+
+FIELDS = tuple(f.name for f in fields(RPUConfig))
+DEFAULTS = {f.name: f.default for f in fields(RPUConfig)}
+HAS_CELL_FORMAT = "cell_frac_bits" in FIELDS
+
+# The documented limits (rpu/config.py); re-stated here so that the oracle is independent.
+MAX_SIZE, MAX_LAYERS, MAX_LANES = 16384, 16, 1024
+
+# Parameters tied by a constraint: a bad value of one may be reported under another.
+GROUPS = [
+    {"input_size"}, {"hidden_size"}, {"num_layers"},
+    {"pim_arrays", "lanes_per_array", "activation_units", "elementwise_units"},
+    {"data_width", "data_frac_bits", "cell_frac_bits", "activation_segments"},
+    {"weight_width", "weight_frac_bits"},
+]
+SHAPE_NAMES = {"input_size", "hidden_size", "num_layers", "first_layer"}
+
+# Largest valid configuration that is still simulated (else: accepted-large).
+TINY = dict(mac_lanes=16, weight_depth=4096, activation_segments=1024, max_layer_input=64,
+            hidden_size=64)
+
+
+# Oracle ---------------------------------------------------------------------------------
+
+def _is_int(value):
+    return type(value) is int
+
+
+def _in(value, low, high):
+    return _is_int(value) and low <= value <= high
+
+
+def config_is_valid(values):
+    """The documented rules of RPUConfig, independently of its implementation."""
+    if set(values) - set(FIELDS):
+        return False
+    p = {**DEFAULTS, **values}
+    if not all(_in(p[name], 1, high) for name, high in (
+            ("input_size", MAX_SIZE), ("hidden_size", MAX_SIZE), ("num_layers", MAX_LAYERS),
+            ("pim_arrays", MAX_LANES), ("lanes_per_array", MAX_LANES))):
+        return False
+    lanes = p["pim_arrays"] * p["lanes_per_array"]
+    if lanes > MAX_LANES or lanes % 4:
+        return False
+    units = lanes // 4
+    for name in ("activation_units", "elementwise_units"):
+        if not _in(p[name], 1, units) or units % p[name]:
+            return False
+    if not (_in(p["data_width"], 4, 20) and _in(p["data_frac_bits"], 0, p["data_width"] - 2)
+            and _in(p["weight_width"], 2, 20)
+            and _in(p["weight_frac_bits"], 0, p["weight_width"] - 1)):
+        return False
+    if HAS_CELL_FORMAT and p["cell_frac_bits"] is not None \
+            and not _in(p["cell_frac_bits"], 0, p["data_frac_bits"]):
+        return False
+    segments = p["activation_segments"]
+    return (_in(segments, 1, 1 << (p["data_width"] - 2))
+            and segments & (segments - 1) == 0)
+
+
+def _is_size(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def shape_is_valid(config, input_size, hidden_size, first_layer):
+    """Whether plan_schedule must accept this shape on a valid ``config``."""
+    if not _is_size(first_layer) or first_layer < 0:
+        return False
+    if _is_size(hidden_size):
+        hidden = [hidden_size]
+    elif isinstance(hidden_size, (list, tuple)) or (isinstance(hidden_size, np.ndarray)
+                                                    and hidden_size.ndim == 1):
+        hidden = list(hidden_size)
+    else:
+        return False
+    if not 1 <= first_layer + len(hidden) <= config.num_layers or not hidden:
+        return False
+    capacity = config.input_size if first_layer == 0 else config.max_layer_input
+    return (_is_size(input_size) and 1 <= input_size <= capacity
+            and all(_is_size(h) and 1 <= h <= config.hidden_size for h in hidden))
+
+
+# Generator ------------------------------------------------------------------------------
+
+class _Unprintable:
+    """An object of no sensible type at all."""
+    def __repr__(self):
+        return "<object>"
+
+
+def _generic_wild(r):
+    return r.choice([
+        0, -1, -7, -(1 << 31), 1 << 31, 1 << 63, 10 ** 9, 1.0, 2.5, -0.0, float("nan"),
+        float("inf"), "4", "", "sixteen", True, False, None, np.int64(4), np.int32(2),
+        np.float64(8.0), np.uint8(1), [4], (8,), {"value": 4}, 4 + 0j, Fraction(4),
+        _Unprintable(),
+    ])
+
+
+def _specific_wild(r, name, base):
+    """Values of ``name`` near or beyond its limits, given the base (valid) values."""
+    W, Ww = base["data_width"], base["weight_width"]
+    dfb = base["data_frac_bits"]
+    lanes = base["pim_arrays"] * base["lanes_per_array"]
+    U = lanes // 4
+    non_divisors = [v for v in range(2, U) if U % v]
+    choices = {
+        "input_size": [MAX_SIZE + 1, 10 ** 6, 1 << 16, MAX_SIZE, 0, -3],
+        "hidden_size": [MAX_SIZE + 1, 10 ** 6, 1 << 16, MAX_SIZE, 0, -3],
+        "num_layers": [0, MAX_LAYERS + 1, 100, MAX_LAYERS, -1],
+        "pim_arrays": [0, 3, base["pim_arrays"] + 1, MAX_LANES, MAX_LANES + 1, 2048],
+        "lanes_per_array": [0, 3, 5, 6, 7, base["lanes_per_array"] + 1,
+                            2 * base["lanes_per_array"], 1023, MAX_LANES + 1],
+        "activation_units": [0, U + 1, 2 * U, 3, 5, 1024, U] + non_divisors,
+        "elementwise_units": [0, U + 1, 2 * U, 3, 5, 1024, U] + non_divisors,
+        "data_width": [1, 2, 3, 4, 20, 21, 32, 64],
+        "data_frac_bits": [-1, W - 1, W, W + 3, 31, W - 2, 0],
+        "cell_frac_bits": [-1, dfb + 1, W, dfb, 0, None],
+        "weight_width": [0, 1, 2, 20, 21, 33],
+        "weight_frac_bits": [-1, Ww, Ww + 1, 40, Ww - 1, 0],
+        "activation_segments": [0, -256, 3, 6, 100, 255, 1 << (W - 1), 1 << (W - 2), 1,
+                                1 << 30, 1 << 19],
+    }
+    return r.choice(choices[name])
+
+
+def _base_config(r):
+    """A small valid configuration (drawn without the oracle's help)."""
+    lanes = r.choice([4, 4, 8, 8, 12, 16])
+    pim_arrays = r.choice([d for d in (1, 2, 3, 4) if lanes % d == 0])
+    U = lanes // 4
+    divisors = [d for d in range(1, U + 1) if U % d == 0]
+    W = r.choice([4, 5, 6, 8, 8, 10, 12, 12, 16, 16, 16, 20])
+    Ww = r.choice([2, 3, 4, 6, 8, 8, 12, 16, 16, 16, 20])
+    values = dict(
+        input_size=r.randint(1, 8), hidden_size=r.randint(1, 8),
+        num_layers=r.choice([1, 1, 1, 2, 3]),
+        pim_arrays=pim_arrays, lanes_per_array=lanes // pim_arrays,
+        activation_units=r.choice(divisors), elementwise_units=r.choice(divisors),
+        data_width=W, data_frac_bits=r.randint(0, W - 2),
+        weight_width=Ww, weight_frac_bits=r.randint(0, Ww - 1),
+        activation_segments=1 << r.randint(0, min(W - 2, 10)),
+    )
+    roll = r.random()
+    if roll < 0.015:            # valid, but too large to simulate
+        values[r.choice(["input_size", "hidden_size"])] = r.choice([MAX_SIZE, 5000])
+    elif roll < 0.03:
+        values.update(data_width=20, activation_segments=1 << r.randint(11, 18))
+    elif roll < 0.04:
+        values.update(pim_arrays=4, lanes_per_array=256, activation_units=r.choice([1, 64]),
+                      elementwise_units=r.choice([1, 256]))
+    if HAS_CELL_FORMAT and r.random() < 0.5:
+        values["cell_frac_bits"] = r.randint(0, values["data_frac_bits"])
+    # Leave out parameters whose defaults suit the base (formats of 16 bits).
+    if W == 16 and values["data_frac_bits"] == 12 and r.random() < 0.5:
+        del values["data_width"], values["data_frac_bits"]
+    if Ww == 16 and values["weight_frac_bits"] == 12 and r.random() < 0.5:
+        del values["weight_width"], values["weight_frac_bits"]
+    if values["num_layers"] == 1 and r.random() < 0.5:
+        del values["num_layers"]
+    return values
+
+
+@dataclass
+class Case:
+    index: int
+    values: dict                     # raw keyword arguments of RPUConfig
+    from_dict: bool                  # built with RPUConfig.from_dict
+    blame: set                       # names a config rejection may name
+    input_size: object = None
+    hidden_size: object = None
+    first_layer: object = 0
+    output_all: bool = False
+    shape_blame: set = field(default_factory=set)
+    steps: int = 1
+    keep_state: bool = False
+    weight_scale: float = 1.0
+    full_range_x: bool = False
+    verilog: bool = False
+
+    def describe(self):
+        return (f"case {self.index} (seed {SEED}): "
+                f"{'RPUConfig.from_dict' if self.from_dict else 'RPUConfig'}({self.values!r}); "
+                f"plan_schedule(input_size={self.input_size!r}, "
+                f"hidden_size={self.hidden_size!r}, first_layer={self.first_layer!r}, "
+                f"output_all={self.output_all}); steps={self.steps}, "
+                f"keep_state={self.keep_state}, weight_scale={self.weight_scale}, "
+                f"full_range_x={self.full_range_x}")
+
+
+def draw_config(index):
+    """The raw configuration of case ``index`` (the shape is drawn once it is known valid)."""
+    r = random.Random(f"{SEED}/{index}/config")
+    base = _base_config(r)
+    values = dict(base)
+    full = {**DEFAULTS, **base}
+    from_dict = r.random() < 0.2
+    blame = set()
+    mutations = r.choices([0, 1, 2, 3], weights=[44, 40, 11, 5])[0]
+    for _ in range(mutations):
+        if from_dict and r.random() < 0.15:
+            key = r.choice(["hiden_size", "mac_lanes", "lanes", "cell_bits", "segments",
+                            "Input_size"])
+            values[key] = r.randint(1, 8)
+            blame.add(key)
+            continue
+        name = r.choice([n for n in FIELDS if n in full])
+        if r.random() < 0.35:
+            value = _generic_wild(r)
+        else:
+            value = _specific_wild(r, name, full)
+        values[name] = value
+        blame |= next(group for group in GROUPS if name in group) & set(FIELDS)
+    return Case(index, values, from_dict, blame)
+
+
+def draw_shape(case, config):
+    """Draw the LSTM shape (and the run) of ``case`` for the valid ``config``."""
+    r = random.Random(f"{SEED}/{case.index}/shape")
+    L = config.num_layers
+    roll = r.random()
+    if roll < 0.8:
+        first_layer = 0
+    elif roll < 0.94:
+        first_layer = r.randint(0, L - 1)
+    else:
+        first_layer = r.choice([-1, L, L + 3, 0.0, 1.5, "0", None, True, np.int64(0)])
+        case.shape_blame |= {"first_layer", "num_layers"}
+    start = first_layer if _is_size(first_layer) and 0 <= first_layer < L else 0
+    roll = r.random()
+    if roll < 0.04:
+        layers = L - start + 1
+        case.shape_blame |= {"num_layers", "hidden_size"}
+    elif roll < 0.06:
+        layers = 0
+        case.shape_blame |= {"num_layers", "hidden_size"}
+    else:
+        layers = r.randint(1, L - start)
+    capacity = config.input_size if start == 0 else config.max_layer_input
+    if r.random() < 0.08:
+        input_size = r.choice([0, -1, capacity + 1, 2.0, "3", None, True, np.int64(1)])
+        case.shape_blame.add("input_size")
+    else:
+        input_size = r.randint(1, min(capacity, 8))
+    hidden = [r.randint(1, min(config.hidden_size, 8)) for _ in range(layers)]
+    if hidden and r.random() < 0.08:
+        hidden[r.randrange(len(hidden))] = r.choice(
+            [0, -2, config.hidden_size + 1, 1.5, None, "2", False, np.int64(2)])
+        case.shape_blame.add("hidden_size")
+    roll = r.random()
+    if roll < 0.03:
+        hidden_size = r.choice([3.0, None, "3", np.array(3), np.array([[1]]), {1: 2}])
+        case.shape_blame.add("hidden_size")
+    elif len(hidden) == 1 and roll < 0.5:
+        hidden_size = hidden[0]
+    elif roll < 0.6:
+        hidden_size = tuple(hidden)
+    elif roll < 0.7 and all(_is_size(h) for h in hidden):
+        hidden_size = np.array(hidden, dtype=np.int64)
+    else:
+        hidden_size = hidden
+    case.input_size, case.hidden_size, case.first_layer = input_size, hidden_size, first_layer
+    case.output_all = r.random() < 0.5
+    case.steps = r.randint(1, 3)
+    case.keep_state = r.random() < 0.25
+    case.weight_scale = r.choice([0.25, 1.0, 1.0, 4.0, 16.0])
+    case.full_range_x = r.random() < 0.3
+    case.verilog = r.random() < 0.12
+
+
+# Checking one case ----------------------------------------------------------------------
+
+class FuzzFailure(AssertionError):
+    pass
+
+
+def _fail(case, problem, error=None):
+    text = f"{problem}\n  {case.describe()}"
+    if error is not None:
+        text += "\n" + "".join(traceback.format_exception(error))
+    raise FuzzFailure(text)
+
+
+def _raised_in_project(error):
+    """The innermost frame of the traceback is in the project (not Amaranth, numpy, ...)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    filename = os.path.abspath(frames[-1].filename)
+    return filename.startswith(root + os.sep) and "site-packages" not in filename
+
+
+def _check_rejection(case, error, names, what):
+    message = str(error)
+    if not _raised_in_project(error):
+        _fail(case, f"{what} rejected from outside the project", error)
+    if not any(name in message for name in names):
+        _fail(case, f"{what} rejected without naming any of {sorted(names)}: {message!r}",
+              error)
+    if "must" not in message and "unknown" not in message and "do not fit" not in message:
+        _fail(case, f"{what} rejected without saying what is allowed: {message!r}", error)
+
+
+def make_config(case):
+    """RPUConfig of the case, or None if it was rejected (correctly)."""
+    valid = config_is_valid(case.values)
+    try:
+        config = (RPUConfig.from_dict(case.values) if case.from_dict
+                  else RPUConfig(**case.values))
+    except ConfigError as error:
+        if valid:
+            _fail(case, "valid configuration rejected", error)
+        _check_rejection(case, error, case.blame, "configuration")
+        return None
+    except Exception as error:
+        _fail(case, f"configuration raised {type(error).__name__}, not ConfigError", error)
+    if not valid:
+        _fail(case, f"invalid configuration accepted: {config!r}")
+    if not all(type(v) is int or (name == "cell_frac_bits" and v is None)
+               for name, v in config.to_dict().items()):
+        _fail(case, f"accepted configuration holds non-int values: {config.to_dict()!r}")
+    return config
+
+
+def plan(case, config):
+    """The schedule of the case's shape, or None if it was rejected (correctly)."""
+    draw_shape(case, config)
+    valid = shape_is_valid(config, case.input_size, case.hidden_size, case.first_layer)
+    try:
+        schedule = plan_schedule(config, case.input_size, case.hidden_size,
+                                 first_layer=case.first_layer, output_all=case.output_all)
+    except (ConfigError, ValueError, TypeError) as error:
+        if valid:
+            _fail(case, "valid LSTM shape rejected", error)
+        _check_rejection(case, error, case.shape_blame & SHAPE_NAMES or SHAPE_NAMES, "shape")
+        return None
+    except Exception as error:
+        _fail(case, f"plan_schedule raised {type(error).__name__}", error)
+    if not valid:
+        _fail(case, f"invalid LSTM shape accepted: {schedule!r}")
+    return schedule
+
+
+def is_tiny(config):
+    return all(getattr(config, name) <= limit for name, limit in TINY.items())
+
+
+def classify(case):
+    """Outcome of the case without simulating: rejected-config, rejected-shape, simulated or
+    accepted-large. Returns (outcome, config, schedule)."""
+    config = make_config(case)
+    if config is None:
+        return "rejected-config", None, None
+    schedule = plan(case, config)
+    if schedule is None:
+        return "rejected-shape", config, None
+    return ("simulated" if is_tiny(config) else "accepted-large"), config, schedule
+
+
+def _golden_model(config):
+    if hasattr(config, "fixed_model"):
+        return config.fixed_model()
+    return FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
+                     activation_segments=config.activation_segments)
+
+
+def _layers(rng, case, schedule):
+    layers = []
+    for layer in schedule.layers:
+        I, H = layer.input_size, layer.hidden_size
+        bound = case.weight_scale / math.sqrt(H)
+        layers.append(dict(weight_ih=rng.uniform(-bound, bound, (4 * H, I)),
+                           weight_hh=rng.uniform(-bound, bound, (4 * H, H)),
+                           bias_ih=rng.uniform(-bound, bound, 4 * H),
+                           bias_hh=rng.uniform(-bound, bound, 4 * H)))
+    return layers
+
+
+def simulate_case(case, config, schedule):
+    rng = np.random.default_rng([SEED, case.index])
+    fmt = config.data_format
+    program = compile_stacked(config, _layers(rng, case, schedule),
+                              output_all=case.output_all, first_layer=case.first_layer)
+    if program.schedule != schedule:
+        _fail(case, f"compiled schedule {program.schedule!r} differs from the plan "
+                    f"{schedule!r}")
+    T, I = case.steps, schedule.input_size
+    if case.full_range_x:
+        x = rng.integers(fmt.min_code, fmt.max_code + 1, (T, I))
+    else:
+        x = fmt.quantize(rng.standard_normal((T, I)))
+    operations = [Load(program)]
+    h0 = c0 = None
+    if case.keep_state:
+        h0 = [rng.integers(fmt.min_code, fmt.max_code + 1, layer.hidden_size)
+              for layer in schedule.layers]
+        c0 = [rng.integers(fmt.min_code, fmt.max_code + 1, layer.hidden_size)
+              for layer in schedule.layers]
+        operations.append(LoadState(tuple(h0), tuple(c0)))
+    operations.append(Run(x, keep_state=case.keep_state))
+    [result] = simulate_session(config, operations)
+    expected = _golden_model(config).run_stacked(program.matrices, x, h0=h0, c0=c0)
+    emitted = expected if schedule.output_all else expected[-1:]
+    if len(result.layers_h) != len(emitted):
+        _fail(case, f"{len(result.layers_h)} layers streamed out, expected {len(emitted)}")
+    for position, (h, c, reference) in enumerate(zip(result.layers_h, result.layers_c,
+                                                     emitted)):
+        if not (np.array_equal(h, reference.h) and np.array_equal(c, reference.c)):
+            _fail(case, f"streamed layer {position} differs from the fixed-point model:\n"
+                        f"h = {h.tolist()}\nexpected {reference.h.tolist()}\n"
+                        f"c = {c.tolist()}\nexpected {reference.c.tolist()}")
+    checks = {
+        "cycles": (result.cycles, schedule.total_cycles(T)),
+        "run_cycles": (result.run_cycles, schedule.run_cycles(T)),
+        "saturations": (result.saturations, sum(r.saturations for r in expected)),
+        "activity": (result.activity, schedule.activity(T, keep_state=case.keep_state)),
+    }
+    for name, (got, want) in checks.items():
+        if got != want:
+            _fail(case, f"{name}: simulated {got}, expected {want}")
+    if case.verilog:
+        text = emit_verilog(config)
+        if "module rpu(" not in text.replace(" (", "("):
+            _fail(case, "emit_verilog produced no module rpu")
+
+
+def check_large(case, config, schedule):
+    """A valid configuration too large to simulate: its capacity schedules, and its parameter
+    file is plain JSON."""
+    capacity = plan_schedule(config, config.input_size, [config.hidden_size] * config.num_layers)
+    capacity.to_dict(20)
+    schedule.to_dict(20)
+    json.dumps(describe(config))
+
+
+def run_case(index):
+    """Check case ``index`` end to end; returns its outcome."""
+    case = draw_config(index)
+    outcome, config, schedule = classify(case)
+    stage = "simulation"
+    try:
+        if outcome == "simulated":
+            simulate_case(case, config, schedule)
+        elif outcome == "accepted-large":
+            stage = "large-configuration checks"
+            check_large(case, config, schedule)
+    except FuzzFailure:
+        raise
+    except Exception as error:
+        _fail(case, f"{type(error).__name__} during the {stage} of a valid configuration",
+              error)
+    return outcome
+
+
+# Tests ----------------------------------------------------------------------------------
+
+def _chunks(start, count):
+    return [range(i, min(i + CHUNK, start + count)) for i in range(start, start + count, CHUNK)]
+
+
+def _run_chunk(indices):
+    failures, outcomes = [], []
+    for index in indices:
+        try:
+            outcomes.append(run_case(index))
+        except FuzzFailure as failure:
+            failures.append(str(failure))
+    if failures:
+        pytest.fail(f"{len(failures)} of {len(indices)} fuzzed configurations failed:\n\n"
+                    + "\n\n".join(failures), pytrace=False)
+    return outcomes
+
+
+@pytest.mark.parametrize("indices", _chunks(0, DEFAULT_CASES),
+                         ids=lambda r: f"cases{r.start}-{r.stop - 1}")
+def test_fuzz_configurations(indices):
+    _run_chunk(indices)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("indices", _chunks(DEFAULT_CASES, LONG_CASES),
+                         ids=lambda r: f"cases{r.start}-{r.stop - 1}")
+def test_fuzz_configurations_long(indices):
+    _run_chunk(indices)
+
+
+def _outcome_counts(indices):
+    counts = dict.fromkeys(("rejected-config", "rejected-shape", "simulated",
+                            "accepted-large"), 0)
+    blamed, verilog = set(), 0
+    for index in indices:
+        case = draw_config(index)
+        outcome, _, _ = classify(case)
+        counts[outcome] += 1
+        if outcome == "rejected-config":
+            blamed |= case.blame & set(FIELDS)
+        verilog += outcome == "simulated" and case.verilog
+    return counts, blamed, verilog
+
+
+def _assert_not_vacuous(count):
+    counts, blamed, verilog = _outcome_counts(range(count))
+    # Both outcomes occur many times; every parameter is among the causes of rejections.
+    assert counts["rejected-config"] >= count // 4, counts
+    assert counts["simulated"] >= count // 3, counts
+    assert counts["rejected-shape"] >= count // 40, counts
+    assert counts["accepted-large"] >= 1, counts
+    assert verilog >= count // 20, (verilog, counts)
+    assert blamed == set(FIELDS), sorted(set(FIELDS) - blamed)
+
+
+def test_fuzzer_is_not_vacuous():
+    """Cheap (no simulation): the default cases cover every outcome, many times."""
+    _assert_not_vacuous(DEFAULT_CASES)
+
+
+def test_oracle_agrees_with_documented_examples():
+    assert config_is_valid({})
+    assert config_is_valid(dict(input_size=2, hidden_size=2, pim_arrays=1, lanes_per_array=4,
+                                activation_units=1, elementwise_units=1, data_width=4,
+                                data_frac_bits=2, weight_width=2, weight_frac_bits=0,
+                                activation_segments=1))
+    assert not config_is_valid(dict(activation_units=3))
+    assert not config_is_valid(dict(data_frac_bits=15))
+    assert not config_is_valid(dict(activation_segments=np.int64(256)))
+    assert not config_is_valid(dict(hiden_size=4))
+
+
+if __name__ == "__main__":
+    # Replay one case verbosely: python tests/test_fuzz_config.py INDEX [SEED]
+    if len(sys.argv) > 2:
+        SEED = int(sys.argv[2])
+    case = draw_config(int(sys.argv[1]))
+    print(case.describe())
+    print(run_case(int(sys.argv[1])))
