@@ -60,8 +60,10 @@ def quantize_lstm(weight_ih, weight_hh, bias_ih, bias_hh, weight_format):
 
 class FixedLSTMOutput(NamedTuple):
     h: np.ndarray           #: (T, H) data-format codes of every h_t
-    c: np.ndarray           #: (T, H) data-format codes of every c_t
+    c: np.ndarray           #: (T, H) cell-format codes of every c_t
     saturations: int        #: saturation events (pre-activations, cell and hidden updates)
+    #: the same events by kind: {"preactivation", "cell", "hidden"}
+    saturations_by_kind: dict = None
 
 
 class FixedLSTM:
@@ -127,14 +129,14 @@ class FixedLSTM:
         h = np.zeros(hidden_size, np.int64) if h0 is None else np.asarray(h0, np.int64).copy()
         c = np.zeros(hidden_size, np.int64) if c0 is None else np.asarray(c0, np.int64).copy()
         hs, cs = [], []
-        saturations = 0
+        kinds = {"preactivation": 0, "cell": 0, "hidden": 0}
         for x_t in x_codes:
             vector = np.concatenate([[one], x_t, h])
             # Python ints would be exact at any width; int64 is exact here because
             # |sum| < 2**(data_width + weight_width + log2(columns)) stays far below 2**63.
             acc = matrix @ vector
             z, sat = narrow(acc, self.weight_format.frac_bits, dfmt)
-            saturations += int(sat.sum())
+            kinds["preactivation"] += int(sat.sum())
             H = hidden_size
             i = self._activation(SIGMOID, z[0:H])
             f = self._activation(SIGMOID, z[H:2 * H])
@@ -143,14 +145,15 @@ class FixedLSTM:
             cfmt = self.cell_format
             shift = dfmt.frac_bits - cfmt.frac_bits
             c, sat = narrow((f * c << shift) + i * g, dfmt.frac_bits + shift, cfmt)
-            saturations += int(sat.sum())
+            kinds["cell"] += int(sat.sum())
             tanh_c = self._activation(TANH, saturate(c << shift, dfmt))
             h, sat = narrow(o * tanh_c, dfmt.frac_bits, dfmt)
-            saturations += int(sat.sum())
+            kinds["hidden"] += int(sat.sum())
             hs.append(h)
             cs.append(c)
         return FixedLSTMOutput(np.array(hs).reshape(-1, hidden_size),
-                               np.array(cs).reshape(-1, hidden_size), saturations)
+                               np.array(cs).reshape(-1, hidden_size), sum(kinds.values()),
+                               kinds)
 
     def run_stacked(self, matrices, x_codes, *, h0=None, c0=None):
         """Run a stack of layers: layer l's inputs are layer l-1's h_t.

@@ -50,9 +50,11 @@ def _add_config_options(parser, *, sizes_required):
             ("cell_frac_bits", "fractional bits of the cell state (<= data frac bits; "
                                "default: data frac bits)"),
             ("activation_segments", "segments of the sigmoid/tanh tables (power of two)")):
-        group.add_argument("--" + name.replace("_", "-"), type=int,
-                           default=getattr(defaults, name),
-                           help=f"{help_text} (default {getattr(defaults, name)})")
+        # The cell format follows the data format unless given.
+        default = None if name == "cell_frac_bits" else getattr(defaults, name)
+        group.add_argument("--" + name.replace("_", "-"), type=int, default=default,
+                           help=help_text if default is None else
+                           f"{help_text} (default {default})")
 
 
 def _config_from(args, *, input_size=None, hidden_size=None):
@@ -104,6 +106,8 @@ def _parser():
                                "icarus on the generated Verilog (see rpu.hdl_sim)")
     from .synth_report import add_parser as add_synth_parser    # python -m rpu synth
     add_synth_parser(commands, _add_config_options)
+    from .run import add_parser as add_run_parser                # python -m rpu run
+    add_run_parser(commands, _add_config_options)
     return parser
 
 
@@ -147,28 +151,34 @@ def load_weights(path):
     return weights
 
 
-def load_inputs(path, input_size):
+def load_inputs_array(path, option):
+    """A real, finite numeric array from a .npy file (any shape)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"--inputs: no such file: {str(path)!r}")
+        raise InputError(f"{option}: no such file: {str(path)!r}")
     try:
         x = np.load(path, allow_pickle=False)
     except _UNREADABLE as error:
-        raise InputError(f"--inputs: {str(path)!r} is not a readable .npy file ({error})")
+        raise InputError(f"{option}: {str(path)!r} is not a readable .npy file ({error})")
     if isinstance(x, np.lib.npyio.NpzFile):
         x.close()
-        raise InputError(f"--inputs: {str(path)!r} is an .npz archive, not a .npy array")
+        raise InputError(f"{option}: {str(path)!r} is an .npz archive, not a .npy array")
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.number) \
             or np.iscomplexobj(x):
-        raise InputError(f"--inputs: must be a real numeric array")
+        raise InputError(f"{option}: must be a real numeric array")
+    if not np.all(np.isfinite(x)):
+        raise InputError(f"{option}: contains NaN or infinite values")
+    return x.astype(np.float64)
+
+
+def load_inputs(path, input_size):
+    x = load_inputs_array(path, "--inputs")
     if x.ndim != 2 or x.shape[1] != input_size or x.shape[0] < 1:
         raise InputError(f"--inputs: must have shape (T, {input_size}) with T >= 1 for an "
                          f"LSTM with input size {input_size}, not {x.shape}")
     if x.shape[0] > 65535:
         raise InputError(f"--inputs: at most 65535 time steps, not {x.shape[0]}")
-    if not np.all(np.isfinite(x)):
-        raise InputError(f"--inputs: contains NaN or infinite values")
-    return x.astype(np.float64)
+    return x
 
 
 def _check_output_file(path, option):
@@ -282,6 +292,12 @@ def main(argv=None):
         if args.command == "synth":
             from .synth_report import run as run_synth
             return run_synth(args, _config_from)
+        if args.command == "run":
+            from .run import run_command
+            return run_command(args, config_from=_config_from, input_error=InputError,
+                               load_inputs_array=load_inputs_array,
+                               check_output_file=_check_output_file,
+                               write_npz=_write_npz_atomically)
         return _simulate(args)
     except (ConfigError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)

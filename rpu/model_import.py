@@ -67,7 +67,9 @@ ONNX (``.onnx``)
     ``Transpose(perm=[1, 0, 2])`` between the graph input and that node, which is how
     :func:`torch.onnx.export` renders ``batch_first=True``), or from a ``batch_first`` entry
     (``.npz``: a 0-d array; ``.safetensors``: ``__metadata__["batch_first"]``,
-    ``"true"``/``"false"``/``"1"``/``"0"``); otherwise it is False, torch's default.
+    ``"true"``/``"false"``/``"1"``/``"0"``). A plain state dict does not record it: then
+    ``load_model(..., batch_first=True)`` gives it, and otherwise it is False, torch's
+    default. ``metadata["batch_first_from"]`` says where the value came from.
 
 Every problem raises :class:`ModelImportError` (a ValueError) whose message names the file
 and the key, layer or node concerned. Nothing is ever silently permuted, transposed or
@@ -76,7 +78,7 @@ padded.
 
 from __future__ import annotations
 
-import itertools
+import dataclasses
 import json
 import math
 import os
@@ -269,7 +271,7 @@ class ImportedLSTM:
 # Entry point
 # ---------------------------------------------------------------------------------------
 
-def load_model(path, *, format=None, prefix=None):
+def load_model(path, *, format=None, prefix=None, batch_first=None):
     """Import an LSTM from a model file.
 
     Parameters
@@ -282,6 +284,10 @@ def load_model(path, *, format=None, prefix=None):
     prefix : str, optional
         For state dicts holding several LSTMs, the key prefix of the one to import
         (``"encoder"`` or ``"encoder."``).
+    batch_first : bool, optional
+        The layout of batched inputs, for files that do not record it (a state dict has no
+        ``batch_first``); contradicting a file that records it is an error. The source of
+        the value is ``metadata["batch_first_from"]``.
 
     Returns
     -------
@@ -309,7 +315,18 @@ def load_model(path, *, format=None, prefix=None):
                                "apply to ONNX models")
     loader = {"safetensors": _load_safetensors, "onnx": _load_onnx, "npz": _load_npz,
               "pt": _load_pt}[format]
-    return loader(path, prefix)
+    model = loader(path, prefix)
+    recorded = model.metadata.get("batch_first_from")
+    if batch_first is not None and recorded is not None:
+        if bool(batch_first) != model.batch_first:
+            raise ModelImportError(f"{path}: batch_first={bool(batch_first)} was asked, but the "
+                                   f"file says batch_first={model.batch_first} ({recorded})")
+    elif batch_first is not None:
+        model = dataclasses.replace(model, batch_first=bool(batch_first), metadata={
+            **model.metadata, "batch_first_from": "the batch_first= argument"})
+    elif recorded is None:
+        model.metadata["batch_first_from"] = "not recorded: torch's default, False"
+    return model
 
 
 def _sniff_format(path):
@@ -563,13 +580,15 @@ def _load_npz(path, prefix):
         raise ModelImportError(f"{where}: not a readable .npz file ({error})") from None
     batch_first = False
     if "batch_first" in arrays:
-        value = arrays.pop("batch_first")
+        value = arrays["batch_first"]
         if value.shape != () or value.dtype.kind not in "biu":
             raise ModelImportError(f"{where}: batch_first must be a 0-d boolean array, got "
                                    f"dtype {value.dtype} shape {value.shape}")
         batch_first = _parse_bool(value.item(), f"{where}: batch_first")
     return from_state_dict(arrays, prefix=prefix, batch_first=batch_first,
-                           source_format="npz", source=where)
+                           source_format="npz", source=where, metadata={
+                               "batch_first_from": "the .npz entry 'batch_first'"
+                               if "batch_first" in arrays else None})
 
 
 # ---------------------------------------------------------------------------------------
@@ -731,7 +750,9 @@ def _load_safetensors(path, prefix):
     layers, has_bias, prefix = _layers_from_tensors(entries, fetch, prefix, where)
     return ImportedLSTM(layers=layers, batch_first=batch_first, source_format="safetensors",
                         source=where, has_bias=has_bias,
-                        metadata={"prefix": prefix, "safetensors": dict(metadata)})
+                        metadata={"prefix": prefix, "safetensors": dict(metadata),
+                                  "batch_first_from": "the safetensors __metadata__"
+                                  if "batch_first" in metadata else None})
 
 
 # ---------------------------------------------------------------------------------------
@@ -758,7 +779,7 @@ def _load_pt(path, prefix):
             f"{where}: cannot load as a state dict or nn.LSTM with torch.load("
             f"weights_only=True): {detail.strip()}; save model.state_dict() (or the "
             f"nn.LSTM itself) instead") from None
-    batch_first = False
+    batch_first, batch_first_from = False, None
     if isinstance(loaded, torch.nn.Module):
         if not isinstance(loaded, torch.nn.LSTM):
             raise ModelImportError(f"{where}: holds a {type(loaded).__name__}, not an nn.LSTM")
@@ -768,7 +789,7 @@ def _load_pt(path, prefix):
         if loaded.bidirectional:
             raise ModelImportError(f"{where}: the nn.LSTM is bidirectional; only "
                                    f"unidirectional LSTMs can be imported")
-        batch_first = bool(loaded.batch_first)
+        batch_first, batch_first_from = bool(loaded.batch_first), "the nn.LSTM module"
         state = loaded.state_dict()
     elif isinstance(loaded, dict):
         state = loaded
@@ -791,7 +812,8 @@ def _load_pt(path, prefix):
 
     layers, has_bias, prefix = _layers_from_tensors(tensors, fetch, prefix, where)
     return ImportedLSTM(layers=layers, batch_first=batch_first, source_format="pt",
-                        source=where, has_bias=has_bias, metadata={"prefix": prefix})
+                        source=where, has_bias=has_bias,
+                        metadata={"prefix": prefix, "batch_first_from": batch_first_from})
 
 
 # ---------------------------------------------------------------------------------------
@@ -1304,9 +1326,10 @@ _CONSTANT_OPS = {
     "Gather": _op_gather,
 }
 
-#: Ops allowed between the graph input and the first LSTM, and between stacked LSTMs.
+#: Ops allowed between the graph input and the first LSTM, and between stacked LSTMs; the
+#: axes of the data are followed through them (see _input_axes and _axes_between_layers).
 _INPUT_PATH_OPS = ("Identity", "Cast", "Dropout", "Unsqueeze", "Squeeze", "Transpose")
-_BETWEEN_LAYERS_OPS = ("Identity", "Cast", "Dropout", "Squeeze", "Reshape")
+_BETWEEN_LAYERS_OPS = ("Identity", "Cast", "Dropout", "Squeeze", "Reshape", "Transpose")
 
 _DEFAULT_ACTIVATIONS = ["sigmoid", "tanh", "tanh"]
 
@@ -1338,10 +1361,11 @@ def onnx_lstm_nodes(path):
 
 
 def _trace(graph, name, allowed):
-    """Follow ``name`` back through ``allowed`` single-data-input ops.
+    """Follow ``name`` back through ``allowed`` ops (along their first input).
 
     Returns ``(source_node, source_position, path)``: the producing node that is not an
-    allowed op (``None`` for a graph input), its output index, and the nodes passed.
+    allowed op (``None`` for a graph input), its output index, and the nodes passed, from
+    the consumer backwards.
     """
     path = []
     while True:
@@ -1349,7 +1373,7 @@ def _trace(graph, name, allowed):
             node, position = graph.producers[name]
             if node.op_type in allowed and node.domain in ("", "ai.onnx") and position == 0:
                 path.append(node)
-                name = node.inputs[0]
+                name = node.inputs[0] if node.inputs else ""
                 continue
             return node, position, path
         if name in graph.inputs and name not in graph.initializers:
@@ -1358,14 +1382,116 @@ def _trace(graph, name, allowed):
                                f"a graph input")
 
 
-def _swaps_time_and_batch(node):
-    perm = list(node.attributes.get("perm", []))
-    if len(perm) >= 2 and perm[:2] == [1, 0] and perm[2:] == list(range(2, len(perm))):
-        return True
-    if perm == list(range(len(perm))):
-        return False
-    raise ModelImportError(f"a {node.label} with perm={perm} lies on the LSTM's input path; "
-                           f"only swaps of the time and batch axes are understood")
+def _path_axes(graph, step, rank):
+    """The normalized axes of a Squeeze/Unsqueeze on an LSTM's data path (or None)."""
+    try:
+        if len(step.inputs) > 1 and step.inputs[1]:
+            axes = [int(a) for a in np.asarray(graph.value(step.inputs[1])).reshape(-1)]
+        else:
+            axes = step.attributes.get("axes")
+    except _NotConstant as error:
+        raise ModelImportError(f"{graph.where}: the axes of {step.label} are not constant "
+                               f"({error.reason})") from None
+    if axes is None:
+        return None
+    if any(not -rank <= a < rank for a in axes):
+        raise ModelImportError(f"{graph.where}: {step.label} has axes {axes} out of range for "
+                               f"rank {rank}")
+    return sorted({a % rank for a in axes})
+
+
+def _permutation(graph, step, rank):
+    perm = step.attributes.get("perm") or list(reversed(range(rank)))
+    if sorted(perm) != list(range(rank)):
+        raise ModelImportError(f"{graph.where}: {step.label} has perm={perm}, not a "
+                               f"permutation of the {rank} axes of its input")
+    return perm
+
+
+def _input_axes(graph, node, path):
+    """Follow the first LSTM's input back to the graph input; return ``batch_first``.
+
+    The LSTM reads ``(T, B, I)`` (``layout=0``) or ``(B, T, I)`` (``layout=1``). Going back
+    through Transpose, Unsqueeze, Squeeze, ... gives the axes of the graph input; the
+    model is batch-first when, where the data last has both a batch and a time axis, the
+    batch axis comes first (an input without batch axis that torch unsqueezes reports the
+    ``batch_first`` of the module it came from).
+    """
+    layout = node.attributes.get("layout", 0)
+    axes = ["B", "T", "I"] if layout else ["T", "B", "I"]
+    batch_first = bool(layout)
+    for step in path:  # from the LSTM backwards
+        op = step.op_type
+        if op not in _INPUT_PATH_OPS:
+            raise ModelImportError(f"{graph.where}: a {step.label} lies between the graph "
+                                   f"input and {node.label}")
+        if op == "Transpose":
+            perm = _permutation(graph, step, len(axes))
+            before = [None] * len(axes)
+            for position, source in enumerate(perm):
+                before[source] = axes[position]
+            axes = before
+        elif op == "Unsqueeze":
+            added = _path_axes(graph, step, len(axes))
+            if added is None or any(axes[a] in ("T", "I") for a in added):
+                raise ModelImportError(f"{graph.where}: {step.label} creates the time or "
+                                       f"feature axis of {node.label}'s input")
+            axes = [name for position, name in enumerate(axes) if position not in added]
+        elif op == "Squeeze":
+            removed = _path_axes(graph, step, len(axes) + 1)
+            if removed is None:
+                raise ModelImportError(f"{graph.where}: {step.label} without axes lies on "
+                                       f"{node.label}'s input path")
+            rank = len(axes) + len(removed)
+            remaining = iter(axes)
+            axes = ["1" if position in removed else next(remaining)
+                    for position in range(rank)]
+        if "B" in axes and "T" in axes:
+            batch_first = axes.index("B") < axes.index("T")
+    return batch_first
+
+
+def _axes_between_layers(graph, source, node, path):
+    """Check that ``source``'s output ``Y`` reaches ``node`` with the axes it expects.
+
+    ``Y`` is ``(T, 1, B, H)`` (``layout=0``) or ``(B, T, 1, H)`` (``layout=1``); the next
+    LSTM reads ``(T, B, H)`` or ``(B, T, H)``. torch's TorchScript exporter removes the
+    direction axis with a Squeeze, its dynamo exporter with a Transpose and a Reshape.
+    """
+    axes = ["B", "T", "D", "H"] if source.attributes.get("layout", 0) else ["T", "D", "B", "H"]
+    for step in reversed(path):  # from the source LSTM forwards
+        op = step.op_type
+        if op not in _BETWEEN_LAYERS_OPS:
+            raise ModelImportError(f"{graph.where}: a {step.label} lies between "
+                                   f"{source.label} and {node.label}")
+        if op == "Transpose":
+            perm = _permutation(graph, step, len(axes))
+            axes = [axes[p] for p in perm]
+        elif op == "Squeeze":
+            removed = _path_axes(graph, step, len(axes))
+            if removed is None:
+                removed = [axes.index("D")] if "D" in axes else []
+            if any(axes[a] != "D" for a in removed):
+                raise ModelImportError(f"{graph.where}: {step.label} removes an axis other "
+                                       f"than the direction axis of {source.label}'s output")
+            axes = [name for position, name in enumerate(axes) if position not in removed]
+        elif op == "Reshape":
+            try:
+                shape = np.asarray(graph.value(step.inputs[1])).reshape(-1)
+            except _NotConstant as error:
+                raise ModelImportError(f"{graph.where}: the shape of {step.label} is not "
+                                       f"constant ({error.reason})") from None
+            if len(shape) == len(axes) - 1 and "D" in axes:
+                axes = [name for name in axes if name != "D"]
+            elif len(shape) != len(axes):
+                raise ModelImportError(f"{graph.where}: {step.label} between {source.label} "
+                                       f"and {node.label} changes the rank from {len(axes)} "
+                                       f"to {len(shape)}")
+    expected = ["B", "T", "H"] if node.attributes.get("layout", 0) else ["T", "B", "H"]
+    if axes != expected:
+        shown = ", ".join("1" if a == "D" else a for a in axes)
+        raise ModelImportError(f"{graph.where}: {source.label}'s output reaches {node.label} "
+                               f"with axes ({shown}), but it reads ({', '.join(expected)})")
 
 
 def _lstm_chain(graph):
@@ -1380,10 +1506,10 @@ def _lstm_chain(graph):
         raise ModelImportError(f"{graph.where}: no LSTM node in the ONNX graph ({detail})")
     first, successor = None, {}
     batch_first = False
+    allowed = tuple(set(_INPUT_PATH_OPS) | set(_BETWEEN_LAYERS_OPS))
     for node in lstms:
         if not node.inputs or not node.inputs[0]:
             raise ModelImportError(f"{graph.where}: {node.label} has no input X")
-        allowed = _BETWEEN_LAYERS_OPS + ("Transpose",) + _INPUT_PATH_OPS
         source, position, path = _trace(graph, node.inputs[0], allowed)
         if source is None:
             if first is not None:
@@ -1391,26 +1517,9 @@ def _lstm_chain(graph):
                     f"{graph.where}: {first.label} and {node.label} both read a graph input: "
                     f"the LSTM nodes do not form one stack")
             first = node
-            swaps = 0
-            for step in path:
-                if step.op_type not in _INPUT_PATH_OPS:
-                    raise ModelImportError(f"{graph.where}: a {step.label} lies between the "
-                                           f"graph input and {node.label}")
-                if step.op_type == "Transpose":
-                    try:
-                        swaps += _swaps_time_and_batch(step)
-                    except ModelImportError as error:
-                        raise ModelImportError(f"{graph.where}: {error}") from None
-            layout = node.attributes.get("layout", 0)
-            batch_first = bool(layout) != bool(swaps % 2)
+            batch_first = _input_axes(graph, node, path)
         elif source.op_type == "LSTM" and position == 0:
-            for step in path:
-                if step.op_type not in _BETWEEN_LAYERS_OPS:
-                    raise ModelImportError(f"{graph.where}: a {step.label} lies between "
-                                           f"{source.label} and {node.label}")
-            if source.attributes.get("layout", 0) != node.attributes.get("layout", 0):
-                raise ModelImportError(f"{graph.where}: {source.label} and {node.label} have "
-                                       f"different layout attributes")
+            _axes_between_layers(graph, source, node, path)
             if source.index in successor:
                 raise ModelImportError(
                     f"{graph.where}: {successor[source.index].label} and {node.label} both "
@@ -1570,4 +1679,6 @@ def _load_onnx(path, prefix, *, order=ONNX_TO_TORCH_GATES):
     return ImportedLSTM(layers=layers, batch_first=batch_first, source_format="onnx",
                         source=where, has_bias=all(with_bias),
                         metadata={"producer": graph.producer.strip(), "opsets": graph.opsets,
-                                  "nodes": [node.name for node in chain]})
+                                  "nodes": [node.name for node in chain],
+                                  "batch_first_from": "the ONNX graph (LSTM layout and the "
+                                                      "Transposes before it)"})

@@ -316,7 +316,7 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
     sim.add_clock(1e-8, domain="sync")
     sim.add_testbench(testbench)
     if vcd_path:
-        with sim.write_vcd(vcd_path):
+        with sim.write_vcd(str(vcd_path)):
             sim.run()
     else:
         sim.run()

@@ -149,6 +149,16 @@ def memory_kind_of(path, top="rpu"):
     return "other memories"
 
 
+def _is_buffer(cell):
+    if cell.sequential:
+        return False
+    for function in cell.functions.values():
+        m = re.fullmatch(r"\(?\s*([A-Za-z_]\w*)\s*\)?", function or "")
+        if m and m.group(1) in cell.inputs:
+            return True
+    return False
+
+
 def check_liberty(path):
     """Check a Liberty file before anything is generated.
 
@@ -156,7 +166,8 @@ def check_liberty(path):
     ------
     SynthInputError
         If it does not exist, cannot be parsed, has no combinational cells, or has delay
-        tables that ABC cannot read (the checks :func:`rpu.synthesis.synthesize` makes).
+        tables that ABC cannot read (the checks :func:`rpu.synthesis.synthesize` makes),
+        has no buffer (ABC fails without one) or no flip-flop.
     """
     try:
         library = read_liberty(path)
@@ -171,6 +182,13 @@ def check_liberty(path):
     if not any(not c.sequential and c.outputs for c in library.cells.values()):
         raise SynthInputError(f"--liberty: liberty file {path}: the library has no "
                               "combinational cells to map logic to")
+    buffers = [c.name for c in library.cells.values() if _is_buffer(c)]
+    if not buffers:
+        # Found while building this: ABC's mapping then fails with "Can't open ABC output
+        # file" (it needs a buffer for outputs driven straight by inputs).
+        raise SynthInputError(f"--liberty: liberty file {path}: the library has no buffer "
+                              "cell (an output whose function is one input pin), which "
+                              "ABC needs to map to it")
     if not any(c.sequential for c in library.cells.values()):
         raise SynthInputError(f"--liberty: liberty file {path}: the library has no "
                               "flip-flops to map registers to")
@@ -391,8 +409,8 @@ class RPUSynthesis:
         if clock["f_max_mhz"] is None:
             lines.append("No timed path: the library has no delay tables.")
         else:
-            lines += [f"- critical path: {clock['critical_path_ns']:.3f} ns (clock-to-Q, "
-                      f"{clock['logic_depth']} cells, setup {clock['setup_ns']:.3f} ns)",
+            lines += [f"- critical path: {clock['critical_path_ns']:.3f} ns ({clock['logic_depth']} "
+                      f"cells; clock-to-Q and setup ({clock['setup_ns']:.3f} ns) included)",
                       f"- f_max: {clock['f_max_mhz']:,.0f} MHz",
                       f"- from: `{clock['start']}`", f"- to: `{clock['end']}`"]
         lines += ["", f"Run time: generation {self.generation_s:.1f} s, synthesis "
@@ -476,8 +494,13 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
         files["synth.json"] = json.dumps(result.to_dict(), indent=2) + "\n"
         files["synth.md"] = result.to_markdown()
         write_files_atomically(out_dir, files)
-    finally:
+    except SynthesisError as error:
+        # A tool failure: keep the working directory (script, log) for a look.
+        raise SynthesisError(f"{error}\n(the working directory {work} is kept)") from None
+    except BaseException:
         shutil.rmtree(work, ignore_errors=True)
+        raise
+    shutil.rmtree(work, ignore_errors=True)
     return result
 
 

@@ -8,13 +8,14 @@ needed by the tests.
 How to run
 ----------
 From the repository root, in an environment with torch, onnx and safetensors (made with
-torch 2.13.0 CPU, onnx 1.23.2, safetensors 0.8.0)::
+torch 2.13.0 CPU, onnx 1.23.2, safetensors 0.8.0, onnxscript 0.7.2 with onnx-ir 1.1.0)::
 
-    /tmp/venv-torch/bin/pip install onnx safetensors
+    /tmp/venv-torch/bin/pip install onnx safetensors onnxscript
     /tmp/venv-torch/bin/python scripts/gen_import_vectors.py
 
-It rewrites ``tests/data/import/``. The weights and inputs are seeded; torch runs
-single-threaded with deterministic algorithms.
+It rewrites ``tests/data/import/``, byte for byte the same on every run: the weights and
+inputs are seeded, and torch runs single-threaded with deterministic algorithms. Without
+onnxscript the ``*_dynamo.onnx`` files are kept as they are (and still checked).
 
 The models (``CASES``)
 ----------------------
@@ -42,7 +43,7 @@ The models (``CASES``)
 Files per case ``{name}``: ``{name}.safetensors`` (``safetensors.torch.save_file``, with
 ``__metadata__["batch_first"]``), ``{name}.npz`` (torch-style keys plus ``batch_first``),
 ``{name}.pt`` (``torch.save`` of the state dict; for ``l2_bf`` of the whole ``nn.LSTM``),
-``{name}.onnx`` (``torch.onnx.export``). Extra files:
+``{name}.onnx`` (``torch.onnx.export(dynamo=False)``). Extra files:
 
 * ``l1_legacy.npz``: the one-layer format of ``python -m rpu simulate`` (``weight_ih``, ...);
 * ``l1_nofold.onnx``: exported with ``do_constant_folding=False``: the weights are the torch
@@ -52,7 +53,9 @@ Files per case ``{name}``: ``{name}.safetensors`` (``safetensors.torch.save_file
 * ``l2_bf_layout1.onnx``: built here with ``onnx.helper`` (torch never writes it): the
   ``l2_bf`` weights in two LSTM nodes with ``layout=1`` (batch-first without Transpose),
   tensors in ``float_data`` rather than ``raw_data``;
-* ``l3_f16.safetensors``, ``l3_bf16.safetensors``, ``l3_f64.safetensors``: other dtypes.
+* ``l3_f16.safetensors``, ``l3_bf16.safetensors``, ``l3_f64.safetensors``: other dtypes;
+* ``l2_bf_dynamo.onnx``, ``chain_dynamo.onnx``, ``wrapped_dynamo.onnx``: exported with
+  torch's default exporter (``dynamo=True``).
 
 ``reference.npz`` holds, per case: ``{name}_x`` (the input, float32, in the model's own
 layout), ``{name}_batch_first``, ``{name}_input_size``, ``{name}_hidden_sizes``, torch's
@@ -63,17 +66,26 @@ stored too.
 
 What torch.onnx.export produces (torch 2.13)
 --------------------------------------------
-The default exporter (``dynamo=True``) needs the ``onnxscript`` package; the TorchScript
-exporter (``dynamo=False``, deprecated but still shipped) works offline and is used here.
-For ``nn.LSTM`` it writes one ``LSTM`` node per layer (opset 20, ``hidden_size`` the only
-attribute, no ``layout``). With constant folding (the default) ``W``, ``R``, ``B`` are
-initializers already permuted to ONNX's gate order i, o, f, c; without it they are Slice and
-Concat nodes over the original torch parameters. ``batch_first=True`` becomes a
-``Transpose(perm=[1, 0, 2])`` before the first node (and after the last), the num_directions
-axis of ``Y`` is removed by a ``Squeeze`` between layers, and ``initial_h``/``initial_c``
-are zeros ``Expand``-ed to the batch size. The script checks every ONNX file with
-``onnx.checker`` and runs it with ``onnx.reference.ReferenceEvaluator``: its output must
-match torch's before anything is written.
+Both exporters write one ONNX ``LSTM`` node per layer (opset 20), never a ``layout=1``
+node, and both store ``W`` ``(1, 4H, I)``, ``R`` ``(1, 4H, H)`` and ``B`` ``(1, 8H)``
+already permuted to ONNX's gate order i, o, f, c.
+
+* The TorchScript exporter (``dynamo=False``; deprecated, but it needs nothing beyond torch
+  and onnx) gives the node only ``hidden_size``. With constant folding (the default) the
+  weights are initializers; without it (``l1_nofold.onnx``) they are Slice and Concat
+  nodes over the original torch parameters, followed by an Unsqueeze. ``batch_first=True``
+  becomes a ``Transpose(perm=[1, 0, 2])`` before the first node (and after the last);
+  between layers a ``Squeeze(axes=[1])`` drops the direction axis of ``Y``;
+  ``initial_h``/``initial_c`` are zeros ``Expand``-ed to the batch size read from the
+  input's Shape.
+* The default exporter (``dynamo=True``, needs onnxscript) also writes ``direction``,
+  ``input_forget`` and ``layout`` explicitly; between layers ``Y`` goes through
+  ``Transpose(perm=[0, 2, 1, 3])`` and a ``Reshape`` to a static shape; the initial states
+  are zero initializers of the export's batch size.
+
+The script checks every ONNX file with ``onnx.checker`` and runs it with
+``onnx.reference.ReferenceEvaluator``: its output must match torch's before anything is
+written.
 """
 
 import copy
@@ -92,6 +104,12 @@ import onnx.helper
 import onnx.numpy_helper
 import onnx.reference
 import safetensors.torch
+
+try:
+    import onnxscript  # noqa: F401  (needed by torch's default, dynamo-based ONNX exporter)
+    HAVE_ONNXSCRIPT = True
+except ImportError:
+    HAVE_ONNXSCRIPT = False
 
 
 OUTPUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "import"
@@ -166,6 +184,8 @@ def build(name):
 
 
 CASES = ("l1", "l2_bf", "l3", "chain", "nobias", "wrapped")
+#: Cases also exported with the dynamo-based exporter, as ``{name}_dynamo.onnx``.
+DYNAMO_CASES = ("l2_bf", "chain", "wrapped")
 
 
 def stacked_state_dict(lstms):
@@ -210,10 +230,15 @@ def reference(lstms, x, batch_first):
     return arrays
 
 
-def export_onnx(module, x, path, **options):
+def export_onnx(module, x, path, *, dynamo=False, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (x,), str(path), dynamo=False, input_names=["x"], **options)
+        if dynamo:
+            torch.onnx.export(module, (x,), str(path), dynamo=True, external_data=False,
+                              input_names=["x"], **options)
+        else:
+            torch.onnx.export(module, (x,), str(path), dynamo=False, input_names=["x"],
+                              **options)
 
 
 def check_onnx(path, x, expected_y):
@@ -306,6 +331,16 @@ def main():
             print(f"{name}: I={arrays['input_size']} H={arrays['hidden_sizes'].tolist()} "
                   f"batch_first={batch_first} x{tuple(x.shape)}; ONNX vs torch {error:.2g}")
 
+            dynamo_file = f"{name}_dynamo.onnx"
+            if name in DYNAMO_CASES and HAVE_ONNXSCRIPT:
+                export_onnx(module, x, out / dynamo_file, dynamo=True)
+                check_onnx(out / dynamo_file, x.numpy(), arrays["y32"])
+            elif name in DYNAMO_CASES and (OUTPUT_DIR / dynamo_file).exists():
+                print(f"  onnxscript is not installed: keeping the existing {dynamo_file}")
+                shutil.copy(OUTPUT_DIR / dynamo_file, out / dynamo_file)
+                check_onnx(out / dynamo_file, x.numpy(), arrays["y32"])
+            elif name in DYNAMO_CASES:
+                raise RuntimeError(f"{dynamo_file} needs onnxscript (pip install onnxscript)")
             if name == "l1":
                 np.savez(out / "l1_legacy.npz", **{k[:-3]: v.numpy() for k, v in state.items()})
                 export_onnx(module, x, out / "l1_nofold.onnx", do_constant_folding=False)

@@ -6,7 +6,10 @@ group ``g`` of layer ``l`` (hidden unit ``k = g*U + u``) with pre-activations at
 ``gate*U + u`` (gates i, f, g, o):
 
     i, f, o = sigmoid(z_i, z_f, z_o);  g = tanh(z_g)          (activation_fixed)
-    c = narrow(f * c_prev + i * g, F);  h = narrow(o * tanh(c), F)
+    c = narrow(f * c_prev * 2**s + i * g, F + s)    into the cell format (C fractional bits)
+    h = narrow(o * tanh(saturate(c * 2**s)), F)     into the data format (F fractional bits)
+
+(``s = F - C``; ``s = 0`` unless the configuration sets ``cell_frac_bits``)
 
 with ``c_prev = 0`` when the group is started with ``zero_state`` and otherwise the word of
 layer ``l``'s cell-memory region for unit ``k``: the ``c`` the engine last computed for
@@ -30,7 +33,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from lstm_ref.activation import SIGMOID, TANH, activation_fixed
-from lstm_ref.fixedpoint import narrow
+from lstm_ref.fixedpoint import narrow, saturate
 from rpu.cell_engine import CellEngine
 from rpu.config import RPUConfig
 from rpu.expansion import plan_schedule
@@ -56,6 +59,14 @@ CASES = {
     "L2-U4-A2E2": (RPUConfig(input_size=4, hidden_size=10, pim_arrays=2, lanes_per_array=8,
                              activation_units=2, elementwise_units=2, num_layers=2),
                    4, [10, 6]),
+    # Cell state with fewer fractional bits than the data (more range).
+    "L2-U2-A1E1-c9": (RPUConfig(input_size=3, hidden_size=5, pim_arrays=1, lanes_per_array=8,
+                                activation_units=1, elementwise_units=1, num_layers=2,
+                                cell_frac_bits=9), 3, [5, 3]),
+    "U3-A3E3-d8-c4": (RPUConfig(input_size=2, hidden_size=6, pim_arrays=1, lanes_per_array=12,
+                                activation_units=3, elementwise_units=3, data_width=8,
+                                data_frac_bits=6, cell_frac_bits=4, activation_segments=16),
+                      2, [5]),
 }
 
 ACTIVITY = ("activations", "elementwise", "cell_read", "cell_write")
@@ -93,8 +104,10 @@ class Reference:
             c_prev = np.zeros(U, dtype=np.int64)
         else:
             c_prev = np.array([self.cell.get((layer, k), 0) for k in ks], dtype=np.int64)
-        c, c_sat = narrow(f * c_prev + i * g, F, fmt)
-        h, h_sat = narrow(o * activation_fixed(TANH, c, fmt, seg), F, fmt)
+        shift = F - config.cell_frac_bits
+        c, c_sat = narrow((f * c_prev << shift) + i * g, F + shift, config.cell_format)
+        tanh_c = activation_fixed(TANH, saturate(c << shift, fmt), fmt, seg)
+        h, h_sat = narrow(o * tanh_c, F, fmt)
         for k, value in zip(ks, c):
             self.cell[(layer, k)] = int(value)
         real = np.array(ks) < hidden_size
@@ -484,7 +497,7 @@ def test_state_port_writes_read_back_as_c_prev():
         base = layer * config.cell_words + group * (U // E)
         return [(base + n, word(codes[n * E:(n + 1) * E])) for n in range(U // E)]
 
-    def remember(codes):
+    def remember():
         # f near 1, i near 0: c stays close to c_prev.
         z = rng.integers(fmt.min_code, fmt.max_code + 1, size=config.mac_lanes)
         z[U:2 * U] = fmt.max_code
@@ -505,7 +518,7 @@ def test_state_port_writes_read_back_as_c_prev():
         dict(layer=1, group=1, bank=1, zero_state=0, state=state_of(1, 1, c2)),
     ]
     for job in jobs:
-        job.update(hidden_size=hiddens[job["layer"]], output=1, delay=1, pre=remember(None))
+        job.update(hidden_size=hiddens[job["layer"]], output=1, delay=1, pre=remember())
     results = simulate(config, schedule, jobs, seed=9)
     check(config, schedule, jobs, results)
     # Independently of the reference's state model: c stays near the loaded c_prev.
@@ -545,11 +558,14 @@ def test_activity_counts_per_group():
     check(config, schedule, jobs, results)
 
 
-def test_cell_saturation_counted():
-    """Runs of the same group with f, i and g near 1 push c past the format's range (one
-    integer bit); the saturations output counts those of real units only."""
-    config, schedule = schedule_of("U3-A3E3-d8")
-    H = CASES["U3-A3E3-d8"][2][0]
+@pytest.mark.parametrize("name", ["U3-A3E3-d8", "U3-A3E3-d8-c4"])
+def test_cell_saturation_counted(name):
+    """Runs of the same group with f, i and g near 1 push c past the data format's range (one
+    integer bit): it saturates there, and with a cell format of three integer bits c goes
+    further (tanh then takes it saturated into the data format). The saturations output
+    counts those of real units only."""
+    config, schedule = schedule_of(name)
+    H = CASES[name][2][0]
     U = config.units_per_group
     fmt = config.data_format
     rng = np.random.default_rng(50)
@@ -561,7 +577,7 @@ def test_cell_saturation_counted():
         return codes
 
     jobs = []
-    for run in range(6):
+    for run in range(10):
         for group in (0, 1):
             jobs.append(dict(layer=0, group=group, bank=run % 2, zero_state=int(run == 0),
                              hidden_size=H, output=1,
@@ -570,7 +586,12 @@ def test_cell_saturation_counted():
                              delay=0))
     results = simulate(config, schedule, jobs, seed=3)
     total, _ = check(config, schedule, jobs, results)
-    assert total > 0
+    c_max = max(c for result in results for _, c, *_ in result["emits"])
+    c_value = c_max / (1 << config.cell_frac_bits)
+    if config.cell_frac_bits < config.data_frac_bits:
+        assert c_value > fmt.max_value, c_value      # beyond the data format's range
+    else:
+        assert c_max == fmt.max_code and total > 0
     # Units of group 1 beyond H saturate too but are not counted: the reference agrees only
     # if the engine masks them, and there are such units here.
     assert H < 2 * U

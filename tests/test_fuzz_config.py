@@ -48,7 +48,7 @@ from rpu.simulate import Load, LoadState, Run, simulate_session
 
 
 SEED = int(os.environ.get("RPU_FUZZ_SEED", "20170921"))
-DEFAULT_CASES = 240
+DEFAULT_CASES = 300
 LONG_CASES = 1000
 CHUNK = 6
 
