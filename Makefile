@@ -2,6 +2,8 @@
 #
 #   make verilog   generate the default RPU (I=64, H=128) into build/
 #   make test      run the test suite
+#   make synth     synthesize the default RPU: area per component, SRAM macros, clock (build/synth/)
+#   make bench     benchmarks S, M, L and a resource sweep: build/bench.json, docs/benchmarks.md
 #   make test-long run the test suite with its long tests (pytest -m long)
 #
 # The Makefile creates its own virtual environment (.venv) with the pinned dependencies of
@@ -17,7 +19,7 @@ HIDDEN_SIZE ?= 128
 # Test workers: both cores by default.
 JOBS ?= 2
 
-.PHONY: all verilog test test-long venv clean
+.PHONY: all verilog test test-long venv clean synth bench
 
 all: verilog
 
@@ -38,6 +40,15 @@ test: $(VENV)/.installed
 # The later -m overrides the "-m 'not long'" of pyproject.toml's addopts.
 test-long: $(VENV)/.installed
 	$(PY) -m pytest -W error::DeprecationWarning -n $(JOBS) -m "long or not long" tests
+
+# Yosys synthesis of the default configuration (a few minutes): synth.md, synth.json.
+synth: $(VENV)/.installed
+	$(PY) -m rpu synth --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)/synth
+
+# The benchmark suite (about half an hour on 2 cores): synthesizes S, M, L and the S sweep,
+# simulates S (and, with Verilator, S and one step of L); regenerates docs/benchmarks.md.
+bench: $(VENV)/.installed
+	$(PY) scripts/bench.py --jobs $(JOBS)
 
 clean:
 	rm -rf $(BUILD)

@@ -108,6 +108,8 @@ def _parser():
     add_synth_parser(commands, _add_config_options)
     from .run import add_parser as add_run_parser                # python -m rpu run
     add_run_parser(commands, _add_config_options)
+    from .explore import add_parser as add_explore_parser        # python -m rpu explore
+    add_explore_parser(commands, _add_config_options)
     return parser
 
 
@@ -298,6 +300,10 @@ def main(argv=None):
                                load_inputs_array=load_inputs_array,
                                check_output_file=_check_output_file,
                                write_npz=_write_npz_atomically)
+        if args.command == "explore":
+            from .explore import explore_command
+            return explore_command(args, input_error=InputError,
+                                   load_inputs_array=load_inputs_array)
         return _simulate(args)
     except (ConfigError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)

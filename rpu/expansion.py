@@ -193,10 +193,13 @@ class Schedule:
         return self.emit_cycle(steps - 1, self.hidden_size - 1) + 2
 
     def run_cycles(self, steps):
-        """Value of the RPU's ``cycles`` counter after a run (cycles in which it was busy)."""
+        """Value of the RPU's ``cycles`` counter after a run (cycles in which it was busy):
+        until the engine has finished the last group (padding units included) and the last
+        h has been taken, with the h stream always ready."""
         last = self.layers[-1]
         last_group = self._group_start(steps - 1, len(self.layers) - 1, last.groups - 1)
-        return last_group + last.columns - 1 + LANE_TO_ENGINE + self.engine_cycles - 1
+        engine_done = last_group + last.columns - 1 + LANE_TO_ENGINE + self.engine_cycles - 1
+        return max(engine_done, self.total_cycles(steps) - 1)
 
     def activity(self, steps, *, keep_state=False):
         """The RPU's activity counters after a run of ``steps`` steps (see

@@ -43,18 +43,21 @@ Results file::
 
     H CYCLE PAYLOAD             an h transfer in cycle CYCLE of the run (1 = the cycle after
                                 the start cycle); PAYLOAD (hex) has h in its LSBs, then c
-    D ok CYCLES RUN_CYCLES SATURATIONS    a complete run (CYCLES = last transfer + 1)
+    D ok CYCLES S1 .. Sn        a complete run (CYCLES = last transfer + 1) and, in hex, the
+                                RPU's outputs but busy after it: cycles, saturations, ...
     D reset CYCLES              a run ended by its reset
     T OUTPUTS NEXT_X            a run exceeded its cycle limit (the testbench stops)
     X NEXT_X                    a run ended without taking all its x words (it stops)
     E SESSION_CYCLES            the session is over
 """
 
+import dataclasses
 import fcntl
 import functools
 import hashlib
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -79,7 +82,7 @@ __all__ = ["simulate_session_hdl", "simulate_program_hdl", "lint_verilog", "meas
            "SIMULATORS", "SimulatorNotFound", "BuildError", "LINT_CONFIG", "MAX_PATTERN",
            "interface", "write_stimulus", "read_results", "wrapper_verilog",
            "testbench_verilog", "harness_cpp", "find_verilator", "find_icarus",
-           "build_verilator", "build_icarus", "parse_ports"]
+           "build_verilator", "build_icarus", "parse_ports", "same_result"]
 
 
 SIMULATORS = ("verilator", "icarus")
@@ -247,22 +250,31 @@ class Interface:
         order of the RPU's signature.
     x_width, h_width : int
         Payload bits of the x and h streams.
+    status : tuple of (str, int)
+        The RPU's other outputs but ``busy`` (``cycles``, ``saturations``, ...) with their
+        bits: the testbenches report them after each complete run.
     ports : dict
         ``rpu`` port -> (direction, width), from the emitted Verilog.
     """
     loads: tuple
     x_width: int
     h_width: int
+    status: tuple
     ports: dict
 
     def __hash__(self):
-        return hash((self.loads, self.x_width, self.h_width))
+        return hash((self.loads, self.x_width, self.h_width, self.status))
+
+    def known_ports(self):
+        """The ``rpu`` ports the testbenches drive or read."""
+        known = set(_DRIVEN) | {"busy"} | {name for name, _ in self.status}
+        for name, _ in self.loads + (("x", 0), ("h", 0)):
+            known |= {f"{name}__valid", f"{name}__payload", f"{name}__ready"}
+        return known
 
 
-#: Plain ports the testbenches drive or read: name -> (direction, width or None).
-_PLAIN = {"clk": ("input", 1), "rst": ("input", 1), "start": ("input", 1),
-          "steps": ("input", None), "keep_state": ("input", 1), "busy": ("output", 1),
-          "cycles": ("output", None), "saturations": ("output", None)}
+#: Plain inputs the testbenches drive: name -> width (None: any).
+_DRIVEN = {"clk": 1, "rst": 1, "start": 1, "steps": None, "keep_state": 1}
 
 
 def _rpu_component(config):
@@ -295,12 +307,19 @@ def interface(config, verilog_text=None):
             if ports.get(port) != expected:
                 raise ValueError(f"port {port} of the emitted rpu is {ports.get(port)}, "
                                  f"expected {expected}")
-    for port, (direction, width) in _PLAIN.items():
+    plain = {**{name: ("input", width) for name, width in _DRIVEN.items()},
+             "busy": ("output", 1)}
+    status = []
+    for name, member in members.items():
+        if not member.is_signature and member.flow == Flow.Out and name != "busy":
+            status.append((name, Shape.cast(member.shape).width))
+            plain[name] = ("output", status[-1][1])
+    for port, (direction, width) in plain.items():
         if port not in ports or ports[port][0] != direction \
                 or (width is not None and ports[port][1] != width):
             raise ValueError(f"port {port} of the emitted rpu is {ports.get(port)}, expected "
-                             f"a {direction}" + (f" of {width} bits" if width else ""))
-    return Interface(tuple(loads), streams[-2][1], streams[-1][1], ports)
+                             f"an {direction}" + (f" of {width} bits" if width else ""))
+    return Interface(tuple(loads), streams[-2][1], streams[-1][1], tuple(status), ports)
 
 
 def _vector(width):
@@ -319,9 +338,7 @@ def wrapper_verilog(iface):
     rising clock edge included (about 1.4x slower).
     """
     names = {port: port.replace("__", "_") for port in iface.ports}
-    known = set(_PLAIN)
-    for name, _ in iface.loads + (("x", 0), ("h", 0)):
-        known |= {f"{name}__valid", f"{name}__payload", f"{name}__ready"}
+    known = iface.known_ports()
     declarations = ["    input wire latch"]
     registers, updates, connections = [], [], []
     for port, (direction, width) in iface.ports.items():
@@ -373,10 +390,10 @@ def testbench_verilog(iface):
     add("    reg [XW-1:0] x_payload = 0, x_word;")
     add("    wire x_ready, h_valid, busy;")
     add("    wire [HW-1:0] h_payload;")
-    add(f"    wire {_vector(iface.ports['cycles'][1])}cycles;")
-    add(f"    wire {_vector(iface.ports['saturations'][1])}saturations;")
-    connections = ["clk", "latch", "rst", "start", "steps", "keep_state", "busy", "cycles",
-                   "saturations"]
+    for name, width in iface.status:
+        add(f"    wire {_vector(width)}{name};")
+    connections = ["clk", "latch", "rst", "start", "steps", "keep_state", "busy"]
+    connections += [name for name, _ in iface.status]
     for name in streams:
         connections += [f"{name}_valid", f"{name}_payload", f"{name}_ready"]
     add("    rpu_wrap dut (" + ", ".join(f".{c}({c})" for c in connections) + ");")
@@ -404,6 +421,14 @@ def testbench_verilog(iface):
         end
     endtask
 
+    task undefined(input [8*64-1:0] what);
+        begin
+            $display("tb_rpu: %0s of the RPU is undefined (X) in session cycle %0d", what,
+                     session_cycle);
+            $fatal(1);
+        end
+    endtask
+
     // Hand the inputs set since the last edge to the RPU (see rpu_wrap) and let them settle.
     task settle;
         begin
@@ -419,6 +444,8 @@ def testbench_verilog(iface):
     for name in [name for name, _ in loads] + ["x", "h"]:
         add(f"            s_{name} = {name}_valid & {name}_ready;")
     add("            s_payload = h_payload;")
+    handshakes = " ^ ".join(f"s_{name}" for name in [name for name, _ in loads] + ["x", "h"])
+    add(f"            if (({handshakes}) === 1'bx) undefined(\"a valid or ready\");")
     add("            clk = 1'b1;")
     add("            #1;")
     add("            clk = 1'b0;")
@@ -502,6 +529,8 @@ def testbench_verilog(iface):
                         end
                         {name}_valid = 1'b0;
                     end""")
+    status_format = " %h" * len(iface.status)
+    status_args = "".join(", " + name for name, _ in iface.status)
     add(f"""                    default: fail("stream number");
                 endcase
             end else if (token == "R") begin
@@ -559,7 +588,8 @@ def testbench_verilog(iface):
                         tick;
                         settle;
                     end
-                    $fwrite(out, "D ok %0d %0d %0d\\n", last_transfer + 1, cycles, saturations);
+                    if (busy === 1'bx) undefined("busy");
+                    $fwrite(out, "D ok %0d{status_format}\\n", last_transfer + 1{status_args});
                 end
             end else begin
                 fail("unknown operation");
@@ -635,6 +665,13 @@ template <typename T> static void put(T& port, const Word& word) {
 }
 template <std::size_t N> static void put(VlWide<N>& port, const Word& word) {
     for (std::size_t i = 0; i < N; i++) port[i] = i < word.size() ? word[i] : 0;
+}
+template <typename T> static void print_hex(const T& port) {
+    std::fprintf(out_file, " %llx", (unsigned long long)port);
+}
+template <std::size_t N> static void print_hex(const VlWide<N>& port) {
+    std::fprintf(out_file, " %x", port[N - 1]);
+    for (std::size_t i = N - 1; i-- > 0;) std::fprintf(out_file, "%08x", port[i]);
 }
 
 static Vrpu_wrap* top;
@@ -755,8 +792,9 @@ int main(int argc, char** argv) {
                 tick();
                 settle();
             }
-            std::fprintf(out_file, "D ok %llu %llu %llu\n", (unsigned long long)last_transfer + 1,
-                         (unsigned long long)top->cycles, (unsigned long long)top->saturations);
+            std::fprintf(out_file, "D ok %llu", (unsigned long long)last_transfer + 1);
+            print_status();
+            std::fprintf(out_file, "\n");
         } else {
             fail("unknown operation");
         }
@@ -791,6 +829,8 @@ def harness_cpp(iface):
     add(f"static size_t pattern_index[{n + 2}];\n")
     add("static bool " + ", ".join(f"s_{s}" for s in names + ["x", "h"]) + ";\n")
     add("static uint64_t s_payload;  // the h payload (at most 64 bits)\n")
+    add("static void print_status() {\n"
+        + "".join(f"    print_hex(top->{name});\n" for name, _ in iface.status) + "}\n")
     add(_HARNESS_MAIN.split("int main")[0].split("static void finish")[0])
     add("""// One clock cycle: settle, sample valid & ready just before the rising edge, clock, count.
 static void tick() {
@@ -919,26 +959,50 @@ def _signed(value, width):
     return value - (1 << width) if value >> (width - 1) else value
 
 
-def _complete_result(program, steps, outputs, cycles, run_cycles, saturations):
-    # As rpu.simulate.simulate_session builds the RunResult of a complete run.
+def _decoder(shape):
+    """The inverse of :func:`_packer`: an unsigned integer -> what ``ctx.get`` returns, as
+    plain Python values (a dict for a struct, a list for an array, an int otherwise)."""
+    if isinstance(shape, data.StructLayout):
+        fields = [(key, field.offset, Shape.cast(field.shape).width, _decoder(field.shape))
+                  for key, field in shape]
+        return lambda value: {key: inner((value >> offset) & ((1 << width) - 1))
+                              for key, offset, width, inner in fields}
+    if isinstance(shape, data.ArrayLayout):
+        width = Shape.cast(shape.elem_shape).width
+        inner = _decoder(shape.elem_shape)
+        return lambda value: [inner((value >> (k * width)) & ((1 << width) - 1))
+                              for k in range(shape.length)]
+    shape = Shape.cast(shape)
+    if shape.signed:
+        return lambda value: _signed(value, shape.width)
+    return lambda value: value & ((1 << shape.width) - 1)
+
+
+def _complete_result(program, steps, outputs, cycles, status):
+    # As rpu.simulate.simulate_session builds the RunResult of a complete run; ``status``
+    # holds the RPU's outputs (cycles, saturations, activity, ...) after the run.
+    fields = {field.name for field in dataclasses.fields(RunResult)}
+    extra = {name: value for name, value in status.items()
+             if name in fields and name not in ("cycles", "run_cycles", "saturations")}
     schedule = program.schedule
-    if not hasattr(schedule, "layers"):
+    if hasattr(schedule, "layers"):
+        emitted = schedule.layers if schedule.output_all else schedule.layers[-1:]
+        per_step = outputs.reshape(steps, schedule.outputs_per_step(), 2)
+        layers_h, layers_c, offset = [], [], 0
+        for layer in emitted:
+            part = per_step[:, offset:offset + layer.hidden_size]
+            layers_h.append(part[:, :, 0].copy())
+            layers_c.append(part[:, :, 1].copy())
+            offset += layer.hidden_size
+        extra.update(layers_h=layers_h, layers_c=layers_c)
+        h, c = layers_h[-1], layers_c[-1]
+    else:
         H = program.hidden_size
-        return RunResult(outputs, outputs[:, 0].reshape(steps, H),
-                         outputs[:, 1].reshape(steps, H), cycles, run_cycles, saturations)
-    emitted = schedule.layers if schedule.output_all else schedule.layers[-1:]
-    per_step = outputs.reshape(steps, schedule.outputs_per_step(), 2)
-    layers_h, layers_c, offset = [], [], 0
-    for layer in emitted:
-        part = per_step[:, offset:offset + layer.hidden_size]
-        layers_h.append(part[:, :, 0].copy())
-        layers_c.append(part[:, :, 1].copy())
-        offset += layer.hidden_size
-    return RunResult(outputs, layers_h[-1], layers_c[-1], cycles, run_cycles, saturations,
-                     layers_h, layers_c)
+        h, c = outputs[:, 0].reshape(steps, H), outputs[:, 1].reshape(steps, H)
+    return RunResult(outputs, h, c, cycles, status["cycles"], status["saturations"], **extra)
 
 
-def read_results(config, operations, text, stalls=None, max_cycles=None):
+def read_results(config, operations, text, stalls=None, max_cycles=None, iface=None):
     """Turn a results file into RunResults (one per Run), raising SimulationError where
     :func:`rpu.simulate.simulate_session` would.
 
@@ -948,6 +1012,9 @@ def read_results(config, operations, text, stalls=None, max_cycles=None):
         The results and the session's cycle count.
     """
     stalls = StallPatterns.never() if stalls is None else stalls
+    iface = interface(config) if iface is None else iface
+    members = _rpu_component(config).signature.members
+    decoders = [(name, _decoder(members[name].shape)) for name, _ in iface.status]
     W = config.data_width
     runs = []
     program = None
@@ -970,6 +1037,9 @@ def read_results(config, operations, text, stalls=None, max_cycles=None):
             raise SimulationError(f"HDL testbench: unexpected results line {line!r}")
         operation, program = runs[len(results)]
         steps = len(operation.x_codes)
+        if any(c in "xXzZ" for c in "".join(fields[2:])):
+            raise SimulationError(f"HDL simulation: undefined (X/Z) bits in the RPU's outputs: "
+                                  f"{line!r}")
         if kind == "H":
             payload = int(fields[2], 16)
             pairs.append((_signed(payload, W), _signed(payload >> W, W)))
@@ -985,15 +1055,18 @@ def read_results(config, operations, text, stalls=None, max_cycles=None):
         if kind == "X":
             raise SimulationError(f"the RPU took {fields[1]} of "
                                   f"{np.asarray(operation.x_codes).size} x values")
-        if kind != "D":
+        if kind != "D" or fields[1] not in ("ok", "reset"):
             raise SimulationError(f"HDL testbench: unexpected results line {line!r}")
         outputs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
         pairs = []
         if fields[1] == "reset":
             results.append(RunResult(outputs, None, None, int(fields[2]), None, None))
-        else:
-            results.append(_complete_result(program, steps, outputs, int(fields[2]),
-                                            int(fields[3]), int(fields[4])))
+            continue
+        if len(fields) != 3 + len(decoders):
+            raise SimulationError(f"HDL testbench: unexpected results line {line!r}")
+        status = {name: decode(int(value, 16))
+                  for (name, decode), value in zip(decoders, fields[3:])}
+        results.append(_complete_result(program, steps, outputs, int(fields[2]), status))
     if session_cycles is None or len(results) != len(runs):
         raise SimulationError(f"HDL testbench stopped early: {len(results)} of {len(runs)} "
                               f"runs reported")
@@ -1107,6 +1180,13 @@ def build_verilator(config, build_dir=None, *, jobs=None):
     return directory / "Vrpu_wrap", seconds[0] if seconds else 0.0
 
 
+#: Icarus Verilog options (part of the cache key). Verilog-2005, not -g2012: Yosys's Verilog
+#: runs every "always @*" block once at time 0 through an event on a register declared
+#: "= 0"; with SystemVerilog semantics Icarus applies declaration initializers without an
+#: event, and the registers those blocks compute stay X until one of their inputs changes.
+ICARUS_FLAGS = ("-g2005",)
+
+
 def build_icarus(config, build_dir=None):
     """Compile the Icarus Verilog simulation of ``config``, or find it in the cache.
 
@@ -1118,13 +1198,14 @@ def build_icarus(config, build_dir=None):
     tool, vvp = find_icarus()
     iface, sources = _sources(config)
     sources["tb_rpu.v"] = testbench_verilog(iface)
-    key = _key("icarus", tool.version, *(sources[name] for name in sorted(sources)))
+    key = _key("icarus", tool.version, " ".join(ICARUS_FLAGS),
+               *(sources[name] for name in sorted(sources)))
 
     def build(directory):
         for name, text in sources.items():
             (directory / name).write_text(text)
         log = directory / "build.log"
-        command = [tool.executable, "-g2012", "-o", "tb_rpu.vvp", "-s", "tb_rpu",
+        command = [tool.executable, *ICARUS_FLAGS, "-o", "tb_rpu.vvp", "-s", "tb_rpu",
                    "tb_rpu.v", "rpu_wrap.v", "rpu.v", "rpu_sram.v"]
         with open(log, "w") as file:
             file.write(" ".join(command) + "\n")
@@ -1141,7 +1222,13 @@ def build_icarus(config, build_dir=None):
 
 # Simulation --------------------------------------------------------------------------------
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run_session(config, operations, stalls, simulator, build_dir, max_cycles):
+    """Returns the results, the session's cycles, and the simulator's (wall, CPU) seconds."""
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not "
                          f"{simulator!r}")
@@ -1151,20 +1238,22 @@ def _run_session(config, operations, stalls, simulator, build_dir, max_cycles):
     else:
         vvp_file, vvp = build_icarus(config, build_dir)
         command = [vvp, "-n", str(vvp_file)]
-    stimulus = write_stimulus(config, operations, stalls, max_cycles, interface(config))
+    iface = interface(config)
+    stimulus = write_stimulus(config, operations, stalls, max_cycles, iface)
     with tempfile.TemporaryDirectory(prefix="rpu-hdl-") as work:
         stimulus_path, results_path = Path(work) / "stimulus.txt", Path(work) / "results.txt"
         stimulus_path.write_text(stimulus)
         command += [f"+stimulus={stimulus_path}", f"+results={results_path}"]
-        started = time.monotonic()
+        started, cpu = time.monotonic(), _children_cpu()
         result = subprocess.run(command, capture_output=True, text=True, cwd=work)
-        seconds = time.monotonic() - started
+        seconds = (time.monotonic() - started, _children_cpu() - cpu)
         text = results_path.read_text() if results_path.is_file() else ""
     if result.returncode != 0 or "tb_rpu:" in result.stdout:
         log = (result.stdout + result.stderr).strip().splitlines()
         raise SimulationError(f"{simulator} exited with {result.returncode}:\n"
                               + "\n".join(log[-30:]))
-    results, session_cycles = read_results(config, operations, text, stalls, max_cycles)
+    results, session_cycles = read_results(config, operations, text, stalls, max_cycles,
+                                           iface)
     return results, session_cycles, seconds
 
 
@@ -1258,31 +1347,20 @@ def lint_verilog(config, *, waivers=True):
 
 # Benchmark ---------------------------------------------------------------------------------
 
-def _benchmark_session(config, steps, seed):
-    from .expansion import compile_lstm
-    rng = np.random.default_rng(seed)
-    I, H = config.input_size, config.hidden_size
-    bound = 1 / np.sqrt(H)
-    program = compile_lstm(config, rng.uniform(-bound, bound, (4 * H, I)),
-                           rng.uniform(-bound, bound, (4 * H, H)),
-                           rng.uniform(-bound, bound, 4 * H), rng.uniform(-bound, bound, 4 * H))
-    x = config.data_format.quantize(rng.standard_normal((steps, I)))
-    return [Load(program), Run(x)]
-
-
 def measure_speed(config, steps, *, simulators=("verilator", "amaranth"), seed=0,
                   build_dir=None):
     """Simulation speed of one session on each simulator: load an LSTM of the RPU's capacity
-    (I x H), run it ``steps`` steps, no stalls.
+    (I x H, one layer per RPU layer), run it ``steps`` steps, no stalls.
 
     Returns
     -------
     dict
-        ``cycles`` (of the session), and for each simulator ``<name>`` (cycles per second of
-        the simulation proper: the simulator process for Verilator and Icarus,
-        ``simulate_session`` for Amaranth) and ``<name>_seconds``;
-        ``verilator_build_seconds`` (0.0 if the build was cached). All simulators must
-        agree on the results, or SimulationError is raised.
+        ``cycles`` (of the session); for each simulator, ``<name>``: cycles per second of
+        wall-clock time of the simulation proper (the simulator process for Verilator and
+        Icarus, ``simulate_session`` with its elaboration for Amaranth),
+        ``<name>_cpu``: cycles per CPU second (steadier on a busy machine), and
+        ``<name>_seconds``; ``verilator_build_seconds`` (0.0 if the build was cached). The
+        simulators must agree on the results, or SimulationError is raised.
     """
     unknown = set(simulators) - set(SIMULATORS) - {"amaranth"}
     if unknown:
@@ -1290,40 +1368,66 @@ def measure_speed(config, steps, *, simulators=("verilator", "amaranth"), seed=0
     operations = _benchmark_session(config, steps, seed)
     stalls = StallPatterns.never()
     report = {"config": config.to_dict(), "steps": steps}
-    reference, cycles = None, None
+    reference, cycles, timings = None, None, {}
     for simulator in SIMULATORS:
         if simulator not in simulators:
             continue
         if simulator == "verilator":
             report["verilator_build_seconds"] = build_verilator(config, build_dir)[1]
-        results, cycles, seconds = _run_session(config, operations, stalls, simulator,
-                                                build_dir, None)
-        report[f"{simulator}_seconds"] = seconds
-        report[simulator] = cycles / seconds
-        if reference is not None and not _same(reference[0], results[0]):
+        else:
+            build_icarus(config, build_dir)
+        results, cycles, timings[simulator] = _run_session(config, operations, stalls,
+                                                           simulator, build_dir, None)
+        if reference is not None and not same_result(reference[0], results[0]):
             raise SimulationError("the simulators disagree on the benchmark session")
         reference = results
     if "amaranth" in simulators:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         results = _simulate.simulate_session(config, operations, stalls=stalls)
-        seconds = time.monotonic() - started
+        timings["amaranth"] = (time.monotonic() - started, time.process_time() - cpu)
         if cycles is None:
             # No HDL run counted them: the load, the start cycle, and the run through its
             # last transfer (busy falls a few cycles after it).
             program = operations[0].program
             image = program.weight_image
             cycles = len(program.registers) + image.shape[0] * image.shape[1] + results[0].cycles
-        report["amaranth_seconds"] = seconds
-        report["amaranth"] = cycles / seconds
-        if reference is not None and not _same(reference[0], results[0]):
+        if reference is not None and not same_result(reference[0], results[0]):
             raise SimulationError("the simulators disagree on the benchmark session")
     report["cycles"] = cycles
+    for simulator, (wall, cpu) in timings.items():
+        report[f"{simulator}_seconds"] = wall
+        report[simulator] = cycles / wall
+        report[f"{simulator}_cpu"] = cycles / cpu if cpu > 0 else float("inf")
     return report
 
 
-def _same(a, b):
-    return (np.array_equal(a.outputs, b.outputs) and a.cycles == b.cycles
-            and a.run_cycles == b.run_cycles and a.saturations == b.saturations)
+def _benchmark_session(config, steps, seed):
+    from .expansion import compile_stacked
+    rng = np.random.default_rng(seed)
+    I, H = config.input_size, config.hidden_size
+    bound = 1 / np.sqrt(H)
+    layers = []
+    for index in range(config.num_layers):
+        columns = I if index == 0 else H
+        layers.append(dict(weight_ih=rng.uniform(-bound, bound, (4 * H, columns)),
+                           weight_hh=rng.uniform(-bound, bound, (4 * H, H)),
+                           bias_ih=rng.uniform(-bound, bound, 4 * H),
+                           bias_hh=rng.uniform(-bound, bound, 4 * H)))
+    program = compile_stacked(config, layers)
+    x = config.data_format.quantize(rng.standard_normal((steps, I)))
+    return [Load(program), Run(x)]
+
+
+def same_result(a, b):
+    """Whether two RunResults are equal in every field (arrays element by element)."""
+    def equal(x, y):
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            return x is not None and y is not None and np.array_equal(x, y)
+        if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+            return len(x) == len(y) and all(equal(u, v) for u, v in zip(x, y))
+        return (x is None) == (y is None) and bool(x == y)
+    return all(equal(getattr(a, field.name), getattr(b, field.name))
+               for field in dataclasses.fields(RunResult))
 
 
 if __name__ == "__main__":      # pragma: no cover - a quick manual benchmark

@@ -46,8 +46,14 @@ ONNX (``.onnx``)
     folding is off. ONNX orders the gate blocks i, o, f, c (c is torch's g); they are
     reordered by :data:`ONNX_TO_TORCH_GATES` with :func:`reorder_gates`. ``B`` is
     ``(1, 8H)``, ``[Wb; Rb]`` = ``[bias_ih; bias_hh]``. Several LSTM nodes form a stack
-    when each reads the previous one's ``Y`` output (through Squeeze, Reshape, Identity,
-    Cast or Dropout), as the export of ``nn.LSTM(num_layers > 1)`` does. Refused with a
+    when each reads the previous one's ``Y`` output, as the export of
+    ``nn.LSTM(num_layers > 1)`` does: through a Squeeze of the direction axis
+    (TorchScript exporter) or a Transpose and a Reshape (dynamo exporter); Identity, Cast
+    and Dropout may also lie on the way. The axes are followed through these ops, and a
+    path that would feed the next layer anything but ``(T, B, H)`` (``(B, T, H)`` for
+    ``layout=1``) is refused. ``torch.onnx.export`` (both exporters, torch 2.13) writes
+    ``W``, ``R``, ``B`` already in ONNX gate order, as initializers (or, without constant
+    folding, as Slice/Concat/Unsqueeze of the torch parameters). Refused with a
     message naming the node: ``direction`` other than ``"forward"`` (``W`` with two
     directions), peepholes (``P``, unless all zero), activations other than the default
     Sigmoid/Tanh/Tanh, ``activation_alpha``/``beta``, ``clip``, ``input_forget=1``, weights
@@ -65,7 +71,8 @@ ONNX (``.onnx``)
     ``(T, I)`` sequences the RPU runs. It comes from the module (``.pt`` of an ``nn.LSTM``),
     from ONNX (the ``layout`` attribute of the first LSTM node, toggled by a
     ``Transpose(perm=[1, 0, 2])`` between the graph input and that node, which is how
-    :func:`torch.onnx.export` renders ``batch_first=True``), or from a ``batch_first`` entry
+    :func:`torch.onnx.export` renders ``batch_first=True``; Unsqueeze/Squeeze on that path
+    are followed too), or from a ``batch_first`` entry
     (``.npz``: a 0-d array; ``.safetensors``: ``__metadata__["batch_first"]``,
     ``"true"``/``"false"``/``"1"``/``"0"``). A plain state dict does not record it: then
     ``load_model(..., batch_first=True)`` gives it, and otherwise it is False, torch's
@@ -144,7 +151,7 @@ class ImportedLSTM:
 
     layers: list
     batch_first: bool = False
-    source_format: str = "npz"
+    source_format: str | None = None
     source: str | None = None
     has_bias: bool = True
     metadata: dict = field(default_factory=dict)
@@ -345,6 +352,8 @@ def _sniff_format(path):
             return "pt"
         if names and all(name.endswith(".npy") for name in names):
             return "npz"
+    if head[:1] == b"\x80":  # a pickle: torch.save's legacy, non-zip format
+        return "pt"
     if head[:1] == b"\x08":  # ModelProto field 1 (ir_version), a varint
         return "onnx"
     raise ModelImportError(f"cannot tell the format of {str(path)!r} from its name or content; "
@@ -363,6 +372,11 @@ _UNSUFFIXED_KEY = re.compile(r"^(?P<prefix>(?:.*\.)?)(?P<kind>weight_ih|weight_h
 
 def _describe_prefix(prefix):
     return f"prefix {prefix!r}" if prefix else "no prefix"
+
+
+def _key_name(prefix, kind, index, suffixed):
+    """The state-dict key of parameter ``kind`` of layer ``index``."""
+    return prefix + (f"{kind}_l{index}" if suffixed else kind)
 
 
 def _group_keys(names):
@@ -428,21 +442,22 @@ def _layer_keys(group, prefix, where):
             f"{where}: missing layer(s) {', '.join(f'l{k}' for k in missing)} "
             f"({_describe_prefix(prefix)}): found parameters of layer(s) "
             f"{', '.join(f'l{k}' for k in indices)}; layers must be numbered from l0 without gaps")
+    suffixed = styles == {False}
     by_layer = [{} for _ in indices]
     for (kind, layer, _), name in group.items():
         by_layer[0 if layer is None else layer][kind] = name
     for index, keys in enumerate(by_layer):
-        def expected(kind):
-            return prefix + (kind if group and next(iter(group))[1] is None
-                             else f"{kind}_l{index}")
         for kind in ("weight_ih", "weight_hh"):
             if kind not in keys:
-                raise ModelImportError(f"{where}: missing {expected(kind)!r} (layer {index})")
+                raise ModelImportError(f"{where}: missing "
+                                       f"{_key_name(prefix, kind, index, suffixed)!r} "
+                                       f"(layer {index})")
         present = [kind for kind in ("bias_ih", "bias_hh") if kind in keys]
         if len(present) == 1:
             absent = ({"bias_ih", "bias_hh"} - set(present)).pop()
             raise ModelImportError(f"{where}: {keys[present[0]]!r} is present but "
-                                   f"{expected(absent)!r} is missing (layer {index})")
+                                   f"{_key_name(prefix, absent, index, suffixed)!r} is "
+                                   f"missing (layer {index})")
     with_bias = ["bias_ih" in keys for keys in by_layer]
     if any(with_bias) and not all(with_bias):
         layer = with_bias.index(False)
@@ -456,7 +471,8 @@ def _as_parameter(name, array, where):
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
         raise ModelImportError(f"{where}: {name} must hold real numbers, got dtype {array.dtype}")
-    array = array.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN warns when widened
+        array = array.astype(np.float64)
     bad = np.count_nonzero(~np.isfinite(array))
     if bad:
         raise ModelImportError(f"{where}: {name} contains {bad} NaN or Inf value(s)")
@@ -521,11 +537,9 @@ def _layers_from_tensors(names, fetch, prefix, where):
         layers.append({kind: _as_parameter(key, fetch(key), where)
                        for kind, key in layer_keys.items()})
     has_bias = "bias_ih" in keys[0]
-    names_by_layer = []
-    for index, layer_keys in enumerate(keys):
-        suffixed = next(iter(group))[1] is not None
-        names_by_layer.append({kind: layer_keys.get(kind, prefix + (
-            f"{kind}_l{index}" if suffixed else kind)) for kind in _PARAM_KINDS})
+    suffixed = next(iter(group))[1] is not None
+    names_by_layer = [{kind: layer_keys.get(kind, _key_name(prefix, kind, index, suffixed))
+                       for kind in _PARAM_KINDS} for index, layer_keys in enumerate(keys)]
     _check_layers(layers, names_by_layer, where)
     return layers, has_bias, prefix
 
@@ -567,16 +581,19 @@ def from_state_dict(tensors, *, prefix=None, batch_first=False, source_format="n
 
 def _load_npz(path, prefix):
     where = str(path)
+    # The file is opened here, not by np.load, which leaks it when the zip is corrupt.
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ModelImportError(f"{where}: holds a single array, not an .npz archive of "
-                                   f"LSTM parameters")
-        with loaded as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with open(path, "rb") as stream:
+            loaded = np.load(stream, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ModelImportError(f"{where}: holds a single array, not an .npz archive "
+                                       f"of LSTM parameters")
+            with loaded as archive:
+                arrays = {name: archive[name] for name in archive.files}
     except ModelImportError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError) as error:  # what numpy and zipfile raise on corrupt archives
         raise ModelImportError(f"{where}: not a readable .npz file ({error})") from None
     batch_first = False
     if "batch_first" in arrays:
@@ -1053,7 +1070,7 @@ def _external_data(fields, what, model_dir):
 # ONNX: graph and constant evaluation
 # ---------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class _Node:
     index: int
     op_type: str
@@ -1102,7 +1119,7 @@ def _attribute(fields, what, model_dir):
         tensors = _messages(fields, 5, what)
         if not tensors:
             raise ModelImportError(f"{what}: tensor attribute without a tensor")
-        return name, _onnx_tensor(tensors[-1], what, model_dir)
+        return name, _LazyTensor(tensors[-1], what, model_dir)
     if kind == 6:
         return name, [float(v) for v in _fixed(fields, 7, what, "<f4")]
     if kind == 7:
@@ -1111,6 +1128,18 @@ def _attribute(fields, what, model_dir):
         return name, [bytes(v).decode("utf-8", "replace")
                       for v in _bytes_field(fields, 9, what)]
     return name, _Unsupported(kind)
+
+
+@dataclass(frozen=True)
+class _LazyTensor:
+    """A tensor attribute, decoded only if used (a graph may hold tensors of types that
+    this reader does not decode, e.g. strings, away from the LSTM)."""
+    fields: dict
+    what: str
+    model_dir: object
+
+    def decode(self):
+        return _onnx_tensor(self.fields, self.what, self.model_dir)
 
 
 @dataclass(frozen=True)
@@ -1137,6 +1166,7 @@ class _OnnxGraph:
         except _ProtoError as error:
             raise ModelImportError(f"{where}: corrupt ONNX graph: {error}") from None
         self._cache = {}
+        self._evaluating = set()
 
     def _read(self, model, graph):
         self.producer = f"{_string(model, 2, 'ModelProto')} {_string(model, 3, 'ModelProto')}"
@@ -1184,7 +1214,18 @@ class _OnnxGraph:
                                    f"which is not supported")
         elif name in self.producers:
             node, position = self.producers[name]
-            result = self._evaluate(node)[position]
+            if node.index in self._evaluating:
+                raise ModelImportError(f"{self.where}: the graph has a cycle through "
+                                       f"{node.label}")
+            self._evaluating.add(node.index)
+            try:
+                outputs = self._evaluate(node)
+            finally:
+                self._evaluating.discard(node.index)
+            if position >= len(outputs):
+                raise ModelImportError(f"{self.where}: {node.label} computes "
+                                       f"{len(outputs)} output(s), not {position + 1}")
+            result = outputs[position]
         elif name in self.inputs:
             raise _NotConstant(name, f"it is the graph input {name!r}")
         else:
@@ -1201,7 +1242,7 @@ class _OnnxGraph:
         inputs = [None if not name else self.value(name) for name in node.inputs]
         try:
             outputs = _CONSTANT_OPS[op](node, inputs)
-        except (ValueError, IndexError, TypeError, KeyError) as error:
+        except (ValueError, IndexError, TypeError, KeyError, OverflowError) as error:
             raise ModelImportError(f"{self.where}: cannot evaluate {node.label}: "
                                    f"{error}") from None
         return outputs
@@ -1307,7 +1348,7 @@ def _op_constant(node, inputs):
                 return [np.asarray(value, dtype=np.float32)]
             if key in ("value_int", "value_ints"):
                 return [np.asarray(value, dtype=np.int64)]
-            return [value]
+            return [value.decode()]
     raise ValueError(f"Constant with attribute(s) {sorted(attributes)} is not supported")
 
 
@@ -1371,6 +1412,9 @@ def _trace(graph, name, allowed):
     while True:
         if name in graph.producers:
             node, position = graph.producers[name]
+            if node in path:
+                raise ModelImportError(f"{graph.where}: the graph has a cycle through "
+                                       f"{node.label}")
             if node.op_type in allowed and node.domain in ("", "ai.onnx") and position == 0:
                 path.append(node)
                 name = node.inputs[0] if node.inputs else ""
@@ -1604,7 +1648,7 @@ def _check_lstm_attributes(graph, node, layer):
         raise ModelImportError(f"{where}: unknown attribute(s) {', '.join(sorted(unknown))}")
 
 
-def _convert_lstm_node(graph, node, layer, order):
+def _convert_lstm_node(graph, node, layer):
     """One ONNX LSTM node to torch's parameters (float64, gate order i, f, g, o)."""
     _check_lstm_attributes(graph, node, layer)
     where = f"{graph.where}: {node.label} (layer {layer})"
@@ -1651,6 +1695,7 @@ def _convert_lstm_node(graph, node, layer, order):
     for position, role in ((5, "initial_h"), (6, "initial_c")):
         if inputs[position]:
             _is_zero_initial_state(graph, node, inputs[position], role)
+    order = ONNX_TO_TORCH_GATES
     result = {
         "weight_ih": reorder_gates(weight[0], hidden, order),
         "weight_hh": reorder_gates(recurrence[0], hidden, order),
@@ -1661,13 +1706,13 @@ def _convert_lstm_node(graph, node, layer, order):
     return result
 
 
-def _load_onnx(path, prefix, *, order=ONNX_TO_TORCH_GATES):
+def _load_onnx(path, prefix):
     where = str(path)
     graph = _OnnxGraph(path.read_bytes(), where, path.parent)
     chain, batch_first = _lstm_chain(graph)
     layers, names = [], []
     for index, node in enumerate(chain):
-        layers.append(_convert_lstm_node(graph, node, index, order))
+        layers.append(_convert_lstm_node(graph, node, index))
         names.append({kind: f"{role} of {node.label} (layer {index})" for kind, role in
                       (("weight_ih", "W"), ("weight_hh", "R"), ("bias_ih", "B[:4H]"),
                        ("bias_hh", "B[4H:]"))})

@@ -153,6 +153,10 @@ def add_parser(commands, add_config_options):
                     "calibrate its fixed-point formats, simulate an RPU sized for it on the "
                     "inputs, and report outputs, errors, cycles, modelled energy and GOPS.")
     parser.add_argument("model", metavar="MODEL", help="the trained model file")
+    parser.add_argument("--prefix", help="key prefix of the LSTM in a state dict with "
+                                         "several (e.g. 'encoder.')")
+    parser.add_argument("--batch-first", choices=("true", "false"),
+                        help="layout of batched inputs when the file does not record it")
     parser.add_argument("--inputs", required=True, metavar="X.npy",
                         help="(T, I) float inputs, or batched (B, T, I) / (T, B, I) by the "
                              "model's batch_first")
@@ -176,12 +180,11 @@ def run_command(args, *, config_from, input_error, load_inputs_array, check_outp
     """The ``run`` command; helpers come from :mod:`rpu.cli`."""
     from .model_import import load_model, ModelImportError
 
+    batch_first = None if args.batch_first is None else args.batch_first == "true"
     try:
-        model = load_model(args.model)
+        model = load_model(args.model, prefix=args.prefix, batch_first=batch_first)
     except ModelImportError as error:
         raise input_error(f"MODEL: {error}")
-    except FileNotFoundError:
-        raise input_error(f"MODEL: no such file: {args.model!r}")
     x = load_inputs_array(args.inputs, "--inputs")
     calibration = load_inputs_array(args.calibration, "--calibration") \
         if args.calibration else None

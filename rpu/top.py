@@ -77,9 +77,10 @@ class RPU(wiring.Component):
     * ``x`` (stream in): the inputs, I data words per step, x_t[0] first.
     * ``h`` (stream out): ``(h, c)`` pairs, H per step, unit 0 first; of the last layer, or of
       every layer in order when the program sets OUTPUT_ALL.
-    * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress; cycles of the last (or
-      current) run counted from the cycle after ``start``; saturation events of that run
-      (dot products and cell/hidden updates of real units).
+    * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress, or its last h has not
+      been taken yet; busy cycles of the last (or current) run, counted from the cycle after
+      ``start``; saturation events of that run (dot products and cell/hidden updates of real
+      units).
     * ``activity`` (out): event counters of the last (or current) run, for the energy model:
       ``columns`` issued (each is one weight read and one MAC in every lane), ``x_writes``,
       ``x_reads``, ``h_reads``, ``h_writes`` (words of the x and h memories), ``cell_reads``,
@@ -181,7 +182,8 @@ class RPU(wiring.Component):
         issued_group = ctrl.valid & ctrl.last
         with m.If(run):
             m.d.sync += outstanding.eq(outstanding + issued_group - engine.done)
-        m.d.comb += self.busy.eq(ctrl.busy | (outstanding != 0) | engine.busy)
+        # Busy until the last h of a run has been taken from the output register.
+        m.d.comb += self.busy.eq(ctrl.busy | (outstanding != 0) | engine.busy | self.h.valid)
         start = self.start & ~self.busy & (self.steps != 0)
         m.d.comb += [
             ctrl.en.eq(run),

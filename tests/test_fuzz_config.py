@@ -205,7 +205,7 @@ def _base_config(r):
     if HAS_CELL_FORMAT and r.random() < 0.5:
         values["cell_frac_bits"] = r.randint(0, values["data_frac_bits"])
     # Leave out parameters whose defaults suit the base (formats of 16 bits).
-    if W == 16 and values["data_frac_bits"] == 12 and r.random() < 0.5:
+    if values["data_width"] == 16 and values["data_frac_bits"] == 12 and r.random() < 0.5:
         del values["data_width"], values["data_frac_bits"]
     if Ww == 16 and values["weight_frac_bits"] == 12 and r.random() < 0.5:
         del values["weight_width"], values["weight_frac_bits"]
@@ -550,20 +550,26 @@ def _outcome_counts(indices):
     return counts, blamed, verilog
 
 
-def _assert_not_vacuous(count):
-    counts, blamed, verilog = _outcome_counts(range(count))
+def _assert_not_vacuous(indices):
+    count = len(indices)
+    counts, blamed, verilog = _outcome_counts(indices)
     # Both outcomes occur many times; every parameter is among the causes of rejections.
     assert counts["rejected-config"] >= count // 4, counts
-    assert counts["simulated"] >= count // 3, counts
+    assert counts["simulated"] >= count // 4, counts
     assert counts["rejected-shape"] >= count // 40, counts
     assert counts["accepted-large"] >= 1, counts
-    assert verilog >= count // 20, (verilog, counts)
+    assert verilog >= count // 40, (verilog, counts)
     assert blamed == set(FIELDS), sorted(set(FIELDS) - blamed)
 
 
 def test_fuzzer_is_not_vacuous():
     """Cheap (no simulation): the default cases cover every outcome, many times."""
-    _assert_not_vacuous(DEFAULT_CASES)
+    _assert_not_vacuous(range(DEFAULT_CASES))
+
+
+@pytest.mark.long
+def test_fuzzer_is_not_vacuous_long():
+    _assert_not_vacuous(range(DEFAULT_CASES, DEFAULT_CASES + LONG_CASES))
 
 
 def test_oracle_agrees_with_documented_examples():
