@@ -42,7 +42,6 @@ import hashlib
 import io
 import itertools
 import json
-import math
 import os
 import shutil
 import sys
@@ -436,17 +435,26 @@ def _run_pool(context, points, jobs, progress):
     return results, {"kind": "process pool", "jobs": workers}
 
 
-def _run_dask(context, points, address, timeout, progress):
+def _connect(address, timeout):
+    """A ``distributed.Client`` of the scheduler at ``address``."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
+        from distributed.comm import registry
+        from distributed.comm.addressing import parse_address
     except ImportError as error:
         raise ExploreInputError(f"--scheduler: needs Dask's distributed scheduler "
                                 f"(pip install dask distributed): {error}") from None
     try:
-        client = Client(address, timeout=timeout, set_as_default=False)
+        registry.get_backend(parse_address(address, strict=False)[0])
+        return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as error:
         raise ExploreInputError(f"--scheduler: cannot connect to {address!r}: "
                                 f"{error}") from None
+
+
+def _run_dask(context, points, client, address, progress):
+    from distributed import as_completed
+
     submitted = []
     try:
         submitted = [client.submit(evaluate_point, context, point, pure=False)
@@ -468,8 +476,6 @@ def _run_dask(context, points, address, timeout, progress):
         if submitted:
             client.cancel(submitted)
         raise
-    finally:
-        client.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -617,203 +623,210 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
             raise ExploreInputError(f"--liberty: {error}") from None
         liberty = str(Path(liberty).resolve())
 
-    # Inputs: evaluation, calibration, run length.
-    from .model_import import ModelImportError
-    if x is None:
-        input_source = (f"synthetic: {SYNTHETIC_SEQUENCES} sequences of N(0, 1) inputs, "
-                        f"seed 0 (no --inputs)")
-        rng = np.random.default_rng(0)
-        sequences = list(rng.standard_normal(
-            (SYNTHETIC_SEQUENCES, steps or DEFAULT_STEPS, model.input_size)))
-    else:
-        input_source = "given (--inputs)"
-        try:
-            sequences = list(model.sequences(x))
-        except ModelImportError as error:
-            raise ExploreInputError(f"--inputs: {error}") from None
-        if not sequences or sequences[0].shape[0] < 1:
-            raise ExploreInputError("--inputs: holds no time step")
-        if sequences[0].shape[0] > MAX_STEPS:
-            raise ExploreInputError(f"--inputs: at most {MAX_STEPS} time steps, not "
-                                    f"{sequences[0].shape[0]}")
-        if not all(np.all(np.isfinite(s)) for s in sequences):
-            raise ExploreInputError("--inputs: contains NaN or infinite values")
-    if calibration_inputs is None:
-        calibration = sequences
-    else:
-        try:
-            calibration = list(model.sequences(calibration_inputs))
-        except ModelImportError as error:
-            raise ExploreInputError(f"--calibration: {error}") from None
-        if not all(np.all(np.isfinite(s)) for s in calibration) or \
-                calibration[0].shape[0] < 1:
-            raise ExploreInputError("--calibration: needs finite values and T >= 1")
-    if steps is None:
-        steps = int(sequences[0].shape[0])
-    references = [model.float_forward(sequence)[-1].h for sequence in sequences]
+    # Connect first: a scheduler that cannot be reached fails before any work.
+    client = _connect(scheduler, scheduler_timeout) if scheduler else None
+    try:
+        # Inputs: evaluation, calibration, run length.
+        from .model_import import ModelImportError
+        if x is None:
+            input_source = (f"synthetic: {SYNTHETIC_SEQUENCES} sequences of N(0, 1) inputs, "
+                            f"seed 0 (no --inputs)")
+            rng = np.random.default_rng(0)
+            sequences = list(rng.standard_normal(
+                (SYNTHETIC_SEQUENCES, steps or DEFAULT_STEPS, model.input_size)))
+        else:
+            input_source = "given (--inputs)"
+            try:
+                sequences = list(model.sequences(x))
+            except ModelImportError as error:
+                raise ExploreInputError(f"--inputs: {error}") from None
+            if not sequences or sequences[0].shape[0] < 1:
+                raise ExploreInputError("--inputs: holds no time step")
+            if sequences[0].shape[0] > MAX_STEPS:
+                raise ExploreInputError(f"--inputs: at most {MAX_STEPS} time steps, not "
+                                        f"{sequences[0].shape[0]}")
+            if not all(np.all(np.isfinite(s)) for s in sequences):
+                raise ExploreInputError("--inputs: contains NaN or infinite values")
+        if calibration_inputs is None:
+            calibration = sequences
+        else:
+            try:
+                calibration = list(model.sequences(calibration_inputs))
+            except ModelImportError as error:
+                raise ExploreInputError(f"--calibration: {error}") from None
+            if not all(np.all(np.isfinite(s)) for s in calibration) or \
+                    calibration[0].shape[0] < 1:
+                raise ExploreInputError("--calibration: needs finite values and T >= 1")
+        if steps is None:
+            steps = int(sequences[0].shape[0])
+        references = [model.float_forward(sequence)[-1].h for sequence in sequences]
 
-    # Formats: calibrated once per (data width, weight width); accuracy depends only on them.
-    if "weight_widths" in sweep:
-        widths = list(itertools.product(sweep["data_widths"], sweep["weight_widths"]))
-    else:
-        widths = [(width, width) for width in sweep["data_widths"]]
-    capacity = {"input_size": model.input_size, "hidden_size": max(model.hidden_sizes),
-                "num_layers": model.num_layers}
-    formats = []
-    for data_width, weight_width in widths:
-        format_segments = min(segments, 1 << (data_width - 2))
-        print(f"explore: calibrating {data_width}-bit data, {weight_width}-bit weights",
-              file=stream, flush=True)
-        chosen = calibrate(model.layers, calibration, data_width=data_width,
-                           weight_width=weight_width, activation_segments=format_segments)
-        values = {"data_width": data_width, "data_frac_bits": chosen.data_frac_bits,
-                  "cell_frac_bits": chosen.cell_frac_bits, "weight_width": weight_width,
-                  "weight_frac_bits": chosen.weight_frac_bits,
-                  "activation_segments": format_segments}
-        try:
-            probe = RPUConfig(**capacity, **values, pim_arrays=1, lanes_per_array=4,
-                              activation_units=1, elementwise_units=1)
-        except ConfigError as error:
-            raise ExploreInputError(f"--data-widths/--weight-widths: {data_width}/"
-                                    f"{weight_width} bits: {error}") from None
-        accuracy = _accuracy(model.layers, sequences, references, probe)
-        formats.append({"values": values, "accuracy": accuracy,
-                        "calibration_saturations": dict(chosen.saturations),
-                        "calibration_max_abs_error_h": chosen.max_abs_error_h})
+        # Formats: calibrated once per (data width, weight width); accuracy depends only on them.
+        if "weight_widths" in sweep:
+            widths = list(itertools.product(sweep["data_widths"], sweep["weight_widths"]))
+        else:
+            widths = [(width, width) for width in sweep["data_widths"]]
+        capacity = {"input_size": model.input_size, "hidden_size": max(model.hidden_sizes),
+                    "num_layers": model.num_layers}
+        formats = []
+        for data_width, weight_width in widths:
+            format_segments = min(segments, 1 << (data_width - 2))
+            print(f"explore: calibrating {data_width}-bit data, {weight_width}-bit weights",
+                  file=stream, flush=True)
+            chosen = calibrate(model.layers, calibration, data_width=data_width,
+                               weight_width=weight_width, activation_segments=format_segments)
+            values = {"data_width": data_width, "data_frac_bits": chosen.data_frac_bits,
+                      "cell_frac_bits": chosen.cell_frac_bits, "weight_width": weight_width,
+                      "weight_frac_bits": chosen.weight_frac_bits,
+                      "activation_segments": format_segments}
+            try:
+                probe = RPUConfig(**capacity, **values, pim_arrays=1, lanes_per_array=4,
+                                  activation_units=1, elementwise_units=1)
+            except ConfigError as error:
+                raise ExploreInputError(f"--data-widths/--weight-widths: {data_width}/"
+                                        f"{weight_width} bits: {error}") from None
+            accuracy = _accuracy(model.layers, sequences, references, probe)
+            formats.append({"values": values, "accuracy": accuracy,
+                            "calibration_saturations": dict(chosen.saturations),
+                            "calibration_max_abs_error_h": chosen.max_abs_error_h})
 
-    # Points: every valid combination.
-    from .expansion import plan_schedule
-    points, skipped = [], {}
-    combinations = 0
-    for fmt, arrays, lanes, act, elt in itertools.product(
-            formats, sweep["pim_arrays"], sweep["lanes_per_array"],
-            sweep["activation_units"], sweep["elementwise_units"]):
-        combinations += 1
-        values = dict(capacity, **fmt["values"], pim_arrays=arrays, lanes_per_array=lanes,
-                      activation_units=act, elementwise_units=elt)
-        try:
-            config = RPUConfig(**values)
-            plan_schedule(config, model.input_size, list(model.hidden_sizes))
-        except ConfigError as error:
-            skipped[str(error)] = skipped.get(str(error), 0) + 1
-            continue
-        points.append({"point": len(points), "config": config.to_dict(), "format": fmt})
-    skipped_count = sum(skipped.values())
-    if not points:
-        reasons = "; ".join(f"{reason} ({count}x)" for reason, count in skipped.items())
-        raise ExploreInputError(f"no valid point among the {combinations} combinations of "
-                                f"the sweep options: {reasons}")
-    if skipped_count:
-        print(f"explore: skipped {skipped_count} of {combinations} combinations (invalid "
-              f"configurations, see summary.json)", file=stream, flush=True)
+        # Points: every valid combination.
+        from .expansion import plan_schedule
+        points, skipped = [], {}
+        combinations = 0
+        for fmt, arrays, lanes, act, elt in itertools.product(
+                formats, sweep["pim_arrays"], sweep["lanes_per_array"],
+                sweep["activation_units"], sweep["elementwise_units"]):
+            combinations += 1
+            values = dict(capacity, **fmt["values"], pim_arrays=arrays, lanes_per_array=lanes,
+                          activation_units=act, elementwise_units=elt)
+            try:
+                config = RPUConfig(**values)
+                plan_schedule(config, model.input_size, list(model.hidden_sizes))
+            except ConfigError as error:
+                skipped[str(error)] = skipped.get(str(error), 0) + 1
+                continue
+            points.append({"point": len(points), "config": config.to_dict(), "format": fmt})
+        skipped_count = sum(skipped.values())
+        if not points:
+            reasons = "; ".join(f"{reason} ({count}x)" for reason, count in skipped.items())
+            raise ExploreInputError(f"no valid point among the {combinations} combinations of "
+                                    f"the sweep options: {reasons}")
+        if skipped_count:
+            print(f"explore: skipped {skipped_count} of {combinations} combinations (invalid "
+                  f"configurations, see summary.json)", file=stream, flush=True)
 
-    context = {"input_size": model.input_size, "hidden_sizes": list(model.hidden_sizes),
-               "steps": steps, "synthesize": bool(synthesize),
-               "synth_cache": None if synth_cache is None else str(Path(synth_cache).resolve()),
-               "liberty": liberty, "synth_timeout": synth_timeout}
-    tasks = [{"point": p["point"], "config": p["config"]} for p in points]
-    where = f"Dask scheduler {scheduler}" if scheduler else \
-        ("this process" if jobs == 1 or len(tasks) == 1 else
-         f"{min(jobs, len(tasks))} local processes")
-    print(f"explore: {len(tasks)} points on {where}"
-          + ("" if synthesize else " (--no-synth)"), file=stream, flush=True)
-    progress = ProgressBar(len(tasks), stream=stream)
-    if scheduler:
-        results, backend = _run_dask(context, tasks, scheduler, scheduler_timeout, progress)
-    elif jobs == 1 or len(tasks) == 1:
-        results, backend = _run_inline(context, tasks, progress)
-    else:
-        results, backend = _run_pool(context, tasks, jobs, progress)
+        context = {"input_size": model.input_size, "hidden_sizes": list(model.hidden_sizes),
+                   "steps": steps, "synthesize": bool(synthesize),
+                   "synth_cache": None if synth_cache is None
+                   else str(Path(synth_cache).resolve()),
+                   "liberty": liberty, "synth_timeout": synth_timeout}
+        tasks = [{"point": p["point"], "config": p["config"]} for p in points]
+        where = f"Dask scheduler {scheduler}" if scheduler else \
+            ("this process" if jobs == 1 or len(tasks) == 1 else
+             f"{min(jobs, len(tasks))} local processes")
+        print(f"explore: {_count(len(tasks), 'point')} on {where}"
+              + ("" if synthesize else " (--no-synth)"), file=stream, flush=True)
+        progress = ProgressBar(len(tasks), stream=stream)
+        if scheduler:
+            results, backend = _run_dask(context, tasks, client, scheduler, progress)
+        elif jobs == 1 or len(tasks) == 1:
+            results, backend = _run_inline(context, tasks, progress)
+        else:
+            results, backend = _run_pool(context, tasks, jobs, progress)
 
-    # Rows, Pareto front.
-    rows = []
-    for point, result in zip(points, results):
-        config = point["config"]
-        row = dict.fromkeys(key for key, _ in COLUMNS)
-        row.update({key: config[key] for key in (
-            "pim_arrays", "lanes_per_array", "activation_units", "elementwise_units",
-            "data_width", "data_frac_bits", "cell_frac_bits", "weight_width",
-            "weight_frac_bits", "activation_segments")})
-        row.update({"point": point["point"],
-                    "mac_lanes": config["pim_arrays"] * config["lanes_per_array"],
-                    "steps": steps})
-        row.update(result["row"])
-        accuracy = point["format"]["accuracy"]
-        row.update({key: accuracy[key] for key in ("max_abs_error_h", "mean_abs_error_h",
-                                                    "saturations")})
-        rows.append(row)
-    objectives = []
-    if all(row["total_area_mm2"] is not None for row in rows):
-        objectives.append("total_area_mm2")
-    objectives.append("latency_us" if all(row["latency_us"] is not None for row in rows)
-                      else "total_cycles")
-    objectives += ["energy_per_step_pj", "max_abs_error_h"]
-    front = pareto_front([[row[key] for key in objectives] for row in rows])
-    for index, row in enumerate(rows):
-        row["pareto"] = index in front
-    pareto = [rows[index]["point"] for index in front]
+        # Rows, Pareto front.
+        rows = []
+        for point, result in zip(points, results):
+            config = point["config"]
+            row = dict.fromkeys(key for key, _ in COLUMNS)
+            row.update({key: config[key] for key in (
+                "pim_arrays", "lanes_per_array", "activation_units", "elementwise_units",
+                "data_width", "data_frac_bits", "cell_frac_bits", "weight_width",
+                "weight_frac_bits", "activation_segments")})
+            row.update({"point": point["point"],
+                        "mac_lanes": config["pim_arrays"] * config["lanes_per_array"],
+                        "steps": steps})
+            row.update(result["row"])
+            accuracy = point["format"]["accuracy"]
+            row.update({key: accuracy[key] for key in ("max_abs_error_h", "mean_abs_error_h",
+                                                        "saturations")})
+            rows.append(row)
+        objectives = []
+        if all(row["total_area_mm2"] is not None for row in rows):
+            objectives.append("total_area_mm2")
+        objectives.append("latency_us" if all(row["latency_us"] is not None for row in rows)
+                          else "total_cycles")
+        objectives += ["energy_per_step_pj", "max_abs_error_h"]
+        front = pareto_front([[row[key] for key in objectives] for row in rows])
+        for index, row in enumerate(rows):
+            row["pareto"] = index in front
+        pareto = [rows[index]["point"] for index in front]
 
-    headers = dict(COLUMNS)
-    synth_runs = [r["synthesis"] for r in results]
-    fresh = [s["original_seconds"] for s in synth_runs if s["status"] == "synthesized"]
-    every = [s["original_seconds"] for s in synth_runs if s["original_seconds"] is not None]
-    summary = {
-        "kind": "design-space exploration of RPUs for a model (python -m rpu explore)",
-        "model": {"source": model.source, "format": model.source_format,
-                  "input_size": model.input_size, "hidden_sizes": list(model.hidden_sizes),
-                  "num_layers": model.num_layers, "batch_first": model.batch_first},
-        "inputs": {"source": input_source, "sequences": len(sequences),
-                   "steps_per_sequence": int(sequences[0].shape[0]),
-                   "calibration": "the inputs" if calibration_inputs is None
-                   else "given (--calibration)"},
-        "steps": steps,
-        "sweep": {**sweep, "weight_widths": sweep.get("weight_widths",
-                                                      "equal to the data width"),
-                  "activation_segments": segments},
-        "combinations": combinations,
-        "points": len(rows),
-        "skipped_invalid": skipped_count,
-        "skipped_reasons": skipped,
-        "formats": [{**f["values"], **{k: v for k, v in f["accuracy"].items()},
-                     "calibration_saturations": f["calibration_saturations"],
-                     "calibration_max_abs_error_h": f["calibration_max_abs_error_h"]}
-                    for f in formats],
-        "pareto": {"objectives": [headers[key] for key in objectives],
-                   "minimized": True, "points": pareto},
-        "synthesis": {
-            "enabled": bool(synthesize),
-            "liberty": liberty or ("generic gate-equivalent library (rpu.cell_library)"
-                                   if synthesize else None),
-            "cache": context["synth_cache"] if synthesize else None,
-            "synthesized": len(fresh),
-            "cached": sum(1 for s in synth_runs if s["status"] == "cached"),
-            "seconds_per_synthesis": None if not every else {
-                "min": min(every), "mean": sum(every) / len(every), "max": max(every)},
-            "per_point": {str(point["point"]): s for point, s in zip(points, synth_runs)},
-        },
-        "backend": backend,
-        "runtime_s": time.monotonic() - started,
-        "notes": [
-            "cycles, total cycles and utilization: the expansion model's static schedule, "
-            "exact (the RTL takes exactly Schedule.total_cycles(T) cycles)",
-            "accuracy: the bit-accurate fixed-point model (lstm_ref.fixed_lstm) against the "
-            "float64 LSTM on the inputs, last layer's h; no RTL simulation, since the RTL "
-            "is bit exact to that model for any resources (tests/test_end_to_end.py, "
-            "tests/test_stacked.py); it depends only on the formats, chosen per width by "
-            "calibration (rpu.calibration)",
-            "no task metric: an imported model is the LSTM alone (no head), so accuracy is "
-            "the error against float64",
-            "energy: modelled (rpu.energy_actions: the schedule's exact activity counts x "
-            "per-action energies at 45 nm); power and GOPS at the point's estimated f_max",
-            "area: logic synthesized with Yosys/ABC, SRAM macros modelled; clock: static "
-            "timing estimate (no wire load, one corner)" if synthesize else
-            "--no-synth: no area, no clock; latency in cycles; the Pareto front leaves "
-            "area out",
-        ],
-        "files": ["points.csv", "pareto.csv", "area_vs_latency.png",
-                  "energy_vs_accuracy.png", "summary.json"],
-    }
-    return ExploreResult(rows, pareto, summary)
+        headers = dict(COLUMNS)
+        synth_runs = [r["synthesis"] for r in results]
+        fresh = [s["original_seconds"] for s in synth_runs if s["status"] == "synthesized"]
+        every = [s["original_seconds"] for s in synth_runs if s["original_seconds"] is not None]
+        summary = {
+            "kind": "design-space exploration of RPUs for a model (python -m rpu explore)",
+            "model": {"source": model.source, "format": model.source_format,
+                      "input_size": model.input_size, "hidden_sizes": list(model.hidden_sizes),
+                      "num_layers": model.num_layers, "batch_first": model.batch_first},
+            "inputs": {"source": input_source, "sequences": len(sequences),
+                       "steps_per_sequence": int(sequences[0].shape[0]),
+                       "calibration": "the inputs" if calibration_inputs is None
+                       else "given (--calibration)"},
+            "steps": steps,
+            "sweep": {**sweep, "weight_widths": sweep.get("weight_widths",
+                                                          "equal to the data width"),
+                      "activation_segments": segments},
+            "combinations": combinations,
+            "points": len(rows),
+            "skipped_invalid": skipped_count,
+            "skipped_reasons": skipped,
+            "formats": [{**f["values"], **{k: v for k, v in f["accuracy"].items()},
+                         "calibration_saturations": f["calibration_saturations"],
+                         "calibration_max_abs_error_h": f["calibration_max_abs_error_h"]}
+                        for f in formats],
+            "pareto": {"objectives": [headers[key] for key in objectives],
+                       "minimized": True, "points": pareto},
+            "synthesis": {
+                "enabled": bool(synthesize),
+                "liberty": liberty or ("generic gate-equivalent library (rpu.cell_library)"
+                                       if synthesize else None),
+                "cache": context["synth_cache"] if synthesize else None,
+                "synthesized": len(fresh),
+                "cached": sum(1 for s in synth_runs if s["status"] == "cached"),
+                "seconds_per_synthesis": None if not every else {
+                    "min": min(every), "mean": sum(every) / len(every), "max": max(every)},
+                "per_point": {str(point["point"]): s for point, s in zip(points, synth_runs)},
+            },
+            "backend": backend,
+            "runtime_s": time.monotonic() - started,
+            "notes": [
+                "cycles, total cycles and utilization: the expansion model's static schedule, "
+                "exact (the RTL takes exactly Schedule.total_cycles(T) cycles)",
+                "accuracy: the bit-accurate fixed-point model (lstm_ref.fixed_lstm) against the "
+                "float64 LSTM on the inputs, last layer's h; no RTL simulation, since the RTL "
+                "is bit exact to that model for any resources (tests/test_end_to_end.py, "
+                "tests/test_stacked.py); it depends only on the formats, chosen per width by "
+                "calibration (rpu.calibration)",
+                "no task metric: an imported model is the LSTM alone (no head), so accuracy is "
+                "the error against float64",
+                "energy: modelled (rpu.energy_actions: the schedule's exact activity counts x "
+                "per-action energies at 45 nm); power and GOPS at the point's estimated f_max",
+                "area: logic synthesized with Yosys/ABC, SRAM macros modelled; clock: static "
+                "timing estimate (no wire load, one corner)" if synthesize else
+                "--no-synth: no area, no clock; latency in cycles; the Pareto front leaves "
+                "area out",
+            ],
+            "files": ["points.csv", "pareto.csv", "area_vs_latency.png",
+                      "energy_vs_accuracy.png", "summary.json"],
+        }
+        return ExploreResult(rows, pareto, summary)
+    finally:
+        if client is not None:
+            client.close()
 
 
 # ---------------------------------------------------------------------------------------
@@ -995,6 +1008,10 @@ def add_parser(commands, add_config_options=None):
     return parser
 
 
+def _count(number, noun):
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _default_cache():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "rpu", "synth")
@@ -1044,8 +1061,8 @@ def explore_command(args, *, input_error=ExploreInputError, load_inputs_array=No
         return 1
     write_outputs(result, output)
     summary = result.summary
-    print(f"wrote {output / 'points.csv'} ({summary['points']} points, "
-          f"{summary['skipped_invalid']} invalid combinations skipped), pareto.csv "
-          f"({len(result.pareto)} points on the Pareto front), area_vs_latency.png, "
-          f"energy_vs_accuracy.png and summary.json")
+    print(f"wrote {output / 'points.csv'} ({_count(summary['points'], 'point')}, "
+          f"{_count(summary['skipped_invalid'], 'invalid combination')} skipped), "
+          f"pareto.csv ({_count(len(result.pareto), 'point')} on the Pareto front), "
+          f"area_vs_latency.png, energy_vs_accuracy.png and summary.json")
     return 0

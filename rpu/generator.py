@@ -19,12 +19,15 @@ import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import Shape
 
 from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
 from .config import RPUConfig
 from .expansion import plan_schedule
 from .program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE
-from .top import RPU, STATUS_WIDTH, ACTIVITY_COUNTERS, weight_layout, state_layout
+
+from .top import (RPU, STATUS_WIDTH, ACTIVITY_COUNTERS, weight_layout, state_layout,
+                  program_layout, output_layout, activity_layout)
 from .program import PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS
 
 
@@ -47,53 +50,79 @@ def emit_verilog(config, *, sram_macros=True):
                            emit_src=False)
 
 
+def _bit_ranges(layout):
+    """``{field: "bits [msb:lsb]"}`` of a StructLayout (zero-width fields say so)."""
+    ranges = {}
+    for name, field in layout:
+        width = Shape.cast(field.shape).width
+        ranges[name] = (f"bits [{field.offset + width - 1}:{field.offset}]" if width
+                        else "0 bits (absent)")
+    return ranges
+
+
+def _stream(name, direction, layout_or_width, description, meaning=None):
+    """A stream port: its Verilog signals and payload fields."""
+    if isinstance(layout_or_width, int):
+        bits, fields = layout_or_width, None
+    else:
+        bits, fields = layout_or_width.size, _bit_ranges(layout_or_width)
+    port = {"name": name, "direction": direction, "kind": "stream",
+            "signals": {"valid": f"{name}__valid", "ready": f"{name}__ready",
+                        "payload": f"{name}__payload"},
+            "payload_bits": bits, "description": description}
+    if fields is not None:
+        port["payload"] = fields
+    if meaning is not None:
+        port["payload_meaning"] = meaning
+    return port
+
+
 def _ports(config):
     W, Ww = config.data_width, config.weight_width
-    weight_bits = weight_layout(config).size
     return [
         {"name": "clk", "direction": "in", "width": 1, "description": "clock (rising edge)"},
-        {"name": "rst", "direction": "in", "width": 1, "description": "synchronous reset"},
-        {"name": "weights", "direction": "in", "kind": "stream", "payload_bits": weight_bits,
-         "payload": {"array": "PIM array index (LSBs)", "addr": "weight word address",
-                     "data": f"{config.lanes_per_array} x {Ww}-bit signed weights, lane 0 "
-                             f"in the LSBs"},
-         "description": "weight memory load, one address of every lane of one array per "
-                        "transfer; ready while idle"},
-        {"name": "program", "direction": "in", "kind": "stream",
-         "payload_bits": PROGRAM_ADDR_BITS + PROGRAM_DATA_BITS,
-         "payload": {"addr": f"{PROGRAM_ADDR_BITS}-bit word address (LSBs)",
-                     "data": f"{PROGRAM_DATA_BITS}-bit program word"},
-         "description": "program load; ready while idle"},
-        {"name": "state", "direction": "in", "kind": "stream",
-         "payload_bits": state_layout(config).size,
-         "payload": {"target": "bit 0: 0 = h, 1 = c",
-                     "layer": "layer index (after target)",
-                     "index": "h: hidden unit; c: word of elementwise_units units",
-                     "data": f"h: low {W} bits; c: {config.elementwise_units} x {W} bits, "
-                             f"lowest unit in the LSBs"},
-         "description": "initial state load (h0, c0) for a run with keep_state; ready while "
-                        "idle"},
-        {"name": "x", "direction": "in", "kind": "stream", "payload_bits": W,
-         "description": f"inputs, I words of Q{config.data_format.int_bits}."
-                        f"{config.data_frac_bits} per step, x_t[0] first"},
-        {"name": "h", "direction": "out", "kind": "stream", "payload_bits": 2 * W,
-         "payload": {"h": f"bits [{W - 1}:0]", "c": f"bits [{2 * W - 1}:{W}]"},
-         "description": "outputs, H (h, c) pairs per step, unit 0 first; of the last layer, "
-                        "or of every layer in order when the program sets OUTPUT_ALL"},
+        {"name": "rst", "direction": "in", "width": 1,
+         "description": "synchronous reset, active high"},
+        _stream("weights", "in", weight_layout(config),
+                "weight memory load, one address of every lane of one array per transfer; "
+                "ready while busy is low",
+                {"array": "PIM array index", "addr": "weight word address",
+                 "data": f"{config.lanes_per_array} x {Ww}-bit signed weights, lane 0 in the "
+                         f"lowest bits"}),
+        _stream("program", "in", program_layout(),
+                "program load (see program_registers); ready while busy is low",
+                {"addr": "program word address", "data": "program word"}),
+        _stream("state", "in", state_layout(config),
+                "initial state load (h0, c0) for a run with keep_state; ready while busy "
+                "is low",
+                {"target": "0 = h, 1 = c", "layer": "layer index",
+                 "index": "h: hidden unit; c: word of elementwise_units units",
+                 "data": f"h: the low {W} bits; c: {config.elementwise_units} x {W} bits "
+                         f"(cell format), lowest unit in the lowest bits"}),
+        _stream("x", "in", W,
+                f"inputs, I words of Q{config.data_format.int_bits}.{config.data_frac_bits} "
+                f"per step, x_t[0] first"),
+        _stream("h", "out", output_layout(config),
+                "outputs, H (h, c) pairs per step, unit 0 first; of the last layer, or of "
+                "every layer in order when the program sets OUTPUT_ALL",
+                {"h": f"Q{config.data_format.int_bits}.{config.data_frac_bits}",
+                 "c": f"Q{config.cell_format.int_bits}.{config.cell_frac_bits}"}),
         {"name": "start", "direction": "in", "width": 1,
-         "description": "start a run (sampled while not busy and steps != 0)"},
-        {"name": "steps", "direction": "in", "width": 16, "description": "time steps of a run"},
+         "description": "start a run (taken in a cycle where busy is low and steps != 0)"},
+        {"name": "steps", "direction": "in", "width": 16,
+         "description": "time steps of a run, sampled with start"},
         {"name": "keep_state", "direction": "in", "width": 1,
-         "description": "start from the h and c of the previous run instead of zeros"},
-        {"name": "busy", "direction": "out", "width": 1, "description": "a run is in progress"},
+         "description": "start from the state the previous run left (or the state stream "
+                        "loaded) instead of zeros; sampled with start"},
+        {"name": "busy", "direction": "out", "width": 1,
+         "description": "a run is in progress or its last h has not been taken yet"},
         {"name": "cycles", "direction": "out", "width": STATUS_WIDTH,
-         "description": "busy cycles of the last run"},
+         "description": "busy cycles of the last run (from the cycle after start)"},
         {"name": "saturations", "direction": "out", "width": STATUS_WIDTH,
          "description": "saturation events of the last run"},
         {"name": "activity", "direction": "out",
          "width": STATUS_WIDTH * len(ACTIVITY_COUNTERS),
-         "fields": {name: f"bits [{STATUS_WIDTH * (i + 1) - 1}:{STATUS_WIDTH * i}]"
-                    for i, name in enumerate(ACTIVITY_COUNTERS)},
+         "fields": _bit_ranges(activity_layout()),
          "description": "event counters of the last run, for the energy model"},
     ]
 
