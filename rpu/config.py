@@ -25,6 +25,9 @@ MAX_SIZE = 16384
 MAX_LANES = 1024
 MAX_STEPS = (1 << 16) - 1
 MAX_LAYERS = 16
+#: Words per lane weight memory: every weight address (a layer's WEIGHT_BASE) must fit a
+#: 32-bit program word (rpu.program.PROGRAM_DATA_BITS).
+MAX_WEIGHT_DEPTH = 1 << 32
 
 
 def _check_int(name, value, low, high):
@@ -146,6 +149,13 @@ class RPUConfig:
             check_segments(self.data_format, self.activation_segments)
         except ValueError as error:
             raise ConfigError(f"activation_segments: {error}") from None
+        if self.weight_depth > MAX_WEIGHT_DEPTH:
+            raise ConfigError(
+                f"the weight memory depth per lane, num_layers * max_groups * max_columns "
+                f"= {self.num_layers} * {self.max_groups} * {self.max_columns}, must be at "
+                f"most 2**32 (weight addresses are 32-bit program words), not "
+                f"{self.weight_depth}: reduce num_layers, input_size or hidden_size, or add "
+                f"lanes")
 
     # Derived values -----------------------------------------------------------------------
 

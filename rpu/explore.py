@@ -323,6 +323,39 @@ def evaluate_point(context, point):
     return {"row": row, "synthesis": synthesis}
 
 
+def calibrate_format(shared, widths):
+    """Calibrate the formats of one ``(data width, weight width)`` and measure their
+    accuracy on the inputs (runs in a worker).
+
+    Parameters
+    ----------
+    shared : dict
+        ``layers``, ``calibration`` and ``sequences`` (lists of ``(T, I)`` arrays),
+        ``references`` (float64 h of the last layer per sequence), ``segments``.
+    widths : tuple of int
+
+    Returns
+    -------
+    dict
+        ``values`` (the format fields of :class:`RPUConfig`), ``accuracy``, and what
+        calibration found on the calibration inputs.
+    """
+    from .calibration import calibrate
+
+    data_width, weight_width = widths
+    segments = min(shared["segments"], 1 << (data_width - 2))
+    chosen = calibrate(shared["layers"], shared["calibration"], data_width=data_width,
+                       weight_width=weight_width, activation_segments=segments)
+    values = {"data_width": data_width, "data_frac_bits": chosen.data_frac_bits,
+              "cell_frac_bits": chosen.cell_frac_bits, "weight_width": weight_width,
+              "weight_frac_bits": chosen.weight_frac_bits, "activation_segments": segments}
+    config = RPUConfig(**values)
+    accuracy = _accuracy(shared["layers"], shared["sequences"], shared["references"], config)
+    return {"values": values, "accuracy": accuracy,
+            "calibration_saturations": dict(chosen.saturations),
+            "calibration_max_abs_error_h": chosen.max_abs_error_h}
+
+
 # ---------------------------------------------------------------------------------------
 # Pareto front
 # ---------------------------------------------------------------------------------------
@@ -352,8 +385,8 @@ class ProgressBar:
     """A progress bar on a stream (stderr): redrawn in place on a terminal, else a line
     every tenth of the way."""
 
-    def __init__(self, total, *, stream=None, label="explore", width=30):
-        self.total, self.label, self.width = total, label, width
+    def __init__(self, total, *, stream=None, label="explore", unit="points", width=30):
+        self.total, self.label, self.unit, self.width = total, label, unit, width
         self.stream = sys.stderr if stream is None else stream
         try:
             self.tty = self.stream.isatty()
@@ -373,7 +406,7 @@ class ProgressBar:
         filled = int(round(self.width * fraction))
         elapsed = time.monotonic() - self.started
         text = (f"{self.label} [{'#' * filled}{'-' * (self.width - filled)}] "
-                f"{self.done}/{self.total} points, {elapsed:.0f} s")
+                f"{self.done}/{self.total} {self.unit}, {elapsed:.0f} s")
         if 0 < self.done < self.total:
             text += f", ~{elapsed * (self.total - self.done) / self.done:.0f} s left"
         if self.tty:
@@ -398,41 +431,104 @@ def _describe(point):
             f"{c['data_width']}/{c['weight_width']} bits)")
 
 
-def _run_inline(context, points, progress):
-    results = []
-    for point in points:
+class _Runner:
+    """Runs ``function(shared, item)`` over items: in this process (one job, or one item),
+    on a local process pool (kept for every map), or on a Dask cluster (``shared`` is
+    scattered to the workers once)."""
+
+    def __init__(self, jobs, client=None, address=None):
+        self.jobs, self.client, self.address = jobs, client, address
+        self.pool = None
+
+    def where(self, count):
+        if self.client is not None:
+            return f"Dask scheduler {self.address}"
+        if self.jobs == 1 or count == 1:
+            return "this process"
+        return f"{min(self.jobs, count)} local processes"
+
+    def backend(self, count):
+        if self.client is not None:
+            workers = len(self.client.scheduler_info().get("workers", {}))
+            return {"kind": "dask.distributed", "scheduler": self.address, "workers": workers}
+        if self.jobs == 1 or count == 1:
+            return {"kind": "in process", "jobs": 1}
+        return {"kind": "process pool", "jobs": min(self.jobs, count)}
+
+    def map(self, function, shared, items, describe, progress):
+        """Results in the order of ``items``; a failed item raises ExplorePointError."""
+        if self.client is not None:
+            return self._map_dask(function, shared, items, describe, progress)
+        if self.jobs == 1 or len(items) == 1:
+            results = []
+            for item in items:
+                try:
+                    results.append(function(shared, item))
+                except Exception as error:
+                    raise ExplorePointError(f"{describe(item)} failed: {error}") from error
+                progress.update()
+            return results
+        return self._map_pool(function, shared, items, describe, progress)
+
+    def _map_pool(self, function, shared, items, describe, progress):
+        import concurrent.futures as futures
+        import multiprocessing
+
+        if self.pool is None:
+            self.pool = futures.ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        results = [None] * len(items)
+        pending = {}
         try:
-            results.append(evaluate_point(context, point))
-        except Exception as error:
-            raise ExplorePointError(f"{_describe(point)} failed: {error}") from error
-        progress.update()
-    return results, {"kind": "in process", "jobs": 1}
+            pending = {self.pool.submit(function, shared, item): index
+                       for index, item in enumerate(items)}
+            for future in futures.as_completed(pending):
+                index = pending[future]
+                try:
+                    results[index] = future.result()
+                except Exception as error:
+                    raise ExplorePointError(f"{describe(items[index])} failed: "
+                                            f"{error}") from error
+                progress.update()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+            raise
+        return results
 
+    def _map_dask(self, function, shared, items, describe, progress):
+        from distributed import as_completed
 
-def _run_pool(context, points, jobs, progress):
-    import concurrent.futures as futures
-    import multiprocessing
+        client = self.client
+        submitted = []
+        try:
+            [shared_future] = client.scatter([shared], broadcast=True, hash=False)
+            submitted = [client.submit(function, shared_future, item, pure=False)
+                         for item in items]
+            index_of = {future.key: index for index, future in enumerate(submitted)}
+            results = [None] * len(items)
+            for future in as_completed(submitted, loop=client.loop):
+                index = index_of[future.key]
+                try:
+                    results[index] = future.result()
+                except Exception as error:
+                    raise ExplorePointError(f"{describe(items[index])} failed on the Dask "
+                                            f"cluster: {error}") from error
+                progress.update()
+            return results
+        except BaseException:
+            if submitted:
+                client.cancel(submitted)
+            raise
 
-    results = [None] * len(points)
-    workers = min(jobs, len(points))
-    pool = futures.ProcessPoolExecutor(max_workers=workers,
-                                       mp_context=multiprocessing.get_context("spawn"))
-    try:
-        pending = {pool.submit(evaluate_point, context, point): index
-                   for index, point in enumerate(points)}
-        for future in futures.as_completed(pending):
-            index = pending[future]
-            try:
-                results[index] = future.result()
-            except Exception as error:
-                raise ExplorePointError(f"{_describe(points[index])} failed: {error}") \
-                    from error
-            progress.update()
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return results, {"kind": "process pool", "jobs": workers}
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        if self.client is not None:
+            self.client.close()
 
 
 def _connect(address, timeout):
@@ -450,32 +546,6 @@ def _connect(address, timeout):
     except (OSError, TimeoutError, ValueError, TypeError) as error:
         raise ExploreInputError(f"--scheduler: cannot connect to {address!r}: "
                                 f"{error}") from None
-
-
-def _run_dask(context, points, client, address, progress):
-    from distributed import as_completed
-
-    submitted = []
-    try:
-        submitted = [client.submit(evaluate_point, context, point, pure=False)
-                     for point in points]
-        index_of = {future.key: index for index, future in enumerate(submitted)}
-        results = [None] * len(points)
-        for future in as_completed(submitted, loop=client.loop):
-            index = index_of[future.key]
-            try:
-                results[index] = future.result()
-            except Exception as error:
-                raise ExplorePointError(f"{_describe(points[index])} failed on the Dask "
-                                        f"cluster: {error}") from error
-            progress.update()
-        workers = len(client.scheduler_info().get("workers", {}))
-        return results, {"kind": "dask.distributed", "scheduler": address,
-                         "workers": workers}
-    except BaseException:
-        if submitted:
-            client.cancel(submitted)
-        raise
 
 
 # ---------------------------------------------------------------------------------------
@@ -577,8 +647,6 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
     ExplorePointError
         A point failed.
     """
-    from .calibration import calibrate
-
     started = time.monotonic()
     stream = sys.stderr if progress_stream is None else progress_stream
     sweep = {
@@ -624,7 +692,8 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
         liberty = str(Path(liberty).resolve())
 
     # Connect first: a scheduler that cannot be reached fails before any work.
-    client = _connect(scheduler, scheduler_timeout) if scheduler else None
+    runner = _Runner(jobs, _connect(scheduler, scheduler_timeout) if scheduler else None,
+                     scheduler)
     try:
         # Inputs: evaluation, calibration, run length.
         from .model_import import ModelImportError
@@ -661,60 +730,65 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
             steps = int(sequences[0].shape[0])
         references = [model.float_forward(sequence)[-1].h for sequence in sequences]
 
-        # Formats: calibrated once per (data width, weight width); accuracy depends only on them.
+        # Combinations: valid or not does not depend on the fractional bits (calibrated
+        # below), so they are checked first with placeholder ones.
+        from .expansion import plan_schedule
         if "weight_widths" in sweep:
             widths = list(itertools.product(sweep["data_widths"], sweep["weight_widths"]))
         else:
             widths = [(width, width) for width in sweep["data_widths"]]
         capacity = {"input_size": model.input_size, "hidden_size": max(model.hidden_sizes),
                     "num_layers": model.num_layers}
-        formats = []
-        for data_width, weight_width in widths:
-            format_segments = min(segments, 1 << (data_width - 2))
-            print(f"explore: calibrating {data_width}-bit data, {weight_width}-bit weights",
-                  file=stream, flush=True)
-            chosen = calibrate(model.layers, calibration, data_width=data_width,
-                               weight_width=weight_width, activation_segments=format_segments)
-            values = {"data_width": data_width, "data_frac_bits": chosen.data_frac_bits,
-                      "cell_frac_bits": chosen.cell_frac_bits, "weight_width": weight_width,
-                      "weight_frac_bits": chosen.weight_frac_bits,
-                      "activation_segments": format_segments}
-            try:
-                probe = RPUConfig(**capacity, **values, pim_arrays=1, lanes_per_array=4,
-                                  activation_units=1, elementwise_units=1)
-            except ConfigError as error:
-                raise ExploreInputError(f"--data-widths/--weight-widths: {data_width}/"
-                                        f"{weight_width} bits: {error}") from None
-            accuracy = _accuracy(model.layers, sequences, references, probe)
-            formats.append({"values": values, "accuracy": accuracy,
-                            "calibration_saturations": dict(chosen.saturations),
-                            "calibration_max_abs_error_h": chosen.max_abs_error_h})
-
-        # Points: every valid combination.
-        from .expansion import plan_schedule
-        points, skipped = [], {}
+        try:
+            RPUConfig(**capacity, pim_arrays=1, lanes_per_array=4, activation_units=1,
+                      elementwise_units=1)
+        except ConfigError as error:
+            raise ExploreInputError(f"MODEL: too large for an RPU: {error}") from None
+        candidates, skipped = [], {}
         combinations = 0
-        for fmt, arrays, lanes, act, elt in itertools.product(
-                formats, sweep["pim_arrays"], sweep["lanes_per_array"],
+        for (data_width, weight_width), arrays, lanes, act, elt in itertools.product(
+                widths, sweep["pim_arrays"], sweep["lanes_per_array"],
                 sweep["activation_units"], sweep["elementwise_units"]):
             combinations += 1
-            values = dict(capacity, **fmt["values"], pim_arrays=arrays, lanes_per_array=lanes,
-                          activation_units=act, elementwise_units=elt)
+            values = dict(capacity, data_width=data_width, data_frac_bits=data_width - 2,
+                          weight_width=weight_width, weight_frac_bits=weight_width - 1,
+                          activation_segments=min(segments, 1 << (data_width - 2)),
+                          pim_arrays=arrays, lanes_per_array=lanes, activation_units=act,
+                          elementwise_units=elt)
             try:
                 config = RPUConfig(**values)
                 plan_schedule(config, model.input_size, list(model.hidden_sizes))
             except ConfigError as error:
                 skipped[str(error)] = skipped.get(str(error), 0) + 1
                 continue
-            points.append({"point": len(points), "config": config.to_dict(), "format": fmt})
+            candidates.append(((data_width, weight_width), values))
         skipped_count = sum(skipped.values())
-        if not points:
+        if not candidates:
             reasons = "; ".join(f"{reason} ({count}x)" for reason, count in skipped.items())
-            raise ExploreInputError(f"no valid point among the {combinations} combinations of "
-                                    f"the sweep options: {reasons}")
+            raise ExploreInputError(f"no valid point among the {combinations} combinations "
+                                    f"of the sweep options: {reasons}")
         if skipped_count:
-            print(f"explore: skipped {skipped_count} of {combinations} combinations (invalid "
-                  f"configurations, see summary.json)", file=stream, flush=True)
+            print(f"explore: skipped {skipped_count} of {combinations} combinations "
+                  f"(invalid configurations, see summary.json)", file=stream, flush=True)
+
+        # Formats: calibrated once per (data width, weight width) that has a valid point;
+        # accuracy depends on the formats only.
+        used = [w for w in widths if any(key == w for key, _ in candidates)]
+        shared = {"layers": model.layers, "calibration": calibration,
+                  "sequences": sequences, "references": references, "segments": segments}
+        print(f"explore: calibrating {_count(len(used), 'format')} on "
+              f"{runner.where(len(used))}", file=stream, flush=True)
+        results = runner.map(calibrate_format, shared, used,
+                             lambda w: f"calibration of {w[0]}/{w[1]} bits",
+                             ProgressBar(len(used), stream=stream, label="calibrate",
+                                         unit="formats"))
+        formats = dict(zip(used, results))
+
+        points = []
+        for key, values in candidates:
+            fmt = formats[key]
+            config = RPUConfig(**dict(values, **fmt["values"]))
+            points.append({"point": len(points), "config": config.to_dict(), "format": fmt})
 
         context = {"input_size": model.input_size, "hidden_sizes": list(model.hidden_sizes),
                    "steps": steps, "synthesize": bool(synthesize),
@@ -722,18 +796,11 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
                    else str(Path(synth_cache).resolve()),
                    "liberty": liberty, "synth_timeout": synth_timeout}
         tasks = [{"point": p["point"], "config": p["config"]} for p in points]
-        where = f"Dask scheduler {scheduler}" if scheduler else \
-            ("this process" if jobs == 1 or len(tasks) == 1 else
-             f"{min(jobs, len(tasks))} local processes")
-        print(f"explore: {_count(len(tasks), 'point')} on {where}"
+        print(f"explore: {_count(len(tasks), 'point')} on {runner.where(len(tasks))}"
               + ("" if synthesize else " (--no-synth)"), file=stream, flush=True)
-        progress = ProgressBar(len(tasks), stream=stream)
-        if scheduler:
-            results, backend = _run_dask(context, tasks, client, scheduler, progress)
-        elif jobs == 1 or len(tasks) == 1:
-            results, backend = _run_inline(context, tasks, progress)
-        else:
-            results, backend = _run_pool(context, tasks, jobs, progress)
+        results = runner.map(evaluate_point, context, tasks, _describe,
+                             ProgressBar(len(tasks), stream=stream))
+        backend = runner.backend(len(tasks))
 
         # Rows, Pareto front.
         rows = []
@@ -787,7 +854,7 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
             "formats": [{**f["values"], **{k: v for k, v in f["accuracy"].items()},
                          "calibration_saturations": f["calibration_saturations"],
                          "calibration_max_abs_error_h": f["calibration_max_abs_error_h"]}
-                        for f in formats],
+                        for f in formats.values()],
             "pareto": {"objectives": [headers[key] for key in objectives],
                        "minimized": True, "points": pareto},
             "synthesis": {
@@ -825,8 +892,7 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
         }
         return ExploreResult(rows, pareto, summary)
     finally:
-        if client is not None:
-            client.close()
+        runner.close()
 
 
 # ---------------------------------------------------------------------------------------

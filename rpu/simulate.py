@@ -26,7 +26,7 @@ from .expansion import Program
 
 
 __all__ = ["Load", "LoadState", "Run", "StallPatterns", "RunResult", "SimulationResult",
-           "SimulationError", "simulate_session", "simulate_program"]
+           "SimulationError", "simulate_session", "simulate_program", "complete_run_result"]
 
 
 class SimulationError(RuntimeError):
@@ -134,6 +134,25 @@ class RunResult:
 
 #: The result of :func:`simulate_program` (one complete run).
 SimulationResult = RunResult
+
+
+def complete_run_result(program, steps, outputs, *, cycles, run_cycles, saturations,
+                        activity):
+    """The :class:`RunResult` of a complete run of ``program``: ``outputs`` (N, 2) split into
+    steps and into the layers the program streams out."""
+    schedule = program.schedule
+    emitted = schedule.layers if schedule.output_all else schedule.layers[-1:]
+    per_step = np.asarray(outputs, dtype=np.int64).reshape(steps, schedule.outputs_per_step(),
+                                                           2)
+    layers_h, layers_c, offset = [], [], 0
+    for layer in emitted:
+        part = per_step[:, offset:offset + layer.hidden_size]
+        layers_h.append(part[:, :, 0].copy())
+        layers_c.append(part[:, :, 1].copy())
+        offset += layer.hidden_size
+    return RunResult(np.asarray(outputs, dtype=np.int64).reshape(-1, 2), layers_h[-1],
+                     layers_c[-1], cycles, run_cycles, saturations, layers_h, layers_c,
+                     activity)
 
 
 class _Harness(Elaboratable):
@@ -298,19 +317,11 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
             while ctx.get(dut.busy):
                 await ctx.tick()
                 session_cycle += 1
-            schedule = program.schedule
-            emitted = schedule.layers if schedule.output_all else schedule.layers[-1:]
-            per_step = outputs.reshape(steps, schedule.outputs_per_step(), 2)
-            layers_h, layers_c, offset = [], [], 0
-            for layer in emitted:
-                part = per_step[:, offset:offset + layer.hidden_size]
-                layers_h.append(part[:, :, 0].copy())
-                layers_c.append(part[:, :, 1].copy())
-                offset += layer.hidden_size
             activity = {name: int(ctx.get(dut.activity[name])) for name in ACTIVITY_COUNTERS}
-            results.append(RunResult(
-                outputs, layers_h[-1], layers_c[-1], last_transfer + 1, ctx.get(dut.cycles),
-                ctx.get(dut.saturations), layers_h, layers_c, activity))
+            results.append(complete_run_result(
+                program, steps, outputs, cycles=last_transfer + 1,
+                run_cycles=ctx.get(dut.cycles), saturations=ctx.get(dut.saturations),
+                activity=activity))
 
     sim = Simulator(harness)
     sim.add_clock(1e-8, domain="sync")

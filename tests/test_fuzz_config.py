@@ -58,6 +58,7 @@ HAS_CELL_FORMAT = "cell_frac_bits" in FIELDS
 
 # The documented limits (rpu/config.py); re-stated here so that the oracle is independent.
 MAX_SIZE, MAX_LAYERS, MAX_LANES = 16384, 16, 1024
+MAX_WEIGHT_DEPTH = 1 << 32          # weight addresses are 32-bit program words
 
 # Parameters tied by a constraint: a bad value of one may be reported under another.
 GROUPS = [
@@ -107,8 +108,11 @@ def config_is_valid(values):
             and not _in(p["cell_frac_bits"], 0, p["data_frac_bits"]):
         return False
     segments = p["activation_segments"]
-    return (_in(segments, 1, 1 << (p["data_width"] - 2))
-            and segments & (segments - 1) == 0)
+    if not (_in(segments, 1, 1 << (p["data_width"] - 2)) and segments & (segments - 1) == 0):
+        return False
+    I, H, L = p["input_size"], p["hidden_size"], p["num_layers"]
+    columns = 1 + (I if L == 1 else max(I, H)) + H
+    return L * -(-H // units) * columns <= MAX_WEIGHT_DEPTH
 
 
 def _is_size(value):
@@ -202,6 +206,9 @@ def _base_config(r):
     elif roll < 0.04:
         values.update(pim_arrays=4, lanes_per_array=256, activation_units=r.choice([1, 64]),
                       elementwise_units=r.choice([1, 256]))
+    elif roll < 0.045:          # around the limit of the weight memory depth (2**32)
+        values.update(input_size=MAX_SIZE, hidden_size=MAX_SIZE, num_layers=r.choice([7, 8, 16]),
+                      pim_arrays=1, lanes_per_array=4, activation_units=1, elementwise_units=1)
     if HAS_CELL_FORMAT and r.random() < 0.5:
         values["cell_frac_bits"] = r.randint(0, values["data_frac_bits"])
     # Leave out parameters whose defaults suit the base (formats of 16 bits).
@@ -248,7 +255,8 @@ def draw_config(index):
     values = dict(base)
     full = {**DEFAULTS, **base}
     from_dict = r.random() < 0.2
-    blame = set()
+    # A base beyond the weight memory depth is rejected under one of the sizes.
+    blame = set() if config_is_valid(base) else {"num_layers", "input_size", "hidden_size"}
     mutations = r.choices([0, 1, 2, 3], weights=[44, 40, 11, 5])[0]
     for _ in range(mutations):
         if from_dict and r.random() < 0.15:
@@ -570,6 +578,20 @@ def test_fuzzer_is_not_vacuous():
 @pytest.mark.long
 def test_fuzzer_is_not_vacuous_long():
     _assert_not_vacuous(range(DEFAULT_CASES, DEFAULT_CASES + LONG_CASES))
+
+
+def test_weight_depth_fits_the_program_word():
+    # 16384 x 16384 on 4 lanes: 16384 groups of 1 + 16384 + 16384 columns per layer.
+    values = dict(input_size=MAX_SIZE, hidden_size=MAX_SIZE, pim_arrays=1, lanes_per_array=4,
+                  activation_units=1, elementwise_units=1)
+    config = RPUConfig(num_layers=7, **values)
+    assert config.weight_depth == 7 * 16384 * 32769 <= MAX_WEIGHT_DEPTH
+    schedule = plan_schedule(config, MAX_SIZE, [MAX_SIZE] * 7)
+    assert max(layer.weight_base for layer in schedule.layers) < 1 << 32
+    for layers in (8, 16):
+        assert not config_is_valid(dict(values, num_layers=layers))
+        with pytest.raises(ConfigError, match="num_layers.*must be at most 2\\*\\*32"):
+            RPUConfig(num_layers=layers, **values)
 
 
 def test_oracle_agrees_with_documented_examples():

@@ -15,6 +15,7 @@ a failure. RPU_HDL_SEED changes the random configurations.
 
 import os
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -42,6 +43,8 @@ def require(simulator):
     except SimulatorNotFound as error:
         if ON_CI:
             pytest.fail(f"{simulator} is required on CI: {error}")
+        # A warning too: it shows in pytest's summary without -rs.
+        warnings.warn(UserWarning(f"{simulator} not run: {error}"))
         pytest.skip(f"{simulator} not run: {error}")
 
 

@@ -10,6 +10,7 @@ input port of ``rpu``.
 import os
 import re
 import shlex
+import warnings
 
 import pytest
 
@@ -43,6 +44,7 @@ def verilator():
     except SimulatorNotFound as error:
         if ON_CI:
             pytest.fail(f"verilator is required on CI: {error}")
+        warnings.warn(UserWarning(f"verilator not run: {error}"))   # shown without -rs
         pytest.skip(f"verilator not run: {error}")
 
 

@@ -30,6 +30,9 @@ Written next to this script:
 ``test_set.npz``
     The held-out test images: ``x`` float32 ``(450, 8, 8)`` = (sequence, step, pixel) in
     [0, 1], ``labels`` int64 ``(450,)``, and ``indices`` into ``load_digits()``.
+``calibration_set.npz``
+    40 *training* images (4 per class), same layout: the inputs on which
+    ``run_example.py`` calibrates the RPU's fixed-point formats.
 ``float_reference.json``
     Training settings and torch's float32 accuracies, with torch's test-set predictions.
 """
@@ -53,6 +56,8 @@ EPOCHS = 60
 BATCH = 32
 LEARNING_RATE = 1e-2
 TEST_SIZE = 0.25
+#: Training images kept for calibrating the RPU's fixed-point formats, per class.
+CALIBRATION_PER_CLASS = 4
 
 
 class DigitsLSTM(torch.nn.Module):
@@ -120,29 +125,43 @@ def main():
 
     state = {key: value.detach().clone().contiguous()
              for key, value in model.lstm.state_dict().items()}
-    save_file(state, HERE / "model.safetensors",
-              metadata={"batch_first": "true", "source": "examples/digits/train.py"})
+    # One metadata entry only: safetensors writes a map of several in no fixed order.
+    save_file(state, HERE / "model.safetensors", metadata={"batch_first": "true"})
+    (HERE / "model.safetensors").chmod(0o644)
     np.savez(HERE / "classifier.npz",
              weight=model.head.weight.detach().numpy().astype(np.float32),
              bias=model.head.bias.detach().numpy().astype(np.float32))
     np.savez_compressed(HERE / "test_set.npz", x=images[test_idx],
                         labels=digits.target[test_idx].astype(np.int64), indices=test_idx)
+    # Calibration inputs come from the training images (never from the test set): the first
+    # CALIBRATION_PER_CLASS of each class in a seeded shuffle of the training split.
+    shuffled = np.random.default_rng(SEED).permutation(train_idx)
+    calibration_idx = np.sort(np.concatenate([
+        shuffled[digits.target[shuffled] == digit][:CALIBRATION_PER_CLASS]
+        for digit in range(10)]))
+    np.savez_compressed(HERE / "calibration_set.npz", x=images[calibration_idx],
+                        labels=digits.target[calibration_idx].astype(np.int64),
+                        indices=calibration_idx)
     reference = {
         "data_set": "sklearn.datasets.load_digits (8x8, rows as time steps, pixels / 16)",
         "split": {"test_size": TEST_SIZE, "random_state": SEED, "stratify": True,
-                  "train": len(train_idx), "test": len(test_idx)},
+                  "train": len(train_idx), "test": len(test_idx),
+                  "calibration": len(calibration_idx)},
         "model": {"input_size": 8, "hidden_size": HIDDEN, "num_layers": 1,
                   "batch_first": True, "head": f"Linear({HIDDEN}, 10) on the last h"},
         "training": {"seed": SEED, "epochs": EPOCHS, "batch_size": BATCH,
                      "optimizer": "Adam", "learning_rate": LEARNING_RATE,
-                     "schedule": "cosine", "seconds": round(seconds, 1),
-                     "torch": torch.__version__},
+                     "schedule": "cosine", "torch": torch.__version__},
         "train_accuracy": train_accuracy,
         "test_accuracy": test_accuracy,
         "test_correct": int(round(test_accuracy * len(test_idx))),
         "test_predictions": predictions.tolist(),
     }
-    (HERE / "float_reference.json").write_text(json.dumps(reference, indent=1) + "\n")
+    # The 450 predictions on one line, the rest indented.
+    predictions_line = json.dumps(reference.pop("test_predictions"))
+    text = json.dumps(reference, indent=1)
+    text = text[:-2] + f',\n "test_predictions": {predictions_line}\n}}\n'
+    (HERE / "float_reference.json").write_text(text)
     print(f"trained in {seconds:.1f} s: train accuracy {train_accuracy:.4f}, "
           f"test accuracy {test_accuracy:.4f} ({reference['test_correct']}/{len(test_idx)})")
 
