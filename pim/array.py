@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Cat, signed
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
-from .lane import PIMLane
+from .lane import PIMLane, issue_ports
 
 
 __all__ = ["PIMArray"]
@@ -42,13 +42,7 @@ class PIMArray(wiring.Component):
         self._sram_macros = bool(sram_macros)
         n = config.lanes_per_array
         super().__init__({
-            "en": In(1),
-            "addr": In(range(config.weight_depth)),
-            "valid": In(1),
-            "first": In(1),
-            "last": In(1),
-            "operand": In(signed(config.data_width)),
-            "wr_addr": In(range(config.weight_depth)),
+            **issue_ports(config),
             "wr_data": In(data.ArrayLayout(signed(config.weight_width), n)),
             "wr_en": In(1),
             "results": Out(data.ArrayLayout(signed(config.data_width), n)),

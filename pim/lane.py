@@ -8,7 +8,20 @@ from rpu.arith import narrow
 from .sram import SRAM
 
 
-__all__ = ["PIMLane"]
+__all__ = ["PIMLane", "issue_ports"]
+
+
+def issue_ports(config):
+    """The ports a lane and an array share: the issued column and its broadcast operand."""
+    return {
+        "en": In(1),
+        "addr": In(range(config.weight_depth)),
+        "valid": In(1),
+        "first": In(1),
+        "last": In(1),
+        "operand": In(signed(config.data_width)),
+        "wr_addr": In(range(config.weight_depth)),
+    }
 
 
 class PIMLane(wiring.Component):
@@ -57,13 +70,7 @@ class PIMLane(wiring.Component):
         self._config = config
         self._sram_macros = bool(sram_macros)
         super().__init__({
-            "en": In(1),
-            "addr": In(range(config.weight_depth)),
-            "valid": In(1),
-            "first": In(1),
-            "last": In(1),
-            "operand": In(signed(config.data_width)),
-            "wr_addr": In(range(config.weight_depth)),
+            **issue_ports(config),
             "wr_data": In(signed(config.weight_width)),
             "wr_en": In(1),
             "result": Out(signed(config.data_width)),

@@ -24,7 +24,6 @@ from lstm_ref.fixedpoint import FixedFormat
 from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm
 from lstm_ref.float_lstm import lstm_forward
 from lstm_ref.activation import DEFAULT_SEGMENTS
-from .config import RPUConfig, ConfigError
 
 
 __all__ = ["CalibrationResult", "calibrate", "evaluate_formats"]

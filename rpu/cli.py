@@ -237,7 +237,6 @@ def _run_simulator(simulator, program, x_codes, vcd):
 
 def _simulate(args):
     from .expansion import compile_lstm
-    from lstm_ref.fixed_lstm import FixedLSTM
     from lstm_ref.float_lstm import lstm_forward
 
     weights = load_weights(args.weights)

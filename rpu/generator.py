@@ -28,7 +28,7 @@ from .program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, 
 
 from .top import (RPU, STATUS_WIDTH, ACTIVITY_COUNTERS, weight_layout, state_layout,
                   program_layout, output_layout, activity_layout)
-from .program import PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS
+from .program import PROGRAM_ADDR_BITS
 
 
 __all__ = ["generate", "emit_verilog", "describe"]

@@ -79,7 +79,6 @@ from amaranth.lib.wiring import Flow
 
 from pim.sram import SRAM_MODEL_VERILOG
 from .config import RPUConfig
-from .expansion import Program
 from .simulate import (Load, Run, RunResult, StallPatterns, SimulationError, _check_session,
                        complete_run_result)
 from . import simulate as _simulate
@@ -1328,12 +1327,9 @@ def simulate_program_hdl(program, x_codes, *, keep_state=False, stalls=None,
     -------
     RunResult
     """
-    if not isinstance(program, Program):
-        raise TypeError(f"program must be a Program, not {program!r}")
-    run = Run(np.asarray(x_codes, dtype=np.int64), keep_state=keep_state)
-    return simulate_session_hdl(program.config, [Load(program), run], stalls=stalls,
-                                simulator=simulator, build_dir=build_dir,
-                                max_cycles=max_cycles)[0]
+    return _simulate.simulate_program(program, x_codes, keep_state=keep_state, stalls=stalls,
+                                      simulator=simulator, build_dir=build_dir,
+                                      max_cycles=max_cycles)
 
 
 # Lint --------------------------------------------------------------------------------------

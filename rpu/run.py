@@ -9,11 +9,10 @@ predicted), utilization, modelled energy and GOPS at the stated clock.
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
-from .config import RPUConfig, ConfigError
+from .config import RPUConfig
 
 
 __all__ = ["run_model", "add_parser"]

@@ -14,7 +14,7 @@ per-cycle pattern of whether the testbench offers a word (valid) or takes one (r
 patterns are explicit bit arrays, so other simulators can replay exactly the same stimulus.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -335,8 +335,12 @@ def simulate_session(config, operations, *, stalls=None, vcd_path=None, max_cycl
 
 
 def simulate_program(program, x_codes, *, keep_state=False, stalls=None, vcd_path=None,
-                     max_cycles=None):
+                     max_cycles=None, simulator="amaranth", build_dir=None):
     """Load ``program`` into a fresh RPU and run it once on ``x_codes`` (T, I).
+
+    ``simulator`` is ``"amaranth"`` (this module), or ``"verilator"`` or ``"icarus"`` on the
+    generated Verilog (:func:`rpu.hdl_sim.simulate_session_hdl`, which takes ``build_dir``
+    and writes no waveform).
 
     Returns
     -------
@@ -344,6 +348,14 @@ def simulate_program(program, x_codes, *, keep_state=False, stalls=None, vcd_pat
     """
     if not isinstance(program, Program):
         raise TypeError(f"program must be a Program, not {program!r}")
-    run = Run(np.asarray(x_codes, dtype=np.int64), keep_state=keep_state)
-    return simulate_session(program.config, [Load(program), run], stalls=stalls,
-                            vcd_path=vcd_path, max_cycles=max_cycles)[0]
+    operations = [Load(program), Run(np.asarray(x_codes, dtype=np.int64),
+                                     keep_state=keep_state)]
+    if simulator == "amaranth":
+        return simulate_session(program.config, operations, stalls=stalls,
+                                vcd_path=vcd_path, max_cycles=max_cycles)[0]
+    if vcd_path is not None:
+        raise ValueError("vcd_path: waveforms are only written by the amaranth simulator")
+    from .hdl_sim import simulate_session_hdl
+    return simulate_session_hdl(program.config, operations, stalls=stalls,
+                                simulator=simulator, build_dir=build_dir,
+                                max_cycles=max_cycles)[0]

@@ -9,7 +9,6 @@ number of cycles the expansion model predicts.
 import numpy as np
 import pytest
 
-from lstm_ref.fixed_lstm import FixedLSTM
 from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig
 from rpu.expansion import compile_lstm

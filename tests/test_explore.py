@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstm_ref.fixedpoint import FixedFormat
 from rpu.calibration import evaluate_formats
 from rpu.cli import main
 from rpu.config import RPUConfig

@@ -104,7 +104,7 @@ def test_layer_by_layer_matches_interleaved():
     rng = np.random.default_rng(13)
     program = compile_stacked(config, stack(rng, 4, [6, 3]))
     x = config.data_format.quantize(rng.standard_normal((7, 4)))
-    operations, inputs = [Load(program)], x
+    inputs = x
     for layer_program in plan_layer_by_layer(program):
         [result] = simulate_session(config, [Load(program),
                                              Load(layer_program, weights=False),
