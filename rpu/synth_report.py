@@ -46,8 +46,10 @@ and reports:
   the estimated f_max, start and end points.
 
 The output directory gets ``synth.json`` and ``synth.md`` (the report), ``synth.log``
-(Yosys's log), ``rpu.v`` and ``rpu_sram.v`` (what was synthesized) and, with the default
-library, ``rpu_generic_ge.lib``. Everything is written at the end, all or nothing.
+(Yosys's log), ``rpu.v`` and ``rpu_sram_blackbox.v`` (what was synthesized: the RTL and the
+SRAM macro as a black box, :data:`SRAM_BLACKBOX_VERILOG`), ``rpu_sram.v`` (the macro's
+behavioural model, for simulation) and, with the default library, ``rpu_generic_ge.lib``.
+Everything is written at the end, all or nothing.
 """
 
 import json
@@ -65,7 +67,8 @@ from .sram_model import UM2_PER_GE, SRAMAreaReport, um2_to_ge
 from .synthesis import SynthesisError, SynthesisReport, read_liberty, synthesize
 
 
-__all__ = ["COMPONENTS", "COMPONENT_RULES", "MEMORY_RULES", "SynthInputError",
+__all__ = ["COMPONENTS", "COMPONENT_RULES", "MEMORY_RULES", "SRAM_BLACKBOX_VERILOG",
+           "SynthInputError",
            "RPUSynthesis", "component_of", "memory_kind_of", "check_liberty",
            "synthesize_rpu"]
 
@@ -100,6 +103,32 @@ MEMORY_RULES = (
     (r"engine\.cell_memory(\..*)?", "cell-state memory"),
     (r"engine\.act\d+\..*", "activation ROMs"),
 )
+
+
+#: What synthesis reads for ``rpu_sram``: an empty black box with the ports and parameters of
+#: the behavioural model (:data:`pim.sram.SRAM_MODEL_VERILOG`). Not the model itself: Yosys
+#: derives the model's body for every parameter set even when the module is declared a black
+#: box afterwards, and for the L configuration's 131136-word weight memories (the model's
+#: ``initial`` loop over every word) it did not finish ``hierarchy`` within 25 minutes; the
+#: black box takes under a second.
+SRAM_BLACKBOX_VERILOG = f"""\
+// Black box of the RPU's SRAM macro for synthesis (the behavioural model is rpu_sram.v).
+(* blackbox *)
+module {SRAM_MODULE} #(
+    parameter DEPTH = 1,
+    parameter WIDTH = 1,
+    parameter ABITS = 1
+) (
+    input  wire             clk,
+    input  wire             rd_en,
+    input  wire [ABITS-1:0] rd_addr,
+    output wire [WIDTH-1:0] rd_data,
+    input  wire             wr_en,
+    input  wire [ABITS-1:0] wr_addr,
+    input  wire [WIDTH-1:0] wr_data
+);
+endmodule
+"""
 
 
 class SynthInputError(ValueError):
@@ -431,8 +460,8 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
     config : RPUConfig
     out_dir : str or os.PathLike
         Output directory (created if missing). It receives ``synth.json``, ``synth.md``,
-        ``synth.log``, ``rpu.v``, ``rpu_sram.v`` and, with the default library,
-        ``rpu_generic_ge.lib``, all at the end or none.
+        ``synth.log``, ``rpu.v``, ``rpu_sram.v``, ``rpu_sram_blackbox.v`` and, with the
+        default library, ``rpu_generic_ge.lib``, all at the end or none.
     liberty : str or os.PathLike, optional
         Liberty library to map to (areas in um2); default the generic library (GE).
     timeout : float, optional
@@ -474,13 +503,14 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
     work = Path(tempfile.mkdtemp(prefix=".rpu-synth-", dir=parent))
     try:
         (work / "rpu.v").write_text(verilog_text)
-        (work / "rpu_sram.v").write_text(SRAM_MODEL_VERILOG)
+        (work / "rpu_sram_blackbox.v").write_text(SRAM_BLACKBOX_VERILOG)
         started = time.monotonic()
-        report = synthesize([work / "rpu.v", work / "rpu_sram.v"], top="rpu",
+        report = synthesize([work / "rpu.v", work / "rpu_sram_blackbox.v"], top="rpu",
                             liberty=liberty, workdir=work / "yosys",
                             sram_modules=[SRAM_MODULE], timeout=timeout)
         synthesis_s = time.monotonic() - started
         files = {"rpu.v": verilog_text, "rpu_sram.v": SRAM_MODEL_VERILOG,
+                 "rpu_sram_blackbox.v": SRAM_BLACKBOX_VERILOG,
                  "synth.log": (work / "yosys" / "synth.log").read_text(errors="replace")}
         lib_name = None
         if liberty is None:

@@ -11,7 +11,9 @@ import pytest
 from rpu.cli import main
 from rpu.config import RPUConfig
 from rpu.sram_model import sram_area_um2
-from rpu.synth_report import COMPONENTS, component_of, memory_kind_of
+from pim.sram import SRAM_MODEL_VERILOG
+from rpu.synth_report import (COMPONENTS, SRAM_BLACKBOX_VERILOG, component_of,
+                              memory_kind_of)
 
 
 TINY = dict(input_size=2, hidden_size=2, pim_arrays=1, lanes_per_array=4,
@@ -101,9 +103,26 @@ def test_clock_estimate(generic_run):
 def test_output_files(generic_run):
     out, report, _ = generic_run
     assert sorted(p.name for p in out.iterdir()) == [
-        "rpu.v", "rpu_generic_ge.lib", "rpu_sram.v", "synth.json", "synth.log", "synth.md"]
+        "rpu.v", "rpu_generic_ge.lib", "rpu_sram.v", "rpu_sram_blackbox.v", "synth.json",
+        "synth.log", "synth.md"]
     assert report["synthesis"]["log_path"] == str(out / "synth.log")
     assert report["configuration"]["lanes_per_array"] == 4
+
+
+def _ports(verilog):
+    start = verilog.index("\nmodule ")
+    header = verilog[start:verilog.index("\n);", start)]
+    return [" ".join(line.split()) for line in header.splitlines()
+            if line.strip().startswith(("input", "output", "parameter"))]
+
+
+def test_blackbox_has_the_ports_of_the_sram_model():
+    model_ports = _ports(SRAM_MODEL_VERILOG)
+    assert len(model_ports) == 10
+    # Same parameters and ports; the model's rd_data is a reg, the black box's a wire.
+    assert _ports(SRAM_BLACKBOX_VERILOG) == [p.replace("output reg", "output wire")
+                                             for p in model_ports]
+    assert "(* blackbox *)" in SRAM_BLACKBOX_VERILOG
 
 
 def test_component_and_memory_rules():
