@@ -211,7 +211,7 @@ def _generate(args):
     config = _config_from(args)
     parameters = generate(config, args.output)
     schedule = parameters["schedule"]
-    print(f"wrote {os.path.join(args.output, 'rpu.v')} and rpu.json: "
+    print(f"wrote {os.path.join(args.output, 'rpu.v')}, rpu_sram.v and rpu.json: "
           f"{config.mac_lanes} MAC lanes, I={config.input_size} H={config.hidden_size}, "
           f"{schedule['cycles_per_step']} cycles/step, "
           f"{100 * schedule['utilization']:.1f}% utilization over {schedule['steps']} steps")
