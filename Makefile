@@ -45,8 +45,9 @@ test-long: $(VENV)/.installed
 synth: $(VENV)/.installed
 	$(PY) -m rpu synth --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)/synth
 
-# The benchmark suite (about half an hour on 2 cores): synthesizes S, M, L and the S sweep,
-# simulates S (and, with Verilator, S and one step of L); regenerates docs/benchmarks.md.
+# The benchmark suite (about 12 minutes on 2 cores): synthesizes S, M, L and the S sweep,
+# simulates S (Amaranth and Verilator), M (20 steps) and one step of L (Verilator);
+# regenerates docs/benchmarks.md.
 bench: $(VENV)/.installed
 	$(PY) scripts/bench.py --jobs $(JOBS)
 
