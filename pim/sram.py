@@ -19,10 +19,29 @@ from amaranth.lib.wiring import In, Out
 from amaranth.lib.memory import Memory
 
 
-__all__ = ["SRAM", "SRAM_MODULE", "SRAM_MODEL_VERILOG"]
+__all__ = ["SRAM", "SRAM_MODULE", "SRAM_MODEL_VERILOG", "SRAM_BLACKBOX_VERILOG"]
 
 
 SRAM_MODULE = "rpu_sram"
+
+def _sram_module_header(rd_data_kind):
+    """``module rpu_sram`` with its parameters and ports (``rd_data`` a reg or a wire)."""
+    return f"""\
+module {SRAM_MODULE} #(
+    parameter DEPTH = 1,
+    parameter WIDTH = 1,
+    parameter ABITS = 1
+) (
+    input  wire             clk,
+    input  wire             rd_en,
+    input  wire [ABITS-1:0] rd_addr,
+    output {rd_data_kind:<4} [WIDTH-1:0] rd_data,
+    input  wire             wr_en,
+    input  wire [ABITS-1:0] wr_addr,
+    input  wire [WIDTH-1:0] wr_data
+);
+"""
+
 
 SRAM_MODEL_VERILOG = """\
 // Behavioural model of the RPU's SRAM macro: 1 read port, 1 write port, synchronous.
@@ -31,19 +50,7 @@ SRAM_MODEL_VERILOG = """\
 //  - rd_data <= mem[rd_addr] on a rising clk edge with rd_en high (holds otherwise);
 //  - a read and a write of the same address in one cycle return the old word;
 //  - contents start at zero; reads beyond DEPTH return zero.
-module rpu_sram #(
-    parameter DEPTH = 1,
-    parameter WIDTH = 1,
-    parameter ABITS = 1
-) (
-    input  wire             clk,
-    input  wire             rd_en,
-    input  wire [ABITS-1:0] rd_addr,
-    output reg  [WIDTH-1:0] rd_data,
-    input  wire             wr_en,
-    input  wire [ABITS-1:0] wr_addr,
-    input  wire [WIDTH-1:0] wr_data
-);
+""" + _sram_module_header("reg") + """\
     reg [WIDTH-1:0] mem [0:DEPTH-1];
     integer i;
     initial begin
@@ -59,6 +66,12 @@ module rpu_sram #(
     end
 endmodule
 """
+
+#: The same ports as a black box, for synthesis (Yosys would otherwise elaborate the model's
+#: ``initial`` loop for every word of every memory).
+SRAM_BLACKBOX_VERILOG = (
+    "// Black box of the RPU's SRAM macro for synthesis (the behavioural model is "
+    "rpu_sram.v).\n(* blackbox *)\n" + _sram_module_header("wire") + "endmodule\n")
 
 
 class SRAM(wiring.Component):

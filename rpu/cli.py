@@ -4,11 +4,9 @@ Exit codes: 0 success, 2 bad input (arguments, configuration, files), 1 anything
 """
 
 import argparse
-import io
 import json
 import os
 import sys
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import RPUConfig, ConfigError
+from .files import write_npz_atomically
 
 
 __all__ = ["main"]
@@ -192,20 +191,6 @@ def _check_output_file(path, option):
     return path
 
 
-def _write_npz_atomically(path, **arrays):
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    directory = path.resolve().parent
-    fd, temporary = tempfile.mkstemp(prefix=".rpu-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(buffer.getvalue())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def _generate(args):
     from .generator import generate
     config = _config_from(args)
@@ -264,7 +249,7 @@ def _simulate(args):
     h, c = dfmt.to_float(result.h), dfmt.to_float(result.c)
     bit_exact = bool(np.array_equal(result.h, fixed.h) and np.array_equal(result.c, fixed.c))
     predicted = program.schedule.total_cycles(steps)
-    _write_npz_atomically(
+    write_npz_atomically(
         out, h=h, c=c, h_codes=result.h, c_codes=result.c,
         cycles=np.int64(result.cycles), predicted_cycles=np.int64(predicted),
         saturations=np.int64(result.saturations))
@@ -297,7 +282,7 @@ def main(argv=None):
             return run_command(args, config_from=_config_from, input_error=InputError,
                                load_inputs_array=load_inputs_array,
                                check_output_file=_check_output_file,
-                               write_npz=_write_npz_atomically)
+                               write_npz=write_npz_atomically)
         if args.command == "explore":
             from .explore import explore_command
             return explore_command(args, input_error=InputError,

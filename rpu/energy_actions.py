@@ -79,7 +79,7 @@ value (the largest of them is 4 KB, the L h memory).
 import math
 
 from .config import RPUConfig
-from .energy import (ACTIONS, ACTION_ENERGY_PJ, energy_report, sram_access_energy_pj)
+from .energy import ACTION_ENERGY_PJ, energy_report, sram_access_energy_pj
 
 
 __all__ = ["action_counts", "engine_buffer_words", "action_energies", "energy_from_activity",
@@ -242,13 +242,8 @@ def energy_from_activity(config, activity, steps, ops_per_step, seconds_per_step
     rpu.energy.EnergyReport
         Labelled modelled in its dict and Markdown forms.
     """
-    table = action_energies(config, memory_scaled=memory_scaled)
-    if energies is not None:
-        for name in energies:
-            if name not in ACTIONS:
-                raise ValueError(f"unknown action {name!r} in energies; the actions are "
-                                 f"{', '.join(ACTIONS)}")
-        table.update(energies)
+    # energy_report checks the names of the entries that replace the table's.
+    table = {**action_energies(config, memory_scaled=memory_scaled), **(energies or {})}
     return energy_report(action_counts(config, activity), steps=steps,
                          ops_per_step=ops_per_step, seconds_per_step=seconds_per_step,
                          energies=table)

