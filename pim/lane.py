@@ -4,7 +4,7 @@ from amaranth.hdl import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rpu.arith import narrow
+from pim.arith import narrow
 from .sram import SRAM
 
 

@@ -26,7 +26,7 @@ MAX_LANES = 1024
 MAX_STEPS = (1 << 16) - 1
 MAX_LAYERS = 16
 #: Words per lane weight memory: every weight address (a layer's WEIGHT_BASE) must fit a
-#: 32-bit program word (rpu.program.PROGRAM_DATA_BITS).
+#: 32-bit program word (rpu.hw.program.PROGRAM_DATA_BITS).
 MAX_WEIGHT_DEPTH = 1 << 32
 
 

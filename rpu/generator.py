@@ -18,14 +18,14 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape
 
 from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
-from .files import write_files_atomically, check_out_dir
-from .config import RPUConfig
-from .expansion import plan_schedule
-from .program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE
+from rpu.files import write_files_atomically, check_out_dir
+from rpu.config import RPUConfig
+from rpu.compiler.expansion import plan_schedule
+from rpu.hw.program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE
 
-from .top import (RPU, STATUS_WIDTH, ACTIVITY_COUNTERS, weight_layout, state_layout,
+from rpu.hw.top import (RPU, STATUS_WIDTH, ACTIVITY_COUNTERS, weight_layout, state_layout,
                   program_layout, output_layout, activity_layout)
-from .program import PROGRAM_ADDR_BITS
+from rpu.hw.program import PROGRAM_ADDR_BITS
 
 
 __all__ = ["generate", "emit_verilog", "describe"]

@@ -8,9 +8,9 @@ Usage (from the repository root; ``make bench`` runs it with the project's venv)
 
 For every configuration it reports:
 
-* from the expansion model (``rpu.expansion.plan_schedule``): cycles per step,
+* from the expansion model (``rpu.compiler.expansion.plan_schedule``): cycles per step,
   utilization (steady state, and over a 20-step run with pipeline fill), ops per step;
-* from synthesis (``rpu.synth_report.synthesize_rpu``, generic GE library): logic area
+* from synthesis (``rpu.eda.report.synthesize_rpu``, generic GE library): logic area
   per component, SRAM macro area (density model), the estimated clock; hence GOPS at that
   clock and GOPS/mm2;
 * from the energy model (``rpu.energy_actions``): modelled energy per step, its
@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np                                         # noqa: E402
 
 from rpu.config import RPUConfig                           # noqa: E402
-from rpu.expansion import plan_schedule, compile_lstm      # noqa: E402
-from rpu.energy_actions import energy_from_activity, action_counts   # noqa: E402
-from rpu.energy import ACTIONS                             # noqa: E402
+from rpu.compiler.expansion import plan_schedule, compile_lstm      # noqa: E402
+from rpu.energy.activity import energy_from_activity, action_counts   # noqa: E402
+from rpu.energy.model import ACTIONS                             # noqa: E402
 
 
 SHAPES = {"S": (64, 128), "M": (256, 256), "L": (1024, 1024)}
@@ -150,7 +150,7 @@ def energy_figures(config, I, H, f_max_mhz, activity=None, steps=REPORT_STEPS):
 def emission_worker(config_json):
     """Run in a subprocess: elaborate, then emit Verilog; print times and peak RSS."""
     from amaranth.hdl import Fragment
-    from rpu.top import RPU
+    from rpu.hw.top import RPU
     from rpu.generator import emit_verilog
     config = RPUConfig.from_dict(json.loads(config_json))
     started = time.monotonic()
@@ -184,7 +184,7 @@ def measure_emission(config):
 # --------------------------------------------------------------------------------------
 
 def synth_task(name, config_dict, out_dir):
-    from rpu.synth_report import synthesize_rpu
+    from rpu.eda.report import synthesize_rpu
     config = RPUConfig.from_dict(config_dict)
     own0 = resource.getrusage(resource.RUSAGE_SELF)
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -236,7 +236,7 @@ def random_lstm(config, I, H, steps, seed=0):
 
 def session_cycles(program, results):
     """Cycles of a session: program words, weight words, and per run the cycles through
-    its last h transfer (as rpu.hdl_sim.measure_speed counts them without an HDL run)."""
+    its last h transfer (as rpu.sim.hdl.measure_speed counts them without an HDL run)."""
     image = program.weight_image
     return (len(program.registers) + image.shape[0] * image.shape[1]
             + sum(r.cycles for r in results))
@@ -247,7 +247,7 @@ def golden(config, program, x):
 
 
 def simulate_amaranth_s(config, I, H):
-    from rpu.simulate import simulate_session, Load, Run
+    from rpu.sim.session import simulate_session, Load, Run
     program, x = random_lstm(config, I, H, AMARANTH_STEPS, seed=1)
     started = time.monotonic()
     one, full = simulate_session(config, [Load(program), Run(x[:1]), Run(x)])
@@ -278,7 +278,7 @@ def simulate_amaranth_s(config, I, H):
 
 def verilator_available():
     try:
-        from rpu import hdl_sim
+        from rpu.sim import hdl as hdl_sim
         tool = hdl_sim.find_verilator()
         return True, getattr(tool, "version", "")
     except Exception as error:                       # ImportError, SimulatorNotFound, ...
@@ -290,8 +290,8 @@ def simulate_verilator(config, I, H, steps, seed, build_dir):
 
     The Verilator build is cached in ``build_dir`` (under the bench's working directory,
     so that a first run measures the build time and a rerun reuses it)."""
-    from rpu import hdl_sim
-    from rpu.simulate import Load, Run
+    from rpu.sim import hdl as hdl_sim
+    from rpu.sim.session import Load, Run
     program, x = random_lstm(config, I, H, steps, seed=seed)
     started = time.monotonic()
     _, build_s = hdl_sim.build_verilator(config, build_dir)
@@ -324,7 +324,7 @@ def simulate_verilator(config, I, H, steps, seed, build_dir):
                                       build_dir=build_dir)
         figures["cycles_per_second"] = speed.get("verilator")
         figures["speed_session_cycles"] = speed.get("cycles")
-        figures["speed_note"] = ("rpu.hdl_sim.measure_speed: the simulator process alone, "
+        figures["speed_note"] = ("rpu.sim.hdl.measure_speed: the simulator process alone, "
                                  "one session (load + run)")
     except Exception as error:
         figures["speed_error"] = f"{type(error).__name__}: {error}"
@@ -611,7 +611,7 @@ def markdown(bench):
            f"The whole run took {bench['wall_s'] / 60:.1f} min.", "",
            "## What is measured, and how", "",
            "- **Cycles per step and utilization (model)**: the expansion model's static "
-           "schedule (`rpu.expansion.plan_schedule`); utilization = 4H(I+H) x steps / (MAC "
+           "schedule (`rpu.compiler.expansion.plan_schedule`); utilization = 4H(I+H) x steps / (MAC "
            f"lanes x cycles), steady state and over a {REPORT_STEPS}-step run with pipeline "
            "fill. The simulated RTL must take exactly the predicted cycles; the simulated "
            "rows show it does.",

@@ -42,9 +42,9 @@ import pytest
 
 from lstm_ref.fixed_lstm import FixedLSTM
 from rpu.config import RPUConfig, ConfigError
-from rpu.expansion import plan_schedule, compile_stacked
+from rpu.compiler.expansion import plan_schedule, compile_stacked
 from rpu.generator import emit_verilog, describe
-from rpu.simulate import Load, LoadState, Run, simulate_session
+from rpu.sim.session import Load, LoadState, Run, simulate_session
 
 
 SEED = int(os.environ.get("RPU_FUZZ_SEED", "20170921"))

@@ -11,10 +11,10 @@ import pytest
 
 from rpu import generator
 from rpu.config import RPUConfig, ConfigError
-from rpu.expansion import plan_schedule
+from rpu.compiler.expansion import plan_schedule
 import rpu.files
 from rpu.generator import generate, emit_verilog, describe, write_files_atomically
-from rpu.program import Reg, Op, LayerReg
+from rpu.hw.program import Reg, Op, LayerReg
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,2 @@
+"""``python -m rpu``: the command line, one module per command. The only place that wires the
+layers together."""

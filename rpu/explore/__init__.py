@@ -1,0 +1,1 @@
+"""Design-space exploration: sweeps of resources and formats, their Pareto front, plots."""

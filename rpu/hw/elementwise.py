@@ -1,0 +1,88 @@
+"""Element-wise unit: ``y = a*b + c*d``, narrowed to the data or the cell format.
+
+The cell update ``c_t = f * c_{t-1} + i * g`` and the hidden output ``h_t = o * tanh(c_t)``
+(with ``c = d = 0``) are both this operation; the interconnect decides which operands feed it.
+"""
+
+from amaranth.hdl import Module, Signal, Mux, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from pim.arith import narrow
+
+
+__all__ = ["ElementwiseUnit"]
+
+
+class ElementwiseUnit(wiring.Component):
+    """Two products at full precision, their exact sum rounded half up and saturated (see
+    :func:`lstm_ref.fixedpoint.narrow`):
+
+    * ``cell`` = 0: ``y = narrow(a*b + c*d, data_frac_bits)`` in the data format;
+    * ``cell`` = 1 (the cell update, ``b`` = c_{t-1} in the cell format):
+      ``y = narrow(a*b * 2**s + c*d, data_frac_bits + s)`` in the cell format, with
+      ``s = data_frac_bits - cell_frac_bits``.
+
+    A 2-stage pipeline (products, then sum and narrowing) that advances only while ``en``
+    is 1: operands presented in an enabled cycle give ``y`` after 2 enabled clock edges.
+
+    Parameters
+    ----------
+    data_format : lstm_ref.fixedpoint.FixedFormat
+        Format of the operands (but ``b`` in cell mode) and of ``y`` outside cell mode.
+    cell_format : lstm_ref.fixedpoint.FixedFormat, optional
+        Format of the cell state (default: the data format).
+
+    Attributes
+    ----------
+    en : In(1)
+    cell : In(1)
+        Cell-update mode.
+    a, b, c, d : In(signed(width))
+    y : Out(signed(width))
+    saturated : Out(1)
+        Narrowing saturated the value now on ``y``.
+    """
+
+    LATENCY = 2
+
+    def __init__(self, *, data_format, cell_format=None):
+        cell_format = data_format if cell_format is None else cell_format
+        if cell_format.width != data_format.width or \
+                cell_format.frac_bits > data_format.frac_bits:
+            raise ValueError(f"cell_format must have the data width {data_format.width} and "
+                             f"at most {data_format.frac_bits} fractional bits, not "
+                             f"{cell_format}")
+        self._format = data_format
+        self._cell_format = cell_format
+        width = data_format.width
+        super().__init__({
+            "en": In(1),
+            "cell": In(1),
+            "a": In(signed(width)),
+            "b": In(signed(width)),
+            "c": In(signed(width)),
+            "d": In(signed(width)),
+            "y": Out(signed(width)),
+            "saturated": Out(1),
+        })
+
+    def elaborate(self, platform):
+        fmt, cell_fmt = self._format, self._cell_format
+        shift = fmt.frac_bits - cell_fmt.frac_bits
+        m = Module()
+        ab = Signal(signed(2 * fmt.width + shift))
+        cd = Signal(signed(2 * fmt.width))
+        cell = Signal()
+        narrowed, saturated = narrow(ab + cd, fmt.frac_bits, fmt)
+        cell_narrowed, cell_saturated = narrow(ab + cd, fmt.frac_bits + shift, cell_fmt)
+        with m.If(self.en):
+            m.d.sync += [
+                # In cell mode a*b (data x cell fractional bits) is aligned with c*d.
+                ab.eq(Mux(self.cell, (self.a * self.b) << shift, self.a * self.b)),
+                cd.eq(self.c * self.d),
+                cell.eq(self.cell),
+                self.y.eq(Mux(cell, cell_narrowed, narrowed)),
+                self.saturated.eq(Mux(cell, cell_saturated, saturated)),
+            ]
+        return m

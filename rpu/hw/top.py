@@ -1,0 +1,311 @@
+"""The top level of the RPU: PIM arrays, cell engine, state memories, controller and ports."""
+
+from amaranth.hdl import Module, Signal, Mux, Cat, signed, unsigned
+from amaranth.lib import wiring, data, stream
+from amaranth.lib.wiring import In, Out
+
+from pim import PIMArray, SRAM
+from rpu.config import RPUConfig
+from rpu.hw.controller import Controller, Source, layer_registers
+from rpu.hw.cell_engine import CellEngine
+from rpu.hw.program import (Reg, LayerReg, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE,
+                      COUNTER_WIDTH, OP_BITS, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS)
+
+
+__all__ = ["RPU", "STATUS_WIDTH", "StateTarget", "ACTIVITY_COUNTERS", "activity_layout"]
+
+
+STATUS_WIDTH = 32
+
+#: Activity counters of a run (each counts events; see :class:`RPU`).
+ACTIVITY_COUNTERS = ("columns", "x_writes", "x_reads", "h_reads", "h_writes", "cell_reads",
+                     "cell_writes", "activation_cycles", "elementwise_cycles", "outputs")
+
+
+def activity_layout():
+    return data.StructLayout({name: STATUS_WIDTH for name in ACTIVITY_COUNTERS})
+
+
+class StateTarget:
+    """``target`` field of the ``state`` stream."""
+    H = 0
+    C = 1
+
+
+def output_layout(config):
+    return data.StructLayout({"h": signed(config.data_width), "c": signed(config.data_width)})
+
+
+def weight_layout(config):
+    return data.StructLayout({
+        "array": range(config.pim_arrays),
+        "addr": range(config.weight_depth),
+        "data": data.ArrayLayout(signed(config.weight_width), config.lanes_per_array),
+    })
+
+
+def state_layout(config):
+    return data.StructLayout({
+        "target": 1,
+        "layer": range(config.num_layers),
+        "index": range(max(config.padded_hidden, config.cell_words)),
+        "data": unsigned(config.elementwise_units * config.data_width),
+    })
+
+
+def program_layout():
+    return data.StructLayout({"addr": unsigned(PROGRAM_ADDR_BITS),
+                              "data": unsigned(PROGRAM_DATA_BITS)})
+
+
+class RPU(wiring.Component):
+    """A Reconfigurable Processing Unit for LSTM inference.
+
+    Ports (all synchronous to the one clock domain ``sync``; ``rst`` is synchronous):
+
+    * ``weights`` (stream in): while idle, writes ``data`` (one weight per lane of PIM array
+      ``array``) at address ``addr`` of that array's lanes. The memory image comes from
+      :func:`rpu.compiler.expansion.compile_lstm`.
+    * ``program`` (stream in): while idle, writes a 32-bit program word (see
+      :mod:`rpu.program`).
+    * ``state`` (stream in): while idle, writes the state the next run starts from when it
+      keeps its state: ``target`` 0 writes ``h[index]`` of ``layer`` (``data``'s low
+      ``data_width`` bits), ``target`` 1 writes the cell-state word ``index`` of ``layer``
+      (``elementwise_units`` values of c, unit ``index * elementwise_units`` in the LSBs).
+    * ``start``, ``steps``, ``keep_state`` (in): a cycle with ``start`` high while idle starts a
+      run of ``steps`` time steps (``steps`` >= 1), from h = c = 0 unless ``keep_state``.
+    * ``x`` (stream in): the inputs, I data words per step, x_t[0] first.
+    * ``h`` (stream out): ``(h, c)`` pairs, H per step, unit 0 first; of the last layer, or of
+      every layer in order when the program sets OUTPUT_ALL.
+    * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress, or its last h has not
+      been taken yet; busy cycles of the last (or current) run, counted from the cycle after
+      ``start``; saturation events of that run (dot products and cell/hidden updates of real
+      units).
+    * ``activity`` (out): event counters of the last (or current) run, for the energy model:
+      ``columns`` issued (each is one weight read and one MAC in every lane), ``x_writes``,
+      ``x_reads``, ``h_reads``, ``h_writes`` (words of the x and h memories), ``cell_reads``,
+      ``cell_writes`` (words of ``elementwise_units`` values), ``activation_cycles`` and
+      ``elementwise_cycles`` (cycles in which every activation / element-wise unit takes
+      operands), ``outputs`` (h stream transfers).
+
+    The whole RPU stops (every pipeline holds) while it needs an x word that is not valid, or
+    must emit an h word while the previous one has not been taken.
+
+    Parameters
+    ----------
+    config : RPUConfig
+    sram_macros : bool
+        Make every RAM (weights, x, h, cell state) an ``rpu_sram`` macro instance, as in the
+        generated Verilog (see :class:`pim.sram.SRAM`); Amaranth memories otherwise, which
+        Amaranth's simulator runs.
+    """
+
+    def __init__(self, *, config, sram_macros=False):
+        if not isinstance(config, RPUConfig):
+            raise TypeError(f"config must be an RPUConfig, not {config!r}")
+        self.config = config
+        self.sram_macros = bool(sram_macros)
+        word = signed(config.data_width)
+        super().__init__({
+            "weights": In(stream.Signature(weight_layout(config))),
+            "program": In(stream.Signature(program_layout())),
+            "state": In(stream.Signature(state_layout(config))),
+            "x": In(stream.Signature(word)),
+            "h": Out(stream.Signature(output_layout(config))),
+            "start": In(1),
+            "steps": In(COUNTER_WIDTH),
+            "keep_state": In(1),
+            "busy": Out(1),
+            "cycles": Out(STATUS_WIDTH),
+            "saturations": Out(STATUS_WIDTH),
+            "activity": Out(activity_layout()),
+        })
+
+    def elaborate(self, platform):
+        config = self.config
+        m = Module()
+        m.submodules.controller = ctrl = Controller(config=config)
+        m.submodules.engine = engine = CellEngine(config=config, sram_macros=self.sram_macros)
+        arrays = []
+        for index in range(config.pim_arrays):
+            array = PIMArray(config=config, sram_macros=self.sram_macros)
+            m.submodules[f"pim{index}"] = array
+            arrays.append(array)
+
+        # Program registers ---------------------------------------------------------------
+        first_layer = Signal(range(config.num_layers))
+        last_layer = Signal(range(config.num_layers))
+        n_contexts = Signal(range(MAX_CONTEXTS + 1))
+        output_all = Signal()
+        contexts = Signal(data.ArrayLayout(unsigned(OP_BITS + COUNTER_WIDTH), MAX_CONTEXTS))
+        layers = Signal(data.ArrayLayout(layer_registers(config), config.num_layers))
+        m.d.comb += self.program.ready.eq(~self.busy)
+        word = self.program.payload.data
+        with m.If(self.program.valid & self.program.ready):
+            with m.Switch(self.program.payload.addr):
+                for register, signal in ((Reg.FIRST_LAYER, first_layer),
+                                         (Reg.LAST_LAYER, last_layer),
+                                         (Reg.CONTEXTS, n_contexts),
+                                         (Reg.OUTPUT_ALL, output_all)):
+                    with m.Case(register):
+                        m.d.sync += signal.eq(word)
+                for index in range(MAX_CONTEXTS):
+                    with m.Case(CONTEXT_BASE + index):
+                        m.d.sync += contexts[index].eq(word)
+                for layer in range(config.num_layers):
+                    for register in LayerReg:
+                        field = layers[layer][register.name.lower()]
+                        with m.Case(LAYER_BASE + LAYER_STRIDE * layer + register):
+                            m.d.sync += field.eq(word)
+
+        # Weight loading -------------------------------------------------------------------
+        m.d.comb += self.weights.ready.eq(~self.busy)
+        for index, array in enumerate(arrays):
+            m.d.comb += [
+                array.wr_addr.eq(self.weights.payload.addr),
+                array.wr_data.eq(self.weights.payload.data),
+                array.wr_en.eq(self.weights.valid & self.weights.ready
+                               & (self.weights.payload.array == index)),
+            ]
+
+        # Global run enable -----------------------------------------------------------------
+        run = Signal()
+        output_blocked = engine.emit_stream & self.h.valid & ~self.h.ready
+        m.d.comb += [
+            run.eq(~(ctrl.need_x & ~self.x.valid) & ~output_blocked),
+            self.x.ready.eq(ctrl.need_x & ~output_blocked),
+        ]
+
+        # Run control and status ------------------------------------------------------------
+        # Row groups whose last column was issued but whose cell update is not finished.
+        outstanding = Signal(2)
+        issued_group = ctrl.valid & ctrl.last
+        with m.If(run):
+            m.d.sync += outstanding.eq(outstanding + issued_group - engine.done)
+        # Busy until the last h of a run has been taken from the output register.
+        m.d.comb += self.busy.eq(ctrl.busy | (outstanding != 0) | engine.busy | self.h.valid)
+        start = self.start & ~self.busy & (self.steps != 0)
+        m.d.comb += [
+            ctrl.en.eq(run),
+            ctrl.start.eq(start),
+            ctrl.steps.eq(self.steps),
+            ctrl.keep_state.eq(self.keep_state),
+            ctrl.first_layer.eq(first_layer),
+            ctrl.last_layer.eq(last_layer),
+            ctrl.layers.eq(layers),
+        ]
+        lane_saturations = sum(array.saturated[i] for array in arrays
+                               for i in range(config.lanes_per_array))
+        events = {
+            "columns": run & ctrl.valid,
+            "x_writes": self.x.valid & self.x.ready,
+            "x_reads": run & ctrl.valid & (ctrl.source == Source.X_MEMORY),
+            "h_reads": run & ctrl.valid & (ctrl.source == Source.H_MEMORY),
+            "h_writes": engine.h_wr_en,
+            "cell_reads": engine.activity.cell_read,
+            "cell_writes": engine.activity.cell_write,
+            "activation_cycles": engine.activity.activations,
+            "elementwise_cycles": engine.activity.elementwise,
+            "outputs": self.h.valid & self.h.ready,
+        }
+        with m.If(start):
+            m.d.sync += [self.activity[name].eq(0) for name in ACTIVITY_COUNTERS]
+        with m.Else():
+            m.d.sync += [self.activity[name].eq(self.activity[name] + event)
+                         for name, event in events.items()]
+        with m.If(start):
+            m.d.sync += [self.cycles.eq(0), self.saturations.eq(0)]
+        with m.Elif(self.busy):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.If(run):
+                m.d.sync += self.saturations.eq(
+                    self.saturations + Mux(engine.loading, lane_saturations, 0)
+                    + engine.saturations)
+
+        # Operands: x and h memories, one cycle after the column is issued -------------------
+        word = signed(config.data_width)
+        # Any layer can be the first of a run (layer by layer), so x holds any layer's input.
+        m.submodules.x_memory = x_memory = SRAM(
+            depth=config.max_layer_input, shape=word, macro=self.sram_macros)
+        m.submodules.h_memory = h_memory = SRAM(
+            depth=config.h_memory_depth, shape=word, macro=self.sram_macros)
+        m.d.comb += [
+            x_memory.rd_addr.eq(ctrl.x_addr), x_memory.rd_en.eq(run),
+            x_memory.wr_addr.eq(ctrl.x_addr), x_memory.wr_data.eq(self.x.payload),
+            x_memory.wr_en.eq(self.x.valid & self.x.ready),
+            h_memory.rd_addr.eq(ctrl.h_addr), h_memory.rd_en.eq(run),
+        ]
+
+        # State loading: while idle, the state stream writes the half of a layer's h memory
+        # that the next run reads as h_{t-1}, or the layer's cell-state memory.
+        m.d.comb += self.state.ready.eq(~self.busy)
+        state = self.state.payload
+        state_write = self.state.valid & self.state.ready
+        half = config.padded_hidden
+        with m.If(self.busy):
+            m.d.comb += [
+                h_memory.wr_addr.eq(engine.h_wr_addr), h_memory.wr_data.eq(engine.h_wr_data),
+                h_memory.wr_en.eq(engine.h_wr_en),
+            ]
+        with m.Else():
+            m.d.comb += [
+                h_memory.wr_addr.eq(state.layer * (2 * half) + Mux(ctrl.bank, 0, half)
+                                    + state.index),
+                h_memory.wr_data.eq(state.data[:config.data_width]),
+                h_memory.wr_en.eq(state_write & (state.target == StateTarget.H)),
+            ]
+        m.d.comb += [
+            engine.state_addr.eq(state.layer * config.cell_words + state.index),
+            engine.state_data.eq(state.data),
+            engine.state_en.eq(state_write & (state.target == StateTarget.C)),
+        ]
+        source = Signal(Source)
+        x_word = Signal(word)
+        with m.If(run):
+            m.d.sync += [source.eq(ctrl.source), x_word.eq(self.x.payload)]
+        operand = Signal(word)
+        with m.Switch(source):
+            with m.Case(Source.ONE):
+                m.d.comb += operand.eq(1 << config.data_frac_bits)
+            with m.Case(Source.X_STREAM):
+                m.d.comb += operand.eq(x_word)
+            with m.Case(Source.X_MEMORY):
+                m.d.comb += operand.eq(x_memory.rd_data)
+            with m.Case(Source.H_MEMORY):
+                m.d.comb += operand.eq(h_memory.rd_data)
+
+        for array in arrays:
+            m.d.comb += [
+                array.en.eq(run),
+                array.addr.eq(ctrl.addr),
+                array.valid.eq(ctrl.valid),
+                array.first.eq(ctrl.first),
+                array.last.eq(ctrl.last),
+                array.operand.eq(operand),
+            ]
+
+        # Cell engine ----------------------------------------------------------------------
+        m.d.comb += [
+            engine.en.eq(run),
+            engine.start.eq(arrays[0].result_valid),
+            engine.layer.eq(ctrl.post_layer),
+            engine.group.eq(ctrl.post_group),
+            engine.bank.eq(ctrl.post_bank),
+            engine.zero_state.eq(ctrl.post_zero),
+            engine.hidden_size.eq(layers[ctrl.post_layer].hidden_size),
+            engine.output.eq(output_all | (ctrl.post_layer == last_layer)),
+            engine.n_contexts.eq(n_contexts),
+            engine.contexts.eq(contexts),
+            engine.pre.eq(Cat(*(array.results for array in arrays))),
+        ]
+
+        # Output register -------------------------------------------------------------------
+        with m.If(run & engine.emit_stream):
+            m.d.sync += [
+                self.h.valid.eq(1),
+                self.h.payload.h.eq(engine.emit_h),
+                self.h.payload.c.eq(engine.emit_c),
+            ]
+        with m.Elif(self.h.ready):
+            m.d.sync += self.h.valid.eq(0)
+        return m

@@ -1,0 +1,84 @@
+"""Calibration of fixed-point formats from calibration inputs."""
+
+import numpy as np
+import pytest
+
+from lstm_ref.fixedpoint import FixedFormat
+from rpu.compiler.calibration import calibrate, evaluate_formats
+from rpu.config import RPUConfig
+from rpu.compiler.expansion import compile_stacked
+from rpu.sim.session import Load, Run, simulate_session
+
+
+def layer(rng, I, H, scale=1.0):
+    bound = scale / np.sqrt(H)
+    return dict(weight_ih=rng.uniform(-bound, bound, (4 * H, I)),
+                weight_hh=rng.uniform(-bound, bound, (4 * H, H)),
+                bias_ih=rng.uniform(-bound, bound, 4 * H),
+                bias_hh=rng.uniform(-bound, bound, 4 * H))
+
+
+def test_calibration_removes_saturation_of_a_naive_format():
+    """Inputs of magnitude ~30 saturate Q3.12 (range +-8) at the input and in the
+    pre-activations; calibration moves the binary point and gets zero saturations."""
+    rng = np.random.default_rng(0)
+    layers = [layer(rng, 4, 6)]
+    x = 30 * rng.standard_normal((25, 4))
+    naive, naive_error = evaluate_formats(
+        layers, x, data_format=FixedFormat(16, 12), weight_format=FixedFormat(16, 12),
+        cell_format=FixedFormat(16, 12))
+    assert naive["input"] > 0 and naive["preactivation"] > 0
+    result = calibrate(layers, x)
+    assert result.total_saturations == 0
+    assert result.data_frac_bits < 12
+    assert result.max_abs_error_h < naive_error
+    # What calibration reports is what the formats do.
+    check, error = evaluate_formats(
+        layers, x, data_format=FixedFormat(16, result.data_frac_bits),
+        weight_format=FixedFormat(16, result.weight_frac_bits),
+        cell_format=FixedFormat(16, result.cell_frac_bits))
+    assert check == result.saturations and error == result.max_abs_error_h
+
+
+def test_weight_format_fits_the_largest_weight():
+    rng = np.random.default_rng(1)
+    layers = [layer(rng, 3, 4)]
+    layers[0]["weight_hh"][0, 0] = 5.3           # needs 3 integer bits
+    result = calibrate(layers, rng.standard_normal((5, 3)))
+    assert result.weight_frac_bits == 12
+    assert FixedFormat(16, 12).max_value >= 5.3 > FixedFormat(16, 13).max_value
+
+
+def test_cell_format_gets_range_when_c_grows():
+    """Gates biased open make c grow past the data range: calibration gives c fewer
+    fractional bits than the data."""
+    rng = np.random.default_rng(2)
+    params = layer(rng, 3, 4)
+    params["bias_ih"] = params["bias_ih"] + 5.0
+    result = calibrate([params], rng.standard_normal((40, 3)))
+    assert result.saturations["cell"] == 0
+    assert result.cell_frac_bits < result.data_frac_bits
+
+
+def test_calibrated_formats_run_bit_exact_on_the_rpu():
+    rng = np.random.default_rng(3)
+    layers = [layer(rng, 3, 5), layer(rng, 5, 4)]
+    x = 20 * rng.standard_normal((6, 3))
+    result = calibrate(layers, x)
+    config = result.apply(RPUConfig(input_size=3, hidden_size=5, num_layers=2, pim_arrays=2,
+                                    lanes_per_array=4, activation_units=1,
+                                    elementwise_units=1))
+    program = compile_stacked(config, layers)
+    codes = config.data_format.quantize(x)
+    [run] = simulate_session(config, [Load(program), Run(codes)])
+    expected = config.fixed_model().run_stacked(program.matrices, codes)[-1]
+    np.testing.assert_array_equal(run.h, expected.h)
+    assert run.saturations == 0
+
+
+def test_bad_calibration_inputs():
+    rng = np.random.default_rng(4)
+    with pytest.raises(ValueError, match="NaN"):
+        calibrate([layer(rng, 2, 2)], np.array([[np.nan, 1.0]]))
+    with pytest.raises(ValueError, match=r"shape \(T, I\)"):
+        calibrate([layer(rng, 2, 2)], [np.ones(3)])

@@ -1,0 +1,137 @@
+"""Energy actions from the RTL's activity counters equal the counts the schedule implies."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rpu.config import RPUConfig
+from rpu.energy.model import ACTIONS, ACTION_ENERGY_PJ, sram_access_energy_pj
+from rpu.energy.activity import (action_counts, action_energies, energy_from_activity,
+                                engine_buffer_words)
+from rpu.compiler.expansion import compile_lstm
+from rpu.sim.session import simulate_program
+
+
+STEPS = 3
+
+
+def _lstm(config, I, H, seed):
+    rng = np.random.default_rng(seed)
+    bound = 1 / np.sqrt(H)
+    program = compile_lstm(config, rng.uniform(-bound, bound, (4 * H, I)),
+                           rng.uniform(-bound, bound, (4 * H, H)),
+                           rng.uniform(-bound, bound, 4 * H), rng.uniform(-bound, bound, 4 * H))
+    x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
+    return program, x
+
+
+def _implied(config, I, H, steps):
+    """Action counts derived here from the schedule's shape alone (not from counters)."""
+    L, U = config.mac_lanes, config.units_per_group
+    A, E, W = config.activation_units, config.elementwise_units, config.data_width
+    G = math.ceil(H / U)
+    columns = 1 + I + H
+    macs = steps * G * columns * L
+    activations = steps * G * 5 * U           # 4U gates + U tanh(c) per row group
+    cell_updates = hidden_updates = steps * G * U
+    bits = (macs * (config.data_width + config.weight_width + config.acc_width)
+            + steps * G * columns * W + activations * 2 * W
+            + (cell_updates + hidden_updates) * 5 * W
+            + steps * G * engine_buffer_words(config) * W)
+    return {
+        "mac": macs,
+        "weight_read": macs,
+        # x from memory for every group but the first (which takes the stream), h_{t-1}
+        # for every group of every step but the first, U cell values per group.
+        "state_read": steps * (G - 1) * I + (steps - 1) * G * H + steps * G * U,
+        "state_write": steps * I + steps * H + steps * G * U,
+        "activation": activations,
+        "elementwise": cell_updates + hidden_updates,
+        "interconnect_transfer": (steps * G * columns + steps * G * 4 * U + 2 * activations
+                                  + 5 * cell_updates + 3 * hidden_updates),
+        "register_update": math.ceil(bits / 16),
+    }
+
+
+CASES = [
+    # I, H, resources: padding (H=5 on U=2), one element-wise unit, two activation units.
+    (3, 5, dict(pim_arrays=2, lanes_per_array=4, activation_units=2, elementwise_units=1)),
+    (4, 8, dict(pim_arrays=2, lanes_per_array=8, activation_units=4, elementwise_units=2)),
+]
+
+
+@pytest.mark.parametrize("I, H, resources", CASES)
+def test_simulated_actions_equal_the_schedule(I, H, resources):
+    config = RPUConfig(input_size=I, hidden_size=H, **resources)
+    program, x = _lstm(config, I, H, seed=I * 100 + H)
+    result = simulate_program(program, x)
+    counts = action_counts(config, result.activity)
+    assert counts == _implied(config, I, H, STEPS)
+    assert counts == action_counts(config, program.schedule.activity(STEPS))
+    # The useful work of DESIGN.md section 3 is contained in what the hardware does.
+    assert counts["mac"] >= STEPS * 4 * H * (I + H)
+    assert counts["activation"] >= STEPS * 5 * H          # 3H sigmoids + 2H tanhs
+    assert counts["elementwise"] >= STEPS * 2 * H         # cell and hidden updates
+    if H % config.units_per_group == 0:
+        U = config.units_per_group
+        assert counts["mac"] == STEPS * (4 * H * (I + H) + 4 * H)   # + the bias column
+        assert counts["activation"] == STEPS * 5 * H
+        assert counts["elementwise"] == STEPS * 2 * H
+        assert counts["state_write"] == STEPS * (I + 2 * H)
+
+
+def test_engine_buffer_words_by_hand():
+    # Default resources, U=16, A=4, E=2: LOAD 64; GATES 16 x (60 + 64); CELL 8 x (42 + 16);
+    # TANH_C 4 x (16 + 16); HIDDEN 8 x (28 + 16); EMIT 16 x (15 + 16).
+    expected = 64 + 16 * 124 + 8 * 58 + 4 * 32 + 8 * 44 + 16 * 31
+    assert engine_buffer_words(RPUConfig()) == expected == 3488
+
+
+def test_energy_report_follows_the_table():
+    I, H = 4, 8
+    config = RPUConfig(input_size=I, hidden_size=H, pim_arrays=2, lanes_per_array=8)
+    program, x = _lstm(config, I, H, seed=7)
+    result = simulate_program(program, x)
+    schedule = program.schedule
+    report = energy_from_activity(config, result.activity, STEPS, schedule.ops_per_step(),
+                                  2e-6)
+    counts = action_counts(config, result.activity)
+    # Table energies, the weight read priced for this lane memory (weight_depth words).
+    energies = dict(ACTION_ENERGY_PJ)
+    energies["weight_read"] = sram_access_energy_pj(
+        config.weight_depth * config.weight_width / 8, config.weight_width)
+    assert report.energies_pj == pytest.approx(energies)
+    assert report.action_counts == counts
+    total = sum(counts[a] * energies[a] for a in ACTIONS)
+    assert report.total_pj == pytest.approx(total)
+    assert report.per_step_pj == pytest.approx(total / STEPS)
+    ops = schedule.ops_per_step() * STEPS
+    assert report.gops_per_watt == pytest.approx(ops / (total * 1e-12) / 1e9)
+    assert report.power_w == pytest.approx(total / STEPS * 1e-12 / 2e-6)
+    d = report.to_dict()
+    assert d["kind"] == "modelled" and d["total_pj_modelled"] == pytest.approx(total)
+    assert "modelled" in report.to_markdown()
+    # Without memory scaling: exactly the table.
+    plain = energy_from_activity(config, result.activity, STEPS, schedule.ops_per_step(),
+                                 memory_scaled=False)
+    assert plain.energies_pj == ACTION_ENERGY_PJ
+    assert action_energies(config, memory_scaled=False) == ACTION_ENERGY_PJ
+    assert plain.total_pj == pytest.approx(sum(counts[a] * ACTION_ENERGY_PJ[a]
+                                               for a in ACTIONS))
+
+
+def test_bad_activity_is_refused():
+    config = RPUConfig(input_size=4, hidden_size=8)
+    activity = dict.fromkeys(("columns", "x_writes", "x_reads", "h_reads",
+                              "h_writes", "cell_reads", "cell_writes",
+                              "activation_cycles", "elementwise_cycles"), 0)
+    assert action_counts(config, activity) == dict.fromkeys(ACTIONS, 0)
+    with pytest.raises(ValueError, match="lacks the counter"):
+        action_counts(config, {k: v for k, v in activity.items() if k != "columns"})
+    with pytest.raises(ValueError, match="non-negative integer"):
+        action_counts(config, {**activity, "columns": -1})
+    with pytest.raises(ValueError, match="whole number of row groups"):
+        action_counts(config, {**activity, "cell_reads": 3})
+    with pytest.raises(ValueError, match="unknown action"):
+        energy_from_activity(config, activity, 1, 100, energies={"flux": 1.0})
