@@ -1103,7 +1103,7 @@ def explore_command(args, *, input_error=ExploreInputError, load_inputs_array=No
     except OSError as error:
         raise input_error(f"MODEL: cannot read {args.model!r}: {error}") from None
     if load_inputs_array is None:
-        from rpu.cli.main import load_inputs_array
+        from rpu.frontend.arrays import load_inputs_array
     x = load_inputs_array(args.inputs, "--inputs") if args.inputs else None
     calibration = load_inputs_array(args.calibration, "--calibration") \
         if args.calibration else None
