@@ -11,6 +11,14 @@ The arithmetic, step by step (codes are integers; see :mod:`lstm_ref.fixedpoint`
    product of each row with the column vector whose first entry is the data-format code of
    1.0, summed exactly (the hardware accumulator cannot overflow), then rounded half up by
    the weight's fractional bits and saturated into the data format.
+
+   *Per-row scales* (optional): row ``r`` of ``M`` may carry ``row_shifts[r] >= 0`` more
+   fractional bits than the weight format, i.e. its codes are ``round(w * 2**(weight_frac_bits
+   + row_shifts[r]))`` saturated into the weight width, and its pre-activation is narrowed by
+   ``weight_frac_bits + row_shifts[r]``. A row of small weights (one gate of one hidden unit)
+   so keeps the precision that one format for the whole matrix would throw away; the scale is
+   a power of two, applied where the accumulator is narrowed. :func:`choose_row_shifts` picks
+   the largest shift per row that does not saturate it.
 4. ``i, f, o = sigmoid(z_i, z_f, z_o)``, ``g = tanh(z_g)``, by
    :func:`lstm_ref.activation.activation_fixed`.
 5. ``c_t = narrow(f*c_{t-1} * 2**s + i*g, 2*data_frac_bits - cell_frac_bits)`` into the
@@ -31,10 +39,40 @@ from .activation import activation_fixed, SIGMOID, TANH, DEFAULT_SEGMENTS
 from .float_lstm import check_lstm_params
 
 
-__all__ = ["quantize_lstm", "FixedLSTM", "FixedLSTMOutput"]
+__all__ = ["quantize_lstm", "parameter_matrix", "choose_row_shifts", "check_row_shifts",
+           "FixedLSTM", "FixedLSTMOutput", "MAX_ROW_SHIFT"]
 
 
-def quantize_lstm(weight_ih, weight_hh, bias_ih, bias_hh, weight_format):
+#: Largest per-row shift: 15 more fractional bits than the weight format (a 4-bit field).
+MAX_ROW_SHIFT = 15
+
+
+def parameter_matrix(weight_ih, weight_hh, bias_ih, bias_hh):
+    """The float64 ``(4H, 1 + I + H)`` matrix ``[bias_ih + bias_hh | W_ih | W_hh]``."""
+    input_size, hidden_size = check_lstm_params(weight_ih, weight_hh, bias_ih, bias_hh)
+    bias = np.zeros(4 * hidden_size)
+    for term in (bias_ih, bias_hh):
+        if term is not None:
+            bias = bias + np.asarray(term, dtype=np.float64)
+    return np.concatenate([bias[:, None], np.asarray(weight_ih, dtype=np.float64),
+                           np.asarray(weight_hh, dtype=np.float64)], axis=1)
+
+
+def check_row_shifts(row_shifts, rows):
+    """``row_shifts`` as an int64 array of ``rows`` shifts from 0 to :data:`MAX_ROW_SHIFT`
+    (None: all 0)."""
+    if row_shifts is None:
+        return np.zeros(rows, np.int64)
+    shifts = np.asarray(row_shifts)
+    if shifts.shape != (rows,) or shifts.dtype.kind not in "iu":
+        raise ValueError(f"row_shifts must be {rows} integers, not an array of shape "
+                         f"{shifts.shape} and type {shifts.dtype}")
+    if np.any(shifts < 0) or np.any(shifts > MAX_ROW_SHIFT):
+        raise ValueError(f"row_shifts must be from 0 to {MAX_ROW_SHIFT}")
+    return shifts.astype(np.int64)
+
+
+def quantize_lstm(weight_ih, weight_hh, bias_ih, bias_hh, weight_format, *, row_shifts=None):
     """Quantize LSTM parameters into the ``(4H, 1 + I + H)`` matrix ``[bias | W_ih | W_hh]``.
 
     Parameters
@@ -42,20 +80,35 @@ def quantize_lstm(weight_ih, weight_hh, bias_ih, bias_hh, weight_format):
     weight_ih, weight_hh, bias_ih, bias_hh : array_like
         ``torch.nn.LSTM`` parameters (gate order i, f, g, o); biases may be None (zero).
     weight_format : FixedFormat
+    row_shifts : array_like of int, (4H,), optional
+        Extra fractional bits of each row (the per-row scales; default none).
 
     Returns
     -------
     numpy.ndarray of int64
-        Weight-format codes.
+        Weight-format codes (row ``r`` with ``row_shifts[r]`` more fractional bits).
     """
-    input_size, hidden_size = check_lstm_params(weight_ih, weight_hh, bias_ih, bias_hh)
-    bias = np.zeros(4 * hidden_size)
-    for term in (bias_ih, bias_hh):
-        if term is not None:
-            bias = bias + np.asarray(term, dtype=np.float64)
-    matrix = np.concatenate([bias[:, None], np.asarray(weight_ih, dtype=np.float64),
-                             np.asarray(weight_hh, dtype=np.float64)], axis=1)
-    return weight_format.quantize(matrix, name="LSTM parameters")
+    matrix = parameter_matrix(weight_ih, weight_hh, bias_ih, bias_hh)
+    if row_shifts is None:
+        return weight_format.quantize(matrix, name="LSTM parameters")
+    shifts = check_row_shifts(row_shifts, matrix.shape[0])
+    scaled = matrix * np.exp2(shifts.astype(np.float64))[:, None]
+    return weight_format.quantize(scaled, name="LSTM parameters")
+
+
+def choose_row_shifts(weight_ih, weight_hh, bias_ih, bias_hh, weight_format, *,
+                      max_shift=MAX_ROW_SHIFT):
+    """The per-row scales: for each row, the largest shift from 0 to ``max_shift`` at which
+    no parameter of the row saturates in ``weight_format``. A row that saturates unshifted
+    gets 0; an all-zero row gets ``max_shift`` (its codes are 0 whatever the shift)."""
+    matrix = parameter_matrix(weight_ih, weight_hh, bias_ih, bias_hh)
+    shifts = np.zeros(matrix.shape[0], np.int64)
+    for shift in range(1, max_shift + 1):
+        codes = np.floor(matrix * 2.0 ** (weight_format.frac_bits + shift) + 0.5)
+        fits = np.all((codes >= weight_format.min_code) & (codes <= weight_format.max_code),
+                      axis=1)
+        shifts[fits & (shifts == shift - 1)] = shift
+    return shifts
 
 
 class FixedLSTMOutput(NamedTuple):
@@ -102,7 +155,7 @@ class FixedLSTM:
     def _activation(self, func, codes):
         return activation_fixed(func, codes, self.data_format, self.activation_segments)
 
-    def run(self, matrix, x_codes, *, h0=None, c0=None):
+    def run(self, matrix, x_codes, *, h0=None, c0=None, row_shifts=None):
         """Run a sequence.
 
         Parameters
@@ -113,6 +166,8 @@ class FixedLSTM:
             Data-format codes of the inputs.
         h0, c0 : numpy.ndarray of int64, (H,), optional
             Initial state codes (zeros by default).
+        row_shifts : array_like of int, (4H,), optional
+            The per-row scales ``matrix`` was quantized with (default none).
 
         Returns
         -------
@@ -124,6 +179,9 @@ class FixedLSTM:
         x_codes = np.asarray(x_codes, dtype=np.int64)
         if x_codes.ndim != 2 or x_codes.shape[1] != input_size:
             raise ValueError(f"x_codes must have shape (T, {input_size}), not {x_codes.shape}")
+        narrowing = self.weight_format.frac_bits + check_row_shifts(row_shifts, matrix.shape[0])
+        if row_shifts is None:
+            narrowing = self.weight_format.frac_bits
         dfmt = self.data_format
         one = 1 << dfmt.frac_bits
         h = np.zeros(hidden_size, np.int64) if h0 is None else np.asarray(h0, np.int64).copy()
@@ -135,7 +193,7 @@ class FixedLSTM:
             # Python ints would be exact at any width; int64 is exact here because
             # |sum| < 2**(data_width + weight_width + log2(columns)) stays far below 2**63.
             acc = matrix @ vector
-            z, sat = narrow(acc, self.weight_format.frac_bits, dfmt)
+            z, sat = narrow(acc, narrowing, dfmt)
             kinds["preactivation"] += int(sat.sum())
             H = hidden_size
             i = self._activation(SIGMOID, z[0:H])
@@ -155,7 +213,7 @@ class FixedLSTM:
                                np.array(cs).reshape(-1, hidden_size), sum(kinds.values()),
                                kinds)
 
-    def run_stacked(self, matrices, x_codes, *, h0=None, c0=None):
+    def run_stacked(self, matrices, x_codes, *, h0=None, c0=None, row_shifts=None):
         """Run a stack of layers: layer l's inputs are layer l-1's h_t.
 
         Parameters
@@ -164,6 +222,8 @@ class FixedLSTM:
             One :func:`quantize_lstm` matrix per layer.
         x_codes : numpy.ndarray of int64, (T, I)
         h0, c0 : sequence of (H_l,) code arrays, optional
+        row_shifts : sequence of (4H_l,) int arrays, optional
+            Per-row scales of each layer.
 
         Returns
         -------
@@ -175,7 +235,8 @@ class FixedLSTM:
         for index, matrix in enumerate(matrices):
             result = self.run(matrix, inputs,
                               h0=None if h0 is None else h0[index],
-                              c0=None if c0 is None else c0[index])
+                              c0=None if c0 is None else c0[index],
+                              row_shifts=None if row_shifts is None else row_shifts[index])
             outputs.append(result)
             inputs = result.h
         return outputs

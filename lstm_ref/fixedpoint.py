@@ -103,11 +103,21 @@ class FixedFormat:
 
 
 def round_shift(x, n):
-    """Divide integers by ``2**n``, rounding half up (``floor(x / 2**n + 1/2)``)."""
+    """Divide integers by ``2**n``, rounding half up (``floor(x / 2**n + 1/2)``).
+
+    ``n`` is a non-negative int, or an array of them broadcast against ``x`` (one shift per
+    element, e.g. per weight row).
+    """
     x = np.asarray(x, dtype=np.int64)
-    if n == 0:
-        return x
-    return (x + (1 << (n - 1))) >> n
+    if np.ndim(n) == 0:
+        if n == 0:
+            return x
+        return (x + (1 << (n - 1))) >> n
+    n = np.asarray(n, dtype=np.int64)
+    if np.any(n < 0):
+        raise ValueError("shifts must not be negative")
+    half = np.where(n > 0, np.left_shift(np.int64(1), np.maximum(n - 1, 0)), 0)
+    return (x + half) >> n
 
 
 def saturate(x, fmt):
