@@ -155,6 +155,33 @@ class FixedLSTM:
     def _activation(self, func, codes):
         return activation_fixed(func, codes, self.data_format, self.activation_segments)
 
+    def narrowing(self, matrix, row_shifts=None):
+        """The shift that narrows each row's sum to a pre-activation: the weight's fractional
+        bits, plus the row's scale if there are ``row_shifts``."""
+        if row_shifts is None:
+            return self.weight_format.frac_bits
+        return self.weight_format.frac_bits + check_row_shifts(row_shifts, len(matrix))
+
+    def cell_update(self, acc, c, narrowing, kinds):
+        """One step from the exact accumulator sums ``acc`` (4H,) and the previous cell state:
+        narrow to pre-activations, gates, then the new ``(h, c)``; saturations are added to
+        ``kinds``."""
+        dfmt, cfmt = self.data_format, self.cell_format
+        H = len(acc) // 4
+        z, sat = narrow(acc, narrowing, dfmt)
+        kinds["preactivation"] += int(sat.sum())
+        i = self._activation(SIGMOID, z[0:H])
+        f = self._activation(SIGMOID, z[H:2 * H])
+        g = self._activation(TANH, z[2 * H:3 * H])
+        o = self._activation(SIGMOID, z[3 * H:4 * H])
+        shift = dfmt.frac_bits - cfmt.frac_bits
+        c, sat = narrow((f * c << shift) + i * g, dfmt.frac_bits + shift, cfmt)
+        kinds["cell"] += int(sat.sum())
+        tanh_c = self._activation(TANH, saturate(c << shift, dfmt))
+        h, sat = narrow(o * tanh_c, dfmt.frac_bits, dfmt)
+        kinds["hidden"] += int(sat.sum())
+        return h, c
+
     def run(self, matrix, x_codes, *, h0=None, c0=None, row_shifts=None):
         """Run a sequence.
 
@@ -179,11 +206,8 @@ class FixedLSTM:
         x_codes = np.asarray(x_codes, dtype=np.int64)
         if x_codes.ndim != 2 or x_codes.shape[1] != input_size:
             raise ValueError(f"x_codes must have shape (T, {input_size}), not {x_codes.shape}")
-        narrowing = self.weight_format.frac_bits + check_row_shifts(row_shifts, matrix.shape[0])
-        if row_shifts is None:
-            narrowing = self.weight_format.frac_bits
-        dfmt = self.data_format
-        one = 1 << dfmt.frac_bits
+        narrowing = self.narrowing(matrix, row_shifts)
+        one = 1 << self.data_format.frac_bits
         h = np.zeros(hidden_size, np.int64) if h0 is None else np.asarray(h0, np.int64).copy()
         c = np.zeros(hidden_size, np.int64) if c0 is None else np.asarray(c0, np.int64).copy()
         hs, cs = [], []
@@ -192,21 +216,7 @@ class FixedLSTM:
             vector = np.concatenate([[one], x_t, h])
             # Python ints would be exact at any width; int64 is exact here because
             # |sum| < 2**(data_width + weight_width + log2(columns)) stays far below 2**63.
-            acc = matrix @ vector
-            z, sat = narrow(acc, narrowing, dfmt)
-            kinds["preactivation"] += int(sat.sum())
-            H = hidden_size
-            i = self._activation(SIGMOID, z[0:H])
-            f = self._activation(SIGMOID, z[H:2 * H])
-            g = self._activation(TANH, z[2 * H:3 * H])
-            o = self._activation(SIGMOID, z[3 * H:4 * H])
-            cfmt = self.cell_format
-            shift = dfmt.frac_bits - cfmt.frac_bits
-            c, sat = narrow((f * c << shift) + i * g, dfmt.frac_bits + shift, cfmt)
-            kinds["cell"] += int(sat.sum())
-            tanh_c = self._activation(TANH, saturate(c << shift, dfmt))
-            h, sat = narrow(o * tanh_c, dfmt.frac_bits, dfmt)
-            kinds["hidden"] += int(sat.sum())
+            h, c = self.cell_update(matrix @ vector, c, narrowing, kinds)
             hs.append(h)
             cs.append(c)
         return FixedLSTMOutput(np.array(hs).reshape(-1, hidden_size),
