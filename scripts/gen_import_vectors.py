@@ -1,6 +1,6 @@
 """Generate ``tests/data/import/``: small trained-model files and torch's outputs on them.
 
-``tests/test_model_import.py`` imports these files with :mod:`rpu.model_import` (numpy
+``tests/frontend/test_model_import.py`` imports these files with :mod:`rpu.frontend` (numpy
 only) and checks that the float64 golden model reproduces what torch computed, so the
 import of every format is checked against the framework that wrote it, without torch being
 needed by the tests.

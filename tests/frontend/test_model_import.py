@@ -1,4 +1,4 @@
-"""Tests of :mod:`rpu.model_import`: trained models from every format against torch.
+"""Tests of :mod:`rpu.frontend`: trained models from every format against torch.
 
 The model files and torch's outputs on them are in ``tests/data/import/``, made by
 ``scripts/gen_import_vectors.py``; torch, onnx and safetensors are not needed here (the
@@ -17,7 +17,6 @@ writer independent of the reader under test.
 
 import importlib.util
 import itertools
-import json
 import shutil
 import struct
 import sys
@@ -26,12 +25,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rpu.frontend.model_import import (FORMATS, ONNX_TO_TORCH_GATES, ImportedLSTM, ModelImportError,
-                              from_state_dict, load_model, onnx_lstm_nodes, read_safetensors,
-                              reorder_gates)
+from rpu.frontend import (FORMATS, ONNX_TO_TORCH_GATES, ImportedLSTM, ModelImportError,
+                          from_state_dict, load_model, onnx_lstm_nodes, read_safetensors,
+                          reorder_gates)
+from tests.frontend.writers import (ONNX_BFLOAT16, ONNX_FLOAT, ONNX_STRING, model_pb, node_pb,
+                                    pb, stack_arrays, tensor_pb, write, write_raw_safetensors,
+                                    write_safetensors)
+from tests.helpers import IMPORT_DATA as DATA
 
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "import"
 REFERENCE = dict(np.load(DATA / "reference.npz", allow_pickle=False))
 
 TORCH64_ATOL = 1e-12
@@ -357,91 +359,6 @@ def test_reorder_gates():
 # A protobuf writer for hand-made ONNX models (independent of the reader under test)
 # ---------------------------------------------------------------------------------------
 
-def pb_varint(value):
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def pb(*fields):
-    """A message from ``(number, value)`` pairs: int -> varint, float -> fixed32,
-    str/bytes -> length-delimited, list -> repeated."""
-    out = bytearray()
-    for number, values in fields:
-        for value in values if isinstance(values, list) else [values]:
-            if isinstance(value, (bool, int, np.integer)):
-                out += pb_varint(number << 3) + pb_varint(int(value))
-            elif isinstance(value, float):
-                out += pb_varint(number << 3 | 5) + struct.pack("<f", value)
-            else:
-                value = value.encode() if isinstance(value, str) else bytes(value)
-                out += pb_varint(number << 3 | 2) + pb_varint(len(value)) + value
-    return bytes(out)
-
-
-ONNX_FLOAT, ONNX_INT64, ONNX_STRING, ONNX_FLOAT16, ONNX_DOUBLE, ONNX_BFLOAT16 = 1, 7, 8, 10, 11, 16
-
-
-def tensor_pb(name, array, storage="raw", data_type=None):
-    array = np.asarray(array)
-    if data_type is None:
-        data_type = {np.float32: ONNX_FLOAT, np.float64: ONNX_DOUBLE, np.float16: ONNX_FLOAT16,
-                     np.int64: ONNX_INT64}[array.dtype.type]
-    fields = [(1, list(array.shape)), (2, data_type), (8, name)]
-    flat = array.reshape(-1)
-    if storage == "raw":
-        if data_type == ONNX_BFLOAT16:
-            data = (flat.astype(np.float32).view(np.uint32) >> 16).astype("<u2").tobytes()
-        else:
-            data = flat.astype(array.dtype.newbyteorder("<")).tobytes()
-        fields.append((9, data))
-    elif storage == "float_data":
-        fields.append((4, flat.astype("<f4").tobytes()))  # packed repeated float
-    elif storage == "float_data_unpacked":
-        fields.append((4, [float(v) for v in flat]))
-    elif storage == "double_data":
-        fields.append((10, flat.astype("<f8").tobytes()))
-    elif storage == "int32_data":  # float16 bit patterns, packed varints
-        fields.append((5, b"".join(pb_varint(int(v)) for v in flat.view(np.uint16))))
-    elif storage == "int64_data":
-        fields.append((7, [int(v) for v in flat]))
-    else:
-        raise ValueError(storage)
-    return pb(*fields)
-
-
-def attribute_pb(name, value):
-    if isinstance(value, bool) or isinstance(value, int):
-        return pb((1, name), (20, 2), (3, int(value)))
-    if isinstance(value, float):
-        return pb((1, name), (20, 1), (2, value))
-    if isinstance(value, str):
-        return pb((1, name), (20, 3), (4, value))
-    if isinstance(value, np.ndarray):
-        return pb((1, name), (20, 4), (5, tensor_pb("", value)))
-    if all(isinstance(v, str) for v in value):
-        return pb((1, name), (20, 8), (9, list(value)))
-    if all(isinstance(v, float) for v in value):
-        return pb((1, name), (20, 6), (7, np.asarray(value, "<f4").tobytes()))
-    return pb((1, name), (20, 7), (8, [int(v) for v in value]))
-
-
-def node_pb(op, inputs, outputs, name="", **attributes):
-    return pb((1, list(inputs)), (2, list(outputs)), (3, name), (4, op),
-              (5, [attribute_pb(k, v) for k, v in attributes.items()]))
-
-
-def model_pb(nodes, initializers, inputs=("x",), outputs=("y",), opset=17):
-    graph = pb((1, list(nodes)), (2, "test"), (5, list(initializers)),
-               (11, [pb((1, name)) for name in inputs]),
-               (12, [pb((1, name)) for name in outputs]))
-    return pb((1, 8), (2, "test_model_import"), (7, graph), (8, pb((1, ""), (2, opset))))
-
-
 def torch_to_onnx_order(array):
     """Torch's gate blocks i, f, g, o to ONNX's i, o, f, c (written out independently)."""
     i, f, g, o = np.split(np.asarray(array), 4, axis=0)
@@ -514,11 +431,6 @@ def l1_onnx_weights():
             torch_to_onnx_order(layer["weight_hh"])[None].astype(np.float32),
             np.concatenate([torch_to_onnx_order(layer["bias_ih"]),
                             torch_to_onnx_order(layer["bias_hh"])])[None].astype(np.float32))
-
-
-def write(path, data):
-    path.write_bytes(data)
-    return path
 
 
 def onnx_file(tmp_path, layers=None, name="model.onnx", **options):
@@ -782,39 +694,6 @@ def test_onnx_corruption_never_escapes_as_another_exception(tmp_path):
 # ---------------------------------------------------------------------------------------
 # State dicts (.npz, .safetensors): what is refused
 # ---------------------------------------------------------------------------------------
-
-def stack_arrays(hidden_sizes=(5, 4), input_size=3, prefix="", bias=True):
-    rng = np.random.default_rng(0)
-    arrays, previous = {}, input_size
-    for k, hidden in enumerate(hidden_sizes):
-        arrays[f"{prefix}weight_ih_l{k}"] = rng.standard_normal((4 * hidden, previous))
-        arrays[f"{prefix}weight_hh_l{k}"] = rng.standard_normal((4 * hidden, hidden))
-        if bias:
-            arrays[f"{prefix}bias_ih_l{k}"] = rng.standard_normal(4 * hidden)
-            arrays[f"{prefix}bias_hh_l{k}"] = rng.standard_normal(4 * hidden)
-        previous = hidden
-    return arrays
-
-
-def write_safetensors(path, arrays, metadata=None):
-    header, chunks, offset = {}, [], 0
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    names = {np.float64: "F64", np.float32: "F32", np.float16: "F16", np.int32: "I32"}
-    for name, array in arrays.items():
-        data = np.ascontiguousarray(array).tobytes()
-        header[name] = {"dtype": names[array.dtype.type], "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    return write_raw_safetensors(path, header, b"".join(chunks))
-
-
-def write_raw_safetensors(path, header, data):
-    text = header if isinstance(header, bytes) else json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    return write(path, struct.pack("<Q", len(text)) + text + data)
-
 
 def save_both(tmp_path, arrays, name="model"):
     """The same state dict as .npz and as .safetensors."""
