@@ -1,25 +1,23 @@
 """Verilator's lint (-Wall) is clean on the generated Verilog, with justified waivers.
 
-``rpu/lint.vlt`` waives what Amaranth's Verilog always produces (see the comment above each
+``rpu/eda/lint.vlt`` waives what Amaranth's Verilog always produces (see the comment above each
 waiver). These tests check that the waivers leave no warning for several configurations,
 that every waiver has its own justification and a scope (a rule, a file and a message), that
 every waiver is still needed, and that the broad waiver of unused signals hides no unused
 input port of ``rpu``.
 """
 
-import os
 import re
 import shlex
-import warnings
 
 import pytest
 
-from rpu.sim import hdl as hdl_sim
 from rpu.config import RPUConfig
-from rpu.sim.hdl import lint_verilog, LINT_CONFIG, SimulatorNotFound
+from rpu.eda.lint import lint_verilog, LINT_CONFIG
+from rpu.sim.interface import rpu_verilog, parse_ports
+from rpu.sim.verilator import find_verilator
+from tests.helpers import require_simulator
 
-
-ON_CI = os.environ.get("CI") == "true"
 
 CONFIGS = {
     # One PIM array and one layer: the zero-width "array" and "layer" fields.
@@ -39,13 +37,7 @@ CONFIGS = {
 
 @pytest.fixture(scope="module", autouse=True)
 def verilator():
-    try:
-        hdl_sim.find_verilator()
-    except SimulatorNotFound as error:
-        if ON_CI:
-            pytest.fail(f"verilator is required on CI: {error}")
-        warnings.warn(UserWarning(f"verilator not run: {error}"))   # shown without -rs
-        pytest.skip(f"verilator not run: {error}")
+    require_simulator("verilator", find_verilator)
 
 
 _LINT = {}
@@ -147,9 +139,9 @@ def test_every_input_port_is_used():
     """The waiver of unused signals covers Amaranth's alias wires; an input port of rpu that
     nothing reads would be a real bug."""
     for name in ("1-array", "default"):
-        text = hdl_sim._rpu_verilog(CONFIGS[name])
+        text = rpu_verilog(CONFIGS[name])
         top_end = text.count("\n", 0, text.index("\nendmodule")) + 1
-        inputs = {port for port, (direction, _) in hdl_sim.parse_ports(text).items()
+        inputs = {port for port, (direction, _) in parse_ports(text).items()
                   if direction == "input"}
         for warning in lint(name, False):
             match = re.match(r"%Warning-UNUSEDSIGNAL: \S+?rpu\.v:(\d+):\d+: Signal is not "

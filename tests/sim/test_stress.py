@@ -9,20 +9,13 @@ import pytest
 
 from lstm_ref.fixed_lstm import FixedLSTM
 from rpu.config import RPUConfig
-from rpu.compiler.expansion import compile_lstm
+from rpu.compiler import compile_lstm
 from rpu.sim.session import Load, Run, StallPatterns, simulate_session
+from tests.helpers import random_lstm
 
 
 CONFIG = RPUConfig(input_size=6, hidden_size=9, pim_arrays=2, lanes_per_array=4,
                    activation_units=2, elementwise_units=1)
-
-
-def lstm(rng, I, H):
-    bound = 1 / np.sqrt(H)
-    return dict(weight_ih=rng.uniform(-bound, bound, (4 * H, I)),
-                weight_hh=rng.uniform(-bound, bound, (4 * H, H)),
-                bias_ih=rng.uniform(-bound, bound, 4 * H),
-                bias_hh=rng.uniform(-bound, bound, 4 * H))
 
 
 def golden(config, program, x_codes, h0=None, c0=None):
@@ -40,7 +33,7 @@ def inputs(rng, config, steps, I):
 def test_random_stalls_on_every_stream(seed):
     rng = np.random.default_rng(seed)
     I, H = int(rng.integers(1, 7)), int(rng.integers(1, 10))
-    program = compile_lstm(CONFIG, **lstm(rng, I, H))
+    program = compile_lstm(CONFIG, **random_lstm(rng, I, H))
     x = inputs(rng, CONFIG, int(rng.integers(2, 6)), I)
     probability = [0.2, 0.5, 0.8][seed % 3]
     stalls = StallPatterns.random(seed, probability=probability)
@@ -62,7 +55,7 @@ def test_stall_patterns_are_reproducible():
 
 def test_back_to_back_runs_with_and_without_state():
     rng = np.random.default_rng(100)
-    program = compile_lstm(CONFIG, **lstm(rng, 5, 9))
+    program = compile_lstm(CONFIG, **random_lstm(rng, 5, 9))
     x1, x2, x3 = (inputs(rng, CONFIG, steps, 5) for steps in (4, 3, 5))
     r1, r2, r3 = simulate_session(CONFIG, [
         Load(program), Run(x1), Run(x2, keep_state=True), Run(x3)])
@@ -80,8 +73,8 @@ def test_back_to_back_runs_with_and_without_state():
 def test_new_program_between_runs():
     """Two different LSTMs (different sizes) loaded one after the other into one RPU."""
     rng = np.random.default_rng(200)
-    first = compile_lstm(CONFIG, **lstm(rng, 6, 9))
-    second = compile_lstm(CONFIG, **lstm(rng, 2, 3))
+    first = compile_lstm(CONFIG, **random_lstm(rng, 6, 9))
+    second = compile_lstm(CONFIG, **random_lstm(rng, 2, 3))
     x1, x2 = inputs(rng, CONFIG, 3, 6), inputs(rng, CONFIG, 4, 2)
     r1, r2, r3 = simulate_session(CONFIG, [
         Load(first), Run(x1), Load(second), Run(x2), Load(first), Run(x1)],
@@ -95,7 +88,7 @@ def test_new_program_between_runs():
 @pytest.mark.parametrize("reset_after", [3, 40, 150])
 def test_reset_in_the_middle_then_clean_run(reset_after):
     rng = np.random.default_rng(300 + reset_after)
-    program = compile_lstm(CONFIG, **lstm(rng, 4, 7))
+    program = compile_lstm(CONFIG, **random_lstm(rng, 4, 7))
     x = inputs(rng, CONFIG, 6, 4)
     aborted, clean = simulate_session(CONFIG, [
         Load(program), Run(x, reset_after=reset_after), Load(program), Run(x)])

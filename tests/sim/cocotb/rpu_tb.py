@@ -3,9 +3,9 @@ verification would do it.
 
 The RPU is driven only through the ports that ``rpu.json`` and the README document. The
 testbench reads the port list, the payload field layouts and the configuration from
-``rpu.json``. It compiles LSTMs with the public compiler (``rpu.compiler.expansion.compile_lstm``),
+``rpu.json``. It compiles LSTMs with the public compiler (``rpu.compiler.compile_lstm``),
 then packs the program words and the weight image into stream payloads itself. It imports
-nothing from the hardware description (``rpu.top``, ``rpu.simulate``).
+nothing from the hardware description (``rpu.hw``) or the simulators (``rpu.sim``).
 
 Results are compared bit for bit with the fixed-point golden model
 (``RPUConfig.fixed_model()``), and within 2**-7 with the float64 LSTM
@@ -35,7 +35,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig
-from rpu.compiler.expansion import compile_lstm
+from rpu.compiler import compile_lstm
 
 
 FLOAT_TOLERANCE = 2.0 ** -7
