@@ -21,18 +21,30 @@ FORBIDDEN = {
     "rpu.config": ("rpu.", "pim"),
     "rpu.files": ("rpu.", "pim", "lstm_ref"),
     "rpu.hw": ("rpu.sim", "rpu.eda", "rpu.frontend", "rpu.cli", "rpu.compiler", "rpu.energy",
-               "rpu.explore", "rpu.generator", "rpu.files"),
+               "rpu.explore", "rpu.generator", "rpu.files", "rpu.fpga", "rpu.host", "rpu.flow"),
     "rpu.compiler": ("rpu.sim", "rpu.eda", "rpu.frontend", "rpu.cli", "rpu.energy",
-                     "rpu.explore", "rpu.generator"),
+                     "rpu.explore", "rpu.generator", "rpu.fpga", "rpu.host", "rpu.flow"),
     # rpu.files, the one atomic writer (stdlib and numpy only), is allowed.
     "rpu.frontend": ("rpu.config", "rpu.hw", "rpu.compiler", "rpu.generator", "rpu.sim",
                      "rpu.eda", "rpu.energy", "rpu.explore", "rpu.cli", "pim"),
     "rpu.generator": ("rpu.sim", "rpu.eda", "rpu.frontend", "rpu.cli", "rpu.energy",
-                      "rpu.explore"),
-    "rpu.sim": ("rpu.eda", "rpu.frontend", "rpu.cli", "rpu.energy", "rpu.explore"),
-    "rpu.eda": ("rpu.frontend", "rpu.cli", "rpu.energy", "rpu.explore"),
-    "rpu.energy": ("rpu.sim", "rpu.eda", "rpu.frontend", "rpu.cli", "rpu.explore"),
-    "rpu.explore": ("rpu.cli",),
+                      "rpu.explore", "rpu.fpga", "rpu.host", "rpu.flow"),
+    "rpu.sim": ("rpu.eda", "rpu.frontend", "rpu.cli", "rpu.energy", "rpu.explore", "rpu.fpga",
+                "rpu.host", "rpu.flow"),
+    "rpu.eda": ("rpu.frontend", "rpu.cli", "rpu.energy", "rpu.explore", "rpu.fpga", "rpu.host",
+                "rpu.flow"),
+    "rpu.energy": ("rpu.sim", "rpu.eda", "rpu.frontend", "rpu.cli", "rpu.explore", "rpu.fpga",
+                   "rpu.host", "rpu.flow"),
+    "rpu.explore": ("rpu.cli", "rpu.fpga", "rpu.host"),
+    # The board top (gateware, build flow, fit check) sits beside the simulators: it wraps
+    # the hardware and may read the compiler's schedule, nothing above it.
+    "rpu.fpga": ("rpu.frontend", "rpu.cli", "rpu.energy", "rpu.explore", "rpu.host", "rpu.flow",
+                 "rpu.eda"),
+    # The host driver talks to a board (real, or simulated by rpu.fpga's Verilator model).
+    "rpu.host": ("rpu.frontend", "rpu.cli", "rpu.energy", "rpu.explore", "rpu.eda",
+                 "rpu.flow"),
+    # The model-to-hardware flow behind `run`: everything but the command line.
+    "rpu.flow": ("rpu.cli",),
 }
 
 #: Third-party packages a layer may import (the standard library is always allowed).
