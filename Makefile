@@ -36,7 +36,8 @@ verilog: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -W error::DeprecationWarning -n $(JOBS) tests
 
-# Every test, the long ones (pytest -m long, e.g. 1000 more fuzzed configurations) included.
+# Every test, the long ones (pytest -m long: e.g. 1000 more fuzzed configurations, 600 more
+# fuzzed generate and simulate command lines) included.
 # The later -m overrides the "-m 'not long'" of pyproject.toml's addopts.
 test-long: $(VENV)/.installed
 	$(PY) -m pytest -W error::DeprecationWarning -n $(JOBS) -m "long or not long" tests

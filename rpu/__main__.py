@@ -1,5 +1,5 @@
 import sys
 
-from rpu.cli.main import main
+from rpu.cli import main
 
 sys.exit(main())

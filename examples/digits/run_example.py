@@ -20,7 +20,7 @@ What it does, exactly as ``python -m rpu run`` does it:
 4. applies the linear classifier (``classifier.npz``, float64, on the host) to the hidden state
    of the last step, from the RPU and from the float64 LSTM, and compares the accuracies.
 
-The default path calls :func:`rpu.cli.run.run_model` in-process; ``--via-cli`` instead writes the
+The default path calls :func:`rpu.flow.run_model` in-process; ``--via-cli`` instead writes the
 inputs as ``.npy`` files and runs the command line::
 
     python -m rpu run examples/digits/model.safetensors --inputs X.npy \\
@@ -48,8 +48,8 @@ REPO = HERE.parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from rpu.frontend.model_import import load_model       # noqa: E402  (after the path set-up)
-from rpu.cli.run import run_model, DEFAULT_CLOCK_MHZ  # noqa: E402
+from rpu.frontend import load_model       # noqa: E402  (after the path set-up)
+from rpu.flow import run_model, DEFAULT_CLOCK_MHZ  # noqa: E402
 
 
 MODEL = HERE / "model.safetensors"
@@ -112,7 +112,7 @@ def run_example(*, simulator="verilator", limit=None, via_cli=False,
     limit : int, optional
         Only the first ``limit`` test images (default: all 450).
     via_cli : bool
-        Run ``python -m rpu run`` in a subprocess instead of :func:`rpu.cli.run.run_model`.
+        Run ``python -m rpu run`` in a subprocess instead of :func:`rpu.flow.run_model`.
     clock_mhz : float
         Clock for the time-based figures (an assumption, as in ``rpu run``).
     """
@@ -149,7 +149,7 @@ def run_example(*, simulator="verilator", limit=None, via_cli=False,
         "sequences": n,
         "steps_per_sequence": int(x.shape[1]),
         "simulator": simulator,
-        "path": "python -m rpu run" if via_cli else "rpu.cli.run.run_model",
+        "path": "python -m rpu run" if via_cli else "rpu.flow.run_model",
         "accuracy": {
             "float64": float_correct / n,
             "rpu": rpu_correct / n,

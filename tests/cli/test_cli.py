@@ -7,18 +7,17 @@ naming the parameter or option, and leaves no output (file, directory or tempora
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lstm_ref.float_lstm import lstm_forward
-from rpu.cli.main import main
+from rpu.cli import main
 from rpu.config import RPUConfig
-from rpu.compiler.expansion import plan_schedule
+from rpu.compiler import plan_schedule
+from tests.helpers import REPO, random_lstm
 
 
-REPO = Path(__file__).resolve().parents[2]
 I, H, T = 3, 5, 4
 SMALL = ["--pim-arrays", "1", "--lanes-per-array", "8",
          "--activation-units", "1", "--elementwise-units", "1"]
@@ -27,14 +26,7 @@ SMALL_CONFIG = RPUConfig(input_size=I, hidden_size=H, pim_arrays=1, lanes_per_ar
 
 
 def lstm_weights(input_size=I, hidden_size=H, seed=0):
-    rng = np.random.default_rng(seed)
-    bound = 1 / np.sqrt(hidden_size)
-    return {
-        "weight_ih": rng.uniform(-bound, bound, (4 * hidden_size, input_size)),
-        "weight_hh": rng.uniform(-bound, bound, (4 * hidden_size, hidden_size)),
-        "bias_ih": rng.uniform(-bound, bound, 4 * hidden_size),
-        "bias_hh": rng.uniform(-bound, bound, 4 * hidden_size),
-    }
+    return random_lstm(np.random.default_rng(seed), input_size, hidden_size)
 
 
 def lstm_inputs(steps=T, input_size=I, seed=1):
@@ -365,3 +357,23 @@ def test_help_exits_0():
     result = run_rpu("--help")
     assert result.returncode == 0
     assert "generate" in result.stdout and "simulate" in result.stdout
+
+
+def test_simulator_choices_match_rpu_sim():
+    # --simulator lists the simulators without importing rpu.sim (Amaranth) at parse time.
+    from rpu.cli.simulate import SIMULATORS
+    import rpu.sim
+    assert SIMULATORS == rpu.sim.SIMULATORS
+
+
+def test_every_configuration_field_has_an_option_with_help():
+    # The options are read from RPUConfig's fields: a new field gets its option, and needs a
+    # help text in rpu.cli.options.CONFIG_HELP.
+    from dataclasses import fields
+    from rpu.cli.options import CONFIG_HELP, option_name
+    names = [field.name for field in fields(RPUConfig)]
+    assert sorted(CONFIG_HELP) == sorted(names)
+    result = run_rpu("generate", "--help")
+    assert result.returncode == 0
+    for name in names:
+        assert option_name(name) in result.stdout

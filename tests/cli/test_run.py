@@ -4,16 +4,13 @@ calibration and simulation, batched inputs by the model's layout."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rpu.cli.main import main
+from rpu.cli import main
+from tests.helpers import IMPORT_DATA as DATA, REPO
 
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "import"
-REPO = Path(__file__).resolve().parents[2]
 SMALL = ["--pim-arrays", "2", "--lanes-per-array", "4", "--activation-units", "1",
          "--elementwise-units", "1"]
 

