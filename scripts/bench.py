@@ -8,7 +8,7 @@ Usage (from the repository root; ``make bench`` runs it with the project's venv)
 
 For every configuration it reports:
 
-* from the expansion model (``rpu.compiler.expansion.plan_schedule``): cycles per step,
+* from the expansion model (``rpu.compiler.plan_schedule``): cycles per step,
   utilization (steady state, and over a 20-step run with pipeline fill), ops per step;
 * from synthesis (``rpu.eda.report.synthesize_rpu``, generic GE library): logic area
   per component, SRAM macro area (density model), the estimated clock; hence GOPS at that
@@ -20,7 +20,7 @@ For every configuration it reports:
 
 For S it also simulates: Amaranth's simulator (measured cycles per step and utilization,
 the RTL's activity counters and the energy from them, simulation speed); and, if
-``rpu.hdl_sim`` finds Verilator, a 20-step run of S and one full step of L on the
+``rpu.sim.hdl`` finds Verilator, a 20-step run of S and one full step of L on the
 Verilated RTL (cycle count and bit-exactness against the fixed-point model, speed).
 
 It writes ``build/bench.json`` (everything) and regenerates ``docs/benchmarks.md``.
@@ -463,7 +463,7 @@ def run(args):
                 except Exception:
                     sims[key] = {"error": traceback.format_exc()[-3000:]}
         else:
-            # >>> Verilator speed goes here once rpu.hdl_sim provides it (it is needed for
+            # >>> Verilator speed goes here once rpu.sim.hdl provides it (it is needed for
             # >>> the 20-step S run and the full L step). <<<
             bench["not_run"].append({"what": "Verilator simulation (S speed, one step of L)",
                                      "why": f"Verilator not available: {version}"})
@@ -646,14 +646,14 @@ def _method():
     """## What is measured, and how."""
     return ["## What is measured, and how", "",
             "- **Cycles per step and utilization (model)**: the expansion model's static "
-            "schedule (`rpu.compiler.expansion.plan_schedule`); utilization = 4H(I+H) x steps "
+            "schedule (`rpu.compiler.plan_schedule`); utilization = 4H(I+H) x steps "
             f"/ (MAC lanes x cycles), steady state and over a {REPORT_STEPS}-step run with pipeline "
             "fill. The simulated RTL must take exactly the predicted cycles; the simulated "
             "rows show it does.",
             "- **Simulated**: S in Amaranth's simulator (a 1-step and a "
             f"{AMARANTH_STEPS}-step run after one load; cycles per step = the difference / "
             f"{AMARANTH_STEPS - 1}), S for {REPORT_STEPS} steps and L for one full step on "
-            "the Verilated RTL (`rpu.hdl_sim`), all checked bit for bit against the "
+            "the Verilated RTL (`rpu.sim.hdl`), all checked bit for bit against the "
             "fixed-point model.",
             "- **Ops per step**: docs/architecture.md, section 3, 8H(I+H) + 13H.",
             "- **Clock**: the critical path of the synthesized netlist (Yosys + ABC on the "

@@ -5,7 +5,7 @@ element-wise units) and fixed-point formats (data and weight widths). For every 
 combination (a *point*) it reports:
 
 * **cycles** per step and for a run of ``steps`` steps, and the MAC-lane utilization, from
-  the expansion model's schedule (:func:`rpu.compiler.expansion.plan_schedule`). These are exact:
+  the expansion model's schedule (:func:`rpu.compiler.plan_schedule`). These are exact:
   the RTL takes exactly ``Schedule.total_cycles(T)`` cycles (``tests/test_end_to_end.py``);
 * **area and clock** from synthesis of the generated RPU (:func:`rpu.eda.report.
   synthesize_rpu`: Yosys/ABC logic in gate equivalents or on a Liberty library, SRAM macros

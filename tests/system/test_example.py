@@ -4,27 +4,25 @@ the RPU (Verilator) within 1 percentage point of the float64 model.
 The float64 accuracy is computed here from the golden model (:mod:`lstm_ref.float_lstm`) and
 the committed weights; torch's recorded float32 figures (``float_reference.json``) are only
 compared with it. The RPU run is the example's own (:func:`run_example`), i.e.
-:func:`rpu.cli.run.run_model`: calibration on the 40 committed training images, the generated
+:func:`rpu.flow.run_model`: calibration on the 40 committed training images, the generated
 Verilog simulated by Verilator for all 450 test images in one session (about 30 s once the
 Verilator build is cached, about 1.5 min with a cold build).
 """
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lstm_ref.float_lstm import lstm_forward
-from rpu.sim import hdl as hdl_sim
-from rpu.sim.hdl import SimulatorNotFound
-from rpu.frontend.model_import import load_model
+from rpu.sim.verilator import find_verilator
+from rpu.frontend import load_model
+from tests.helpers import require_simulator
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
-ON_CI = os.environ.get("CI") == "true"
 
 
 def _example_module():
@@ -36,12 +34,7 @@ def _example_module():
 
 
 def _require_verilator():
-    try:
-        hdl_sim.find_verilator()
-    except SimulatorNotFound as error:
-        if ON_CI:
-            pytest.fail(f"verilator is required on CI: {error}")
-        pytest.skip(f"verilator not installed: {error}")
+    require_simulator("verilator", find_verilator)
 
 
 def _float64_predictions(x):
