@@ -113,17 +113,11 @@ class FixedDeltaLSTM(FixedLSTM):
         for name, value in (("theta_x", theta_x), ("theta_h", theta_h)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be an integer code >= 0, not {value!r}")
-        matrix = np.asarray(matrix, dtype=np.int64)
-        hidden_size = matrix.shape[0] // 4
-        input_size = matrix.shape[1] - 1 - hidden_size
-        x_codes = np.asarray(x_codes, dtype=np.int64)
-        if x_codes.ndim != 2 or x_codes.shape[1] != input_size:
-            raise ValueError(f"x_codes must have shape (T, {input_size}), not {x_codes.shape}")
+        matrix, x_codes, h, c = self.prepare(matrix, x_codes, h0, c0)
+        hidden_size, input_size = len(h), x_codes.shape[1]
         narrowing = self.narrowing(matrix, row_shifts)
         one = 1 << self.data_format.frac_bits
         bias, w_ih, w_hh = matrix[:, 0], matrix[:, 1:1 + input_size], matrix[:, 1 + input_size:]
-        h = np.zeros(hidden_size, np.int64) if h0 is None else np.asarray(h0, np.int64).copy()
-        c = np.zeros(hidden_size, np.int64) if c0 is None else np.asarray(c0, np.int64).copy()
         x_ref = np.zeros(input_size, np.int64)
         h_ref = np.zeros(hidden_size, np.int64)
         memory = bias * one          # exact: M is kept at the accumulator's precision

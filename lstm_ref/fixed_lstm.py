@@ -155,6 +155,20 @@ class FixedLSTM:
     def _activation(self, func, codes):
         return activation_fixed(func, codes, self.data_format, self.activation_segments)
 
+    @staticmethod
+    def prepare(matrix, x_codes, h0, c0):
+        """``matrix`` and ``x_codes`` as int64 arrays of matching sizes, and the initial
+        ``h`` and ``c`` (copies of ``h0``, ``c0``, or zeros)."""
+        matrix = np.asarray(matrix, dtype=np.int64)
+        hidden_size = matrix.shape[0] // 4
+        input_size = matrix.shape[1] - 1 - hidden_size
+        x_codes = np.asarray(x_codes, dtype=np.int64)
+        if x_codes.ndim != 2 or x_codes.shape[1] != input_size:
+            raise ValueError(f"x_codes must have shape (T, {input_size}), not {x_codes.shape}")
+        h = np.zeros(hidden_size, np.int64) if h0 is None else np.asarray(h0, np.int64).copy()
+        c = np.zeros(hidden_size, np.int64) if c0 is None else np.asarray(c0, np.int64).copy()
+        return matrix, x_codes, h, c
+
     def narrowing(self, matrix, row_shifts=None):
         """The shift that narrows each row's sum to a pre-activation: the weight's fractional
         bits, plus the row's scale if there are ``row_shifts``."""
@@ -200,16 +214,10 @@ class FixedLSTM:
         -------
         FixedLSTMOutput
         """
-        matrix = np.asarray(matrix, dtype=np.int64)
-        hidden_size = matrix.shape[0] // 4
-        input_size = matrix.shape[1] - 1 - hidden_size
-        x_codes = np.asarray(x_codes, dtype=np.int64)
-        if x_codes.ndim != 2 or x_codes.shape[1] != input_size:
-            raise ValueError(f"x_codes must have shape (T, {input_size}), not {x_codes.shape}")
+        matrix, x_codes, h, c = self.prepare(matrix, x_codes, h0, c0)
+        hidden_size = len(h)
         narrowing = self.narrowing(matrix, row_shifts)
         one = 1 << self.data_format.frac_bits
-        h = np.zeros(hidden_size, np.int64) if h0 is None else np.asarray(h0, np.int64).copy()
-        c = np.zeros(hidden_size, np.int64) if c0 is None else np.asarray(c0, np.int64).copy()
         hs, cs = [], []
         kinds = {"preactivation": 0, "cell": 0, "hidden": 0}
         for x_t in x_codes:
