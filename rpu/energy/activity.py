@@ -15,7 +15,7 @@ With ``L = mac_lanes``, ``U = units_per_group = L / 4``, ``A = activation_units`
     ``columns * L``. Every issued column is one weight read and one multiply-accumulate in
     every lane, padding lanes included (a lane computes whether or not its row is real).
     Over a step this is ``sum over layers of groups * (1 + I + H) * L``, which contains the
-    ``4H(I+H)`` useful MACs of DESIGN.md section 3 (the bias column and padding are the
+    ``4H(I+H)`` useful MACs of the expansion model (docs/architecture.md) (the bias column and padding are the
     rest).
 ``state_read``
     ``x_reads + h_reads + E * cell_reads``: 16-bit words read from the x and h memories,
@@ -31,7 +31,7 @@ With ``L = mac_lanes``, ``U = units_per_group = L / 4``, ``A = activation_units`
     ``o*tanh(c)`` per row group.
 ``interconnect_transfer``
     Data words (``W`` bits) moved between components through the broadcast bus and the
-    reconfigurable interconnect (:mod:`rpu.interconnect`):
+    reconfigurable interconnect (:mod:`rpu.hw.interconnect`):
 
     * the broadcast operand, 1 word per issued column (one bus reaching every lane);
     * the lanes' dot products into the cell engine, ``4U`` words per row group
@@ -57,7 +57,7 @@ With ``L = mac_lanes``, ``U = units_per_group = L / 4``, ``A = activation_units`
       ``a*b`` one a few bits more, not counted) and the result, ``5W`` bits;
     * per row group: the shift-register buffers of the cell engine
       (:func:`engine_buffer_words` words of ``W`` bits), following
-      :mod:`rpu.cell_engine` context by context.
+      :mod:`rpu.hw.cell_engine` context by context.
 
     Not counted: control registers (counters, context sequencing, pipeline flags and
     tags), as the energy model leaves control out.
@@ -68,27 +68,33 @@ column (step gaps; none in the S, M and L schedules), which the model does not p
 
 Energies
 --------
-The per-action energies are those of :data:`rpu.energy.model.ACTION_ENERGY_PJ` (45 nm, cited
-there), except that with ``memory_scaled=True`` (the default) ``weight_read`` is scaled to
-the actual lane weight memory, ``sram_access_energy_pj(weight_depth * weight_width / 8,
-weight_width)`` instead of the table's 8 KB, 16-bit point: a lane's memory is 3 KB for S
-(1.5 pJ per read) and 256 KB for L (14 pJ per read). State memories keep the table's 2 KB
-value (the largest of them is 4 KB, the L h memory).
+The per-action energies are those of :func:`rpu.energy.model.action_energy_table` (45 nm,
+cited there) at the widths the configuration builds: ``data_width``, ``weight_width`` and
+``acc_width`` (a MAC is a ``data_width x weight_width`` multiply and an ``acc_width``
+add, a weight read reads ``weight_width`` bits, and so on); at the default widths (16, 16
+and 40 bits) that is :data:`rpu.energy.model.ACTION_ENERGY_PJ`. With
+``memory_scaled=True`` (the default) ``weight_read`` is moreover priced for the actual
+lane weight memory, ``sram_access_energy_pj(weight_depth * weight_width / 8,
+weight_width)``, instead of the table's 4096 words: a lane's memory is 3 KB for S (1.5 pJ
+per read) and 256 KB for L (14 pJ per read). State memories keep the table's 1024 words
+(the largest of them is 2048 words, the L h memory).
 """
 
 import math
 
+from lstm_ref.checks import is_integer
 from rpu.config import RPUConfig
-from rpu.energy.model import ACTION_ENERGY_PJ, energy_report, sram_access_energy_pj
+from rpu.hw.top import ACTIVITY_COUNTERS
+from rpu.energy.model import action_energy_table, energy_report
 
 
 __all__ = ["action_counts", "engine_buffer_words", "action_energies", "energy_from_activity",
            "ACTIVITY_NAMES", "REGISTER_WORD_BITS"]
 
 
-#: The activity counters the mapping reads (``outputs`` is not needed).
-ACTIVITY_NAMES = ("columns", "x_writes", "x_reads", "h_reads", "h_writes", "cell_reads",
-                  "cell_writes", "activation_cycles", "elementwise_cycles")
+#: The activity counters (of :data:`rpu.hw.top.ACTIVITY_COUNTERS`) the mapping reads: all but
+#: ``outputs``.
+ACTIVITY_NAMES = tuple(name for name in ACTIVITY_COUNTERS if name != "outputs")
 
 #: Bits of one ``register_update`` (the energy table's entry is 16 flip-flop updates).
 REGISTER_WORD_BITS = 16
@@ -97,7 +103,7 @@ REGISTER_WORD_BITS = 16
 def engine_buffer_words(config):
     """Buffer words (``data_width`` bits each) the cell engine writes per row group.
 
-    The buffers of :mod:`rpu.cell_engine` are shift registers; a shift writes every word
+    The buffers of :mod:`rpu.hw.cell_engine` are shift registers; a shift writes every word
     that receives a new value. Per row group, with ``U``, ``A``, ``E`` as above:
 
     * LOAD: the ``4U`` pre-activations;
@@ -137,7 +143,7 @@ def _check_activity(activity):
         raise ValueError(f"activity lacks the counter(s) {', '.join(missing)}")
     values = {name: activity[name] for name in ACTIVITY_NAMES}
     for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if not is_integer(value) or value < 0:
             raise ValueError(f"activity counter {name!r} must be a non-negative integer, "
                              f"not {value!r}")
     return values
@@ -204,17 +210,17 @@ def action_counts(config, activity):
 def action_energies(config, *, memory_scaled=True):
     """Per-action energies (pJ) used for ``config``.
 
-    The table :data:`rpu.energy.model.ACTION_ENERGY_PJ`; with ``memory_scaled`` the weight read
-    is priced for the configuration's lane weight memory
-    (``sram_access_energy_pj(weight_depth * weight_width / 8, weight_width)``).
+    :func:`rpu.energy.model.action_energy_table` at the configuration's ``data_width``,
+    ``weight_width`` and ``acc_width``; with ``memory_scaled`` the weight read is priced
+    for the configuration's lane weight memory (``weight_depth * weight_width / 8``
+    bytes), otherwise for the table's 4096 words of ``weight_width`` bits.
     """
     if not isinstance(config, RPUConfig):
         raise TypeError(f"config must be an RPUConfig, not {config!r}")
-    table = dict(ACTION_ENERGY_PJ)
-    if memory_scaled:
-        capacity_bytes = config.weight_depth * config.weight_width / 8
-        table["weight_read"] = sram_access_energy_pj(capacity_bytes, config.weight_width)
-    return table
+    memory = config.weight_depth * config.weight_width / 8 if memory_scaled else None
+    return action_energy_table(data_width=config.data_width,
+                               weight_width=config.weight_width,
+                               acc_width=config.acc_width, weight_memory_bytes=memory)
 
 
 def energy_from_activity(config, activity, steps, ops_per_step, seconds_per_step=None, *,

@@ -19,17 +19,34 @@ SRAM read, 64 bit, 32 KB    20 pJ
 SRAM read, 64 bit, 1 MB     100 pJ
 ==========================  ==========
 
-The RPU's data are 16-bit, so 16-bit values are derived by stated scaling:
+The widths the RPU builds (16-bit data and weights by default, but 4 to 20 bits by
+configuration) are priced by stated scaling rules, the same for every configuration:
 
 * **adder**: energy linear in width (the 8 and 32-bit points are about 3.1 to 3.75 fJ per
   bit): interpolated linearly between the two points, ``add(16) = 0.03 + (0.1 - 0.03) *
   8 / 24 = 0.0533 pJ``; wider adders extrapolate on the same line from 32 bit.
 * **multiplier**: energy about quadratic in width (3.1 / 0.2 = 15.5 for 4x the width):
-  the power law through both points, ``mult(16) = sqrt(0.2 * 3.1) = 0.787 pJ``.
+  the power law through both points, ``mult(16) = sqrt(0.2 * 3.1) = 0.787 pJ``. An
+  ``a x b`` multiply of unequal widths: an array multiplier has ``a * b`` partial-product
+  cells (one AND gate and one full adder each; Weste and Harris, *CMOS VLSI Design*, 4th
+  ed., sec. 11.9), so its energy follows the product of the widths, ``mult(a, b) =
+  0.2 pJ * (a * b / 64) ** (p / 2)`` with the same exponent ``p = log(15.5) / log(4)``
+  (which is the power law above when ``a = b``): an 8 x 16 multiply costs
+  ``2 ** (-p / 2)``, about 0.50 times a 16 x 16 one.
 * **SRAM read**: energy proportional to the bits read and to the square root of the
   capacity (bit-line and word-line length), which fits the three points within 15 %:
   ``E = 10 pJ * (bits / 64) * sqrt(capacity / 8 KB)`` (:func:`sram_access_energy_pj`).
-  Writes are taken equal to reads.
+  Writes are taken equal to reads. A memory of narrower words has the same number of
+  words, so both its bits read and its capacity shrink: an 8-bit weight read of a memory
+  of the same depth costs ``(8 / 16) * sqrt(8 / 16)``, about 0.35 times a 16-bit one.
+
+:func:`action_energy_table` prices every action at the widths a configuration builds
+(data width ``W``, weight width, accumulator width); :data:`ACTION_ENERGY_PJ` is that table
+at the reference widths of the default configuration (``W`` = 16, 16-bit weights, 40-bit
+accumulator), and :func:`rpu.energy.activity.action_energies` gives a configuration its
+own. Pipeline registers are priced per 16 flip-flops whatever the widths: the count of
+register updates (:func:`rpu.energy.activity.action_counts`) already counts the bits
+the configuration's registers hold.
 
 Two actions are not in Horowitz's table and are derived otherwise (see each entry):
 on-chip wires, from S. W. Keckler, W. J. Dally, B. Khailany, M. Garland, D. Glasco,
@@ -39,16 +56,20 @@ bit per mm at 40 nm), and pipeline registers, from ``E = C V^2``.
 What is not modelled: leakage, the clock tree, control logic, off-chip I/O. Weight
 memories of the large configurations are bigger than 8 KB; a caller that knows the size
 can pass a size-scaled ``weight_read`` energy (``energies=`` of :func:`energy_report`,
-computed with :func:`sram_access_energy_pj`).
+computed with :func:`sram_access_energy_pj` or ``action_energy_table(weight_memory_bytes=
+...)``), as :func:`rpu.energy.activity.action_energies` does.
 """
 
 import math
 from dataclasses import dataclass, field
 
+from lstm_ref.checks import is_integer
+
 
 __all__ = [
     "ACTIONS", "ACTION_ENERGY_PJ", "ACTION_SOURCES", "HOROWITZ_2014_PJ",
-    "int_add_energy_pj", "int_mult_energy_pj", "sram_access_energy_pj",
+    "REFERENCE_WIDTHS", "int_add_energy_pj", "int_mult_energy_pj", "sram_access_energy_pj",
+    "action_energy_table",
     "EnergyReport", "energy_report",
 ]
 
@@ -87,30 +108,40 @@ def int_add_energy_pj(bits):
     float
         ``0.03 + (0.1 - 0.03) * (bits - 8) / 24``, floored at 0.
     """
-    if not isinstance(bits, int) or bits < 1:
+    if not is_integer(bits) or bits < 1:
         raise ValueError(f"bits must be a positive integer, not {bits!r}")
     a8, a32 = HOROWITZ_2014_PJ["int_add_8"], HOROWITZ_2014_PJ["int_add_32"]
     return max(0.0, a8 + (a32 - a8) * (bits - 8) / 24)
 
 
-def int_mult_energy_pj(bits):
-    """Energy of a ``bits`` x ``bits`` integer multiply, pJ (power law through Horowitz's
-    8 and 32-bit points, exponent ``log(15.5) / log(4)``, about 1.98).
+def int_mult_energy_pj(bits, other_bits=None):
+    """Energy of a ``bits`` x ``other_bits`` integer multiply, pJ (power law through
+    Horowitz's 8 and 32-bit points, exponent ``p = log(15.5) / log(4)``, about 1.98, in
+    the geometric mean of the two widths).
 
     Parameters
     ----------
     bits : int
-        Operand width (>= 1).
+        Width of one operand (>= 1).
+    other_bits : int, optional
+        Width of the other operand (>= 1); default ``bits``.
 
     Returns
     -------
     float
+        ``0.2 * (bits * other_bits / 64) ** (p / 2)``: proportional to the array
+        multiplier's ``bits * other_bits`` partial-product cells raised to ``p / 2``;
+        ``0.2 * (bits / 8) ** p`` for a square multiply.
     """
-    if not isinstance(bits, int) or bits < 1:
+    if not is_integer(bits) or bits < 1:
         raise ValueError(f"bits must be a positive integer, not {bits!r}")
+    if other_bits is None:
+        other_bits = bits
+    if not is_integer(other_bits) or other_bits < 1:
+        raise ValueError(f"other_bits must be a positive integer, not {other_bits!r}")
     m8, m32 = HOROWITZ_2014_PJ["int_mult_8"], HOROWITZ_2014_PJ["int_mult_32"]
     exponent = math.log(m32 / m8) / math.log(4)
-    return m8 * (bits / 8) ** exponent
+    return m8 * (bits * other_bits / 64) ** (exponent / 2)
 
 
 def sram_access_energy_pj(capacity_bytes, word_bits):
@@ -131,47 +162,98 @@ def sram_access_energy_pj(capacity_bytes, word_bits):
     """
     if not capacity_bytes > 0:
         raise ValueError(f"capacity_bytes must be positive, not {capacity_bytes!r}")
-    if not isinstance(word_bits, int) or word_bits < 1:
+    if not is_integer(word_bits) or word_bits < 1:
         raise ValueError(f"word_bits must be a positive integer, not {word_bits!r}")
     return (HOROWITZ_2014_PJ["sram_read_64b_8KB"] * (word_bits / 64)
             * math.sqrt(capacity_bytes / 8192))
 
 
-_ADD16 = int_add_energy_pj(16)
-_MULT16 = int_mult_energy_pj(16)
-
 #: The action names, in report order.
 ACTIONS = ("mac", "weight_read", "state_read", "state_write", "activation",
            "elementwise", "interconnect_transfer", "register_update")
 
-#: Energy of each action at 45 nm, pJ (modelled).
-ACTION_ENERGY_PJ = {
-    # 16 x 16 multiply plus a 40-bit accumulate (the accumulator is wide enough that the
-    # MVM cannot overflow; 40 bits by the linear adder rule).
-    "mac": _MULT16 + int_add_energy_pj(40),
-    # One 16-bit word of an 8 KB lane weight SRAM.
-    "weight_read": sram_access_energy_pj(8192, 16),
-    # One 16-bit word of a 2 KB h/c/x state memory (1024 words, the L configuration).
-    "state_read": sram_access_energy_pj(2048, 16),
-    "state_write": sram_access_energy_pj(2048, 16),
-    # One sigmoid/tanh: a 32-bit entry (slope and offset) of a 512-byte table, then a
-    # 16-bit multiply and a 16-bit add (interpolation).
-    "activation": sram_access_energy_pj(512, 32) + _MULT16 + _ADD16,
-    # a*b + c*d: two 16-bit multiplies and a 32-bit add of the products.
-    "elementwise": 2 * _MULT16 + int_add_energy_pj(32),
-    # 16 bits over INTERCONNECT_DISTANCE_MM of on-chip wire.
-    "interconnect_transfer": 16 * WIRE_PJ_PER_BIT_MM * INTERCONNECT_DISTANCE_MM,
-    # 16 flip-flop updates.
-    "register_update": 16 * FLIPFLOP_UPDATE_PJ,
-}
+#: The widths :data:`ACTION_ENERGY_PJ` is priced at (the default configuration's), and
+#: the default arguments of :func:`action_energy_table`.
+REFERENCE_WIDTHS = {"data_width": 16, "weight_width": 16, "acc_width": 40}
 
-#: Where each entry of :data:`ACTION_ENERGY_PJ` comes from.
+#: Words of the weight memory the table prices a weight read of (8 KB of 16-bit words).
+WEIGHT_TABLE_WORDS = 4096
+#: Words of a state memory (the h/c/x memories; 1024 words, the L configuration).
+STATE_MEMORY_WORDS = 1024
+#: Entries of an activation table (slope and offset of ``2 * W`` bits; 512 B at W = 16).
+ACTIVATION_TABLE_ENTRIES = 128
+
+
+def _width(name, value):
+    if not is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def action_energy_table(*, data_width=16, weight_width=16, acc_width=40,
+                        weight_memory_bytes=None):
+    """Energy of each action at 45 nm for the widths a configuration builds, pJ.
+
+    Parameters
+    ----------
+    data_width : int
+        Width ``W`` of the data (x, h, c, gate values), bits.
+    weight_width : int
+        Width of a weight, bits.
+    acc_width : int
+        Width of a lane's accumulator, bits.
+    weight_memory_bytes : int or float, optional
+        Capacity of the weight memory a weight is read from, bytes; default the table's
+        ``WEIGHT_TABLE_WORDS`` words of ``weight_width`` bits (8 KB at 16 bits).
+
+    Returns
+    -------
+    dict of str to float
+        One energy per action of :data:`ACTIONS` (see :data:`ACTION_SOURCES`):
+
+        * ``mac``: a ``data_width x weight_width`` multiply plus an ``acc_width`` add;
+        * ``weight_read``: ``weight_width`` bits of the weight memory;
+        * ``state_read``, ``state_write``: ``W`` bits of a ``STATE_MEMORY_WORDS``-word
+          memory of ``W``-bit words;
+        * ``activation``: a ``2W``-bit entry of a ``ACTIVATION_TABLE_ENTRIES``-entry
+          table, a ``W x W`` multiply and a ``W``-bit add;
+        * ``elementwise``: two ``W x W`` multiplies and a ``2W``-bit add;
+        * ``interconnect_transfer``: ``W`` bits over the assumed wire length;
+        * ``register_update``: 16 flip-flop updates (the unit of the count).
+
+        At the default (reference) widths, :data:`ACTION_ENERGY_PJ`.
+    """
+    w = _width("data_width", data_width)
+    ww = _width("weight_width", weight_width)
+    acc = _width("acc_width", acc_width)
+    if weight_memory_bytes is None:
+        weight_memory_bytes = WEIGHT_TABLE_WORDS * ww / 8
+    mult_w = int_mult_energy_pj(w)
+    return {
+        "mac": int_mult_energy_pj(w, ww) + int_add_energy_pj(acc),
+        "weight_read": sram_access_energy_pj(weight_memory_bytes, ww),
+        "state_read": sram_access_energy_pj(STATE_MEMORY_WORDS * w / 8, w),
+        "state_write": sram_access_energy_pj(STATE_MEMORY_WORDS * w / 8, w),
+        "activation": (sram_access_energy_pj(ACTIVATION_TABLE_ENTRIES * 2 * w / 8, 2 * w)
+                       + mult_w + int_add_energy_pj(w)),
+        "elementwise": 2 * mult_w + int_add_energy_pj(2 * w),
+        "interconnect_transfer": w * WIRE_PJ_PER_BIT_MM * INTERCONNECT_DISTANCE_MM,
+        "register_update": 16 * FLIPFLOP_UPDATE_PJ,
+    }
+
+
+#: Energy of each action at 45 nm and the reference widths (16-bit data and weights,
+#: 40-bit accumulator), pJ (modelled).
+ACTION_ENERGY_PJ = action_energy_table(**REFERENCE_WIDTHS)
+
+#: Where each entry of :data:`ACTION_ENERGY_PJ` comes from (at the reference widths; the
+#: rules of :func:`action_energy_table` scale them).
 ACTION_SOURCES = {
     "mac": "Horowitz ISSCC 2014 (45 nm): 16-bit mult = sqrt(0.2 * 3.1) pJ (power law "
-           "between the 8 and 32-bit mults) + 40-bit add by linear scaling of the 8/32-bit "
-           "adds",
+           "between the 8 and 32-bit mults; a x b mults by the product of the widths) + "
+           "40-bit add by linear scaling of the 8/32-bit adds (the accumulator width)",
     "weight_read": "Horowitz ISSCC 2014: 8 KB SRAM 64-bit read 10 pJ, scaled to 16 bits "
-                   "(x 16/64)",
+                   "(x 16/64; proportional to the bits read, sqrt of the capacity)",
     "state_read": "Horowitz ISSCC 2014: SRAM read scaled to 16 bits and to a 2 KB array "
                   "(x sqrt(2/8))",
     "state_write": "as state_read (write energy taken equal to read)",
@@ -186,7 +268,7 @@ ACTION_SOURCES = {
 
 
 def _check_count(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not is_integer(value) or value < 0:
         raise ValueError(f"count of action {name!r} must be a non-negative integer, "
                          f"not {value!r}")
 
@@ -204,7 +286,7 @@ class EnergyReport:
     steps : int
         LSTM steps in the run (>= 1).
     ops_per_step : int
-        Operations per step (DESIGN.md section 3: ``8H(I+H) + 13H``).
+        Operations per step (docs/architecture.md, "expansion model": ``8H(I+H) + 13H``).
     seconds_per_step : float or None
         Time per step (from the simulated cycles and the estimated clock), if known.
     """
@@ -235,7 +317,7 @@ class EnergyReport:
         missing = [a for a in counts if a not in energies]
         if missing:
             raise ValueError(f"no energy given for action(s) {', '.join(missing)}")
-        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
+        if not is_integer(self.steps) or self.steps < 1:
             raise ValueError(f"steps must be a positive integer, not {self.steps!r}")
         if not isinstance(self.ops_per_step, (int, float)) or isinstance(self.ops_per_step, bool) \
                 or not self.ops_per_step > 0:

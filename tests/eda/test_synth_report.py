@@ -8,12 +8,13 @@ import json
 
 import pytest
 
-from rpu.cli.main import main
+from rpu.cli import main
 from rpu.config import RPUConfig
-from rpu.eda.sram_model import sram_area_um2
+from rpu.eda.sram_model import sram_access_time_ns, sram_area_um2
 from pim.sram import SRAM_MODEL_VERILOG
 from rpu.eda.report import (COMPONENTS, SRAM_BLACKBOX_VERILOG, component_of,
-                              memory_kind_of)
+                            memory_kind_of)
+from tests.eda.circuits import timing_arc
 
 
 TINY = dict(input_size=2, hidden_size=2, pim_arrays=1, lanes_per_array=4,
@@ -98,11 +99,27 @@ def test_clock_estimate(generic_run):
     assert clock["f_max_mhz"] == pytest.approx(1e3 / clock["critical_path_ns"])
     assert clock["start"] and clock["end"] and clock["logic_depth"] >= 1
     assert "f_max" in markdown and clock["end"] in markdown
+    # The slowest path from an SRAM macro starts at one of the design's macros, at its
+    # modelled access time, and is no longer than the critical path.
+    mp = clock["memory_path"]
+    macros = {m["path"]: m for m in report["synthesis"]["memories"]}
+    assert mp["macro"] in macros
+    macro = macros[mp["macro"]]
+    assert mp["access_ns_modelled"] == pytest.approx(
+        sram_access_time_ns(macro["words"], macro["width"], read_ports=macro["read_ports"],
+                            write_ports=macro["write_ports"]))
+    assert mp["access_ns_modelled"] < mp["delay_ns"] <= clock["critical_path_ns"] + 1e-12
+    assert "slowest path from an SRAM macro" in markdown and mp["macro"] in markdown
+    if clock["start_macro"] is not None:
+        assert clock["start_macro"] == mp["macro"]
+        assert clock["critical_path_ns"] == pytest.approx(mp["delay_ns"])
+    for kind in report["memories"].values():
+        assert kind["access_ns"] > 0
 
 
 def test_output_files(generic_run):
     out, report, _ = generic_run
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.iterdir() if p.name != ".rpu") == [
         "rpu.v", "rpu_generic_ge.lib", "rpu_sram.v", "rpu_sram_blackbox.v", "synth.json",
         "synth.log", "synth.md"]
     assert report["synthesis"]["log_path"] == str(out / "synth.log")
@@ -148,15 +165,6 @@ def test_component_and_memory_rules():
 # --liberty with a small library written here (areas in um2, scalar delay tables)
 # --------------------------------------------------------------------------------------
 
-def _arc(pin, delay, kind=None):
-    timing_type = f'timing_type : "{kind}"; ' if kind else ""
-    return (f'timing () {{ related_pin : "{pin}"; {timing_type}'
-            f'cell_rise (scalar) {{ values ("{delay}"); }} '
-            f'cell_fall (scalar) {{ values ("{delay}"); }} '
-            f'rise_transition (scalar) {{ values ("0.02"); }} '
-            f'fall_transition (scalar) {{ values ("0.02"); }} }}')
-
-
 SMALL_LIB = f"""
 library (small_um2) {{
   time_unit : "1ns";
@@ -164,31 +172,31 @@ library (small_um2) {{
   cell (SINV) {{
     area : 0.5;
     pin (A) {{ direction : input; capacitance : 1.0; }}
-    pin (Y) {{ direction : output; function : "!A"; {_arc("A", 0.02)} }}
+    pin (Y) {{ direction : output; function : "!A"; {timing_arc("A", 0.02)} }}
   }}
   cell (SBUF) {{
     area : 0.75;
     pin (A) {{ direction : input; capacitance : 1.0; }}
-    pin (Y) {{ direction : output; function : "A"; {_arc("A", 0.04)} }}
+    pin (Y) {{ direction : output; function : "A"; {timing_arc("A", 0.04)} }}
   }}
   cell (SNAND2) {{
     area : 1.0;
     pin (A) {{ direction : input; capacitance : 1.0; }}
     pin (B) {{ direction : input; capacitance : 1.0; }}
-    pin (Y) {{ direction : output; function : "!(A&B)"; {_arc("A", 0.03)} {_arc("B", 0.03)} }}
+    pin (Y) {{ direction : output; function : "!(A&B)"; {timing_arc("A", 0.03)} {timing_arc("B", 0.03)} }}
   }}
   cell (SNOR2) {{
     area : 1.25;
     pin (A) {{ direction : input; capacitance : 1.0; }}
     pin (B) {{ direction : input; capacitance : 1.0; }}
-    pin (Y) {{ direction : output; function : "!(A|B)"; {_arc("A", 0.04)} {_arc("B", 0.04)} }}
+    pin (Y) {{ direction : output; function : "!(A|B)"; {timing_arc("A", 0.04)} {timing_arc("B", 0.04)} }}
   }}
   cell (SDFF) {{
     area : 5.0;
     ff (IQ, IQN) {{ next_state : "D"; clocked_on : "CK"; }}
     pin (CK) {{ direction : input; clock : true; capacitance : 1.0; }}
     pin (D) {{ direction : input; capacitance : 1.0; }}
-    pin (Q) {{ direction : output; function : "IQ"; {_arc("CK", 0.1, "rising_edge")} }}
+    pin (Q) {{ direction : output; function : "IQ"; {timing_arc("CK", 0.1, "rising_edge")} }}
   }}
 }}
 """

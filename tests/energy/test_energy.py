@@ -6,8 +6,9 @@ import math
 import pytest
 
 from rpu.energy.model import (ACTION_ENERGY_PJ, ACTION_SOURCES, ACTIONS, HOROWITZ_2014_PJ,
-                        EnergyReport, energy_report, int_add_energy_pj,
-                        int_mult_energy_pj, sram_access_energy_pj)
+                        REFERENCE_WIDTHS, EnergyReport, action_energy_table,
+                        energy_report, int_add_energy_pj, int_mult_energy_pj,
+                        sram_access_energy_pj)
 
 
 def test_action_names():
@@ -103,3 +104,33 @@ def test_report_is_labelled_modelled():
     assert "modelled" in md and "GOPS/W" in md and "mac" in md
     with pytest.raises(TypeError):
         EnergyReport({"mac": 1}, steps=1, ops_per_step=1)
+
+
+def test_multiplier_of_unequal_widths():
+    p = math.log(3.1 / 0.2) / math.log(4)
+    assert int_mult_energy_pj(16, 16) == int_mult_energy_pj(16)
+    assert int_mult_energy_pj(8, 32) == pytest.approx(int_mult_energy_pj(16))
+    # 8 x 16: half the partial products of 16 x 16, 2 ** (-p / 2) (about 0.50) the energy.
+    assert int_mult_energy_pj(8, 16) == pytest.approx(math.sqrt(0.2 * 3.1) * 2 ** (-p / 2))
+    assert int_mult_energy_pj(8, 16) < int_mult_energy_pj(16)
+    assert int_mult_energy_pj(16, 8) == int_mult_energy_pj(8, 16)
+    with pytest.raises(ValueError, match="other_bits"):
+        int_mult_energy_pj(8, 0)
+
+
+def test_action_table_at_other_widths():
+    assert action_energy_table() == ACTION_ENERGY_PJ
+    assert action_energy_table(**REFERENCE_WIDTHS) == ACTION_ENERGY_PJ
+    assert REFERENCE_WIDTHS == {"data_width": 16, "weight_width": 16, "acc_width": 40}
+    e = action_energy_table(data_width=8, weight_width=4, acc_width=20,
+                            weight_memory_bytes=1024)
+    p = math.log(3.1 / 0.2) / math.log(4)
+    assert e["mac"] == pytest.approx(0.2 * (32 / 64) ** (p / 2) + 0.03 + 0.07 * 12 / 24)
+    assert e["weight_read"] == pytest.approx(10.0 * 4 / 64 * math.sqrt(1024 / 8192))
+    # Activation: a 16-bit entry of a 128-entry (256 B) table, an 8 x 8 mult, an 8-bit add.
+    assert e["activation"] == pytest.approx(10.0 * 16 / 64 * math.sqrt(256 / 8192)
+                                            + 0.2 + 0.03)
+    with pytest.raises(ValueError, match="acc_width"):
+        action_energy_table(acc_width=0)
+    with pytest.raises(ValueError, match="capacity_bytes"):
+        action_energy_table(weight_memory_bytes=0)

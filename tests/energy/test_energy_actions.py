@@ -9,7 +9,7 @@ from rpu.config import RPUConfig
 from rpu.energy.model import ACTIONS, ACTION_ENERGY_PJ, sram_access_energy_pj
 from rpu.energy.activity import (action_counts, action_energies, energy_from_activity,
                                 engine_buffer_words)
-from rpu.compiler.expansion import compile_lstm
+from rpu.compiler import compile_lstm
 from rpu.sim.session import simulate_program
 
 
@@ -69,7 +69,7 @@ def test_simulated_actions_equal_the_schedule(I, H, resources):
     counts = action_counts(config, result.activity)
     assert counts == _implied(config, I, H, STEPS)
     assert counts == action_counts(config, program.schedule.activity(STEPS))
-    # The useful work of DESIGN.md section 3 is contained in what the hardware does.
+    # The useful work of docs/architecture.md, section 3 is contained in what the hardware does.
     assert counts["mac"] >= STEPS * 4 * H * (I + H)
     assert counts["activation"] >= STEPS * 5 * H          # 3H sigmoids + 2H tanhs
     assert counts["elementwise"] >= STEPS * 2 * H         # cell and hidden updates
@@ -97,8 +97,15 @@ def test_energy_report_follows_the_table():
     report = energy_from_activity(config, result.activity, STEPS, schedule.ops_per_step(),
                                   2e-6)
     counts = action_counts(config, result.activity)
-    # Table energies, the weight read priced for this lane memory (weight_depth words).
-    energies = dict(ACTION_ENERGY_PJ)
+    # Table energies at this configuration's widths: 16-bit data and weights as the table,
+    # but a 36-bit accumulator (16 + 16 + 4 bits for 13 columns) instead of the table's 40:
+    # the MAC's add is 0.03 + 0.07 * (36 - 8) / 24 pJ (linear adder rule).
+    assert (config.data_width, config.weight_width, config.acc_width) == (16, 16, 36)
+    table = dict(ACTION_ENERGY_PJ)
+    table["mac"] = math.sqrt(0.2 * 3.1) + 0.03 + 0.07 * 28 / 24
+    assert table["mac"] == pytest.approx(ACTION_ENERGY_PJ["mac"] - 0.07 * 4 / 24)
+    # The weight read priced for this lane memory (weight_depth words).
+    energies = dict(table)
     energies["weight_read"] = sram_access_energy_pj(
         config.weight_depth * config.weight_width / 8, config.weight_width)
     assert report.energies_pj == pytest.approx(energies)
@@ -112,13 +119,16 @@ def test_energy_report_follows_the_table():
     d = report.to_dict()
     assert d["kind"] == "modelled" and d["total_pj_modelled"] == pytest.approx(total)
     assert "modelled" in report.to_markdown()
-    # Without memory scaling: exactly the table.
+    # Without memory scaling: exactly the table at this configuration's widths.
     plain = energy_from_activity(config, result.activity, STEPS, schedule.ops_per_step(),
                                  memory_scaled=False)
-    assert plain.energies_pj == ACTION_ENERGY_PJ
-    assert action_energies(config, memory_scaled=False) == ACTION_ENERGY_PJ
-    assert plain.total_pj == pytest.approx(sum(counts[a] * ACTION_ENERGY_PJ[a]
-                                               for a in ACTIONS))
+    assert plain.energies_pj == pytest.approx(table)
+    assert action_energies(config, memory_scaled=False) == pytest.approx(table)
+    assert plain.total_pj == pytest.approx(sum(counts[a] * table[a] for a in ACTIONS))
+    # The default configuration builds the table's reference widths (40-bit accumulator):
+    # its energies are exactly the table.
+    assert RPUConfig().acc_width == 40
+    assert action_energies(RPUConfig(), memory_scaled=False) == ACTION_ENERGY_PJ
 
 
 def test_bad_activity_is_refused():
@@ -135,3 +145,36 @@ def test_bad_activity_is_refused():
         action_counts(config, {**activity, "cell_reads": 3})
     with pytest.raises(ValueError, match="unknown action"):
         energy_from_activity(config, activity, 1, 100, energies={"flux": 1.0})
+
+
+def test_energies_follow_the_configured_widths():
+    base = RPUConfig(input_size=64, hidden_size=128)
+    narrow = RPUConfig(input_size=64, hidden_size=128, weight_width=8)
+    small = RPUConfig(input_size=64, hidden_size=128, data_width=8, weight_width=8,
+                      activation_segments=16)
+    assert (base.acc_width, narrow.acc_width, small.acc_width) == (40, 32, 24)
+    e16 = action_energies(base, memory_scaled=False)
+    e8w = action_energies(narrow, memory_scaled=False)
+    e8 = action_energies(small, memory_scaled=False)
+    assert e16 == ACTION_ENERGY_PJ
+    p = math.log(3.1 / 0.2) / math.log(4)
+    # MAC: the 16 x 8 multiply is (128 / 256) ** (p / 2) of the 16 x 16 one, and the
+    # accumulator 32 bits instead of 40 (linear adder rule).
+    mult16 = math.sqrt(0.2 * 3.1)
+    assert e8w["mac"] == pytest.approx(mult16 * 0.5 ** (p / 2) + 0.1)
+    assert e8w["mac"] < e16["mac"]
+    # Weight read, same depth, half the bits: half the bits read, sqrt(1/2) the capacity.
+    assert e8w["weight_read"] == pytest.approx(e16["weight_read"] * 0.5 * math.sqrt(0.5))
+    # Data-width actions are unchanged by the weight width.
+    for action in ("state_read", "activation", "elementwise", "interconnect_transfer"):
+        assert e8w[action] == e16[action]
+    # 8-bit data: 8 x 8 multiplies (Horowitz's 0.2 pJ), a 24-bit accumulator; state reads
+    # of 8 bits from a memory of 1024 8-bit words; 8 bits of wire.
+    assert e8["mac"] == pytest.approx(0.2 + 0.03 + 0.07 * 16 / 24)
+    assert e8["state_read"] == pytest.approx(e16["state_read"] * 0.5 * math.sqrt(0.5))
+    assert e8["elementwise"] == pytest.approx(2 * 0.2 + 0.03 + 0.07 * 8 / 24)
+    assert e8["interconnect_transfer"] == pytest.approx(e16["interconnect_transfer"] / 2)
+    assert e8["register_update"] == e16["register_update"]   # the unit: 16 flip-flops
+    # With the memory scaled to the lane memory the same rules hold (same depth).
+    assert action_energies(narrow)["weight_read"] == pytest.approx(
+        action_energies(base)["weight_read"] * 0.5 * math.sqrt(0.5))
