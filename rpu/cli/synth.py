@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from rpu.cli.options import add_config_options, config_from, check_output_dir
+from rpu.eda.libraries import DEFAULT_LIBRARY, library_names
 
 
 __all__ = ["add_parser", "run"]
@@ -19,9 +20,15 @@ def add_parser(commands):
                     "component (gate equivalents, or um2 with --liberty), memories as "
                     "SRAM macros from the density model, and a clock estimate.")
     add_config_options(parser, sizes_required=True)
-    parser.add_argument("--liberty", metavar="PATH",
-                        help="map to this Liberty library (areas in um2) instead of the "
-                             "generic gate-equivalent library")
+    library = parser.add_mutually_exclusive_group()
+    library.add_argument("--library", metavar="NAME",
+                         help=f"map to a named standard-cell library: "
+                              f"{', '.join(library_names())} (default {DEFAULT_LIBRARY}; "
+                              f"osu018 needs `apt-get install qflow-tech-osu018`); SRAM "
+                              f"macros are modelled at its node")
+    library.add_argument("--liberty", metavar="PATH",
+                         help="map to this Liberty library (areas in um2) instead of the "
+                              "generic gate-equivalent library")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="output directory (created if missing)")
     return parser
@@ -39,7 +46,7 @@ def run(args):
     check_output_dir(args.output, "-o/--output")
     try:
         result = synthesize_rpu(config, args.output, liberty=args.liberty,
-                                log=lambda m: print(m, file=sys.stderr, flush=True))
+                                library=args.library, log=lambda m: print(m, file=sys.stderr, flush=True))
     except SynthesisError as error:
         print(f"error: synthesis failed: {error}", file=sys.stderr)
         return 1

@@ -526,9 +526,9 @@ def synthesize_rpu(config, out_dir, *, liberty=None, library=None, timeout=None,
     generation_s = time.monotonic() - started
     log(f"generated rpu.v in {generation_s:.1f} s; synthesizing {config.mac_lanes} MAC "
         "lanes with Yosys")
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".rpu-synth-", dir=parent))
+    # Yosys works in the system's temporary folder: the output folder's parent may be
+    # read-only, and only the finished files go into the output folder (rpu.files).
+    work = Path(tempfile.mkdtemp(prefix="rpu-synth-"))
     try:
         (work / "rpu.v").write_text(verilog_text)
         (work / "rpu_sram_blackbox.v").write_text(SRAM_BLACKBOX_VERILOG)

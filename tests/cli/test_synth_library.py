@@ -1,0 +1,46 @@
+"""``python -m rpu synth --library NAME``: the named standard-cell libraries reach the
+synthesis, and a bad name is refused before any work (exit 2 naming --library)."""
+
+from pathlib import Path
+
+import pytest
+
+import rpu.eda.report
+from rpu.cli import main
+from rpu.eda.libraries import LIBRARIES
+
+
+SIZES = ["--input-size", "3", "--hidden-size", "4", "--pim-arrays", "1",
+         "--lanes-per-array", "8", "--activation-units", "1", "--elementwise-units", "1"]
+
+
+def test_unknown_library_is_refused_before_synthesis(tmp_path, capsys):
+    assert main(["synth", *SIZES, "--library", "osu035", "-o", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "--library" in error and "osu035" in error and "osu018" in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_library_and_liberty_exclude_each_other(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["synth", *SIZES, "--library", "osu018", "--liberty", "x.lib",
+              "-o", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "not allowed with argument --library" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARIES))
+def test_named_library_reaches_the_synthesis(tmp_path, monkeypatch, name):
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def synthesize_rpu(config, out_dir, *, liberty=None, library=None, log=None, **_):
+        seen.update(liberty=liberty, library=library, out=Path(out_dir))
+        raise Stop
+
+    monkeypatch.setattr(rpu.eda.report, "synthesize_rpu", synthesize_rpu)
+    with pytest.raises(Stop):
+        main(["synth", *SIZES, "--library", name, "-o", str(tmp_path / "out")])
+    assert seen == {"liberty": None, "library": name, "out": tmp_path / "out"}
