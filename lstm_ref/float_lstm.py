@@ -2,7 +2,7 @@
 
 This is the reference against which the fixed-point model and the RTL are judged, so it
 favours clarity and exactness over speed: every quantity is a float64 numpy array, and the
-step is written exactly as in DESIGN.md section 3::
+step is written exactly as in docs/architecture.md ("expansion model")::
 
     z   = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
     i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o)
@@ -224,7 +224,7 @@ def _step(x_t, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     """One LSTM step on already validated float64 arrays (see :func:`lstm_step`)."""
     hidden_size = h.shape[0]
     # Each product is computed separately and the terms summed in the order of
-    # DESIGN.md section 3; the order only affects the last bits.
+    # docs/architecture.md ("expansion model"); the order only affects the last bits.
     z = weight_ih @ x_t + bias_ih + weight_hh @ h + bias_hh
     z_i, z_f, z_g, z_o = (z[k * hidden_size:(k + 1) * hidden_size] for k in range(4))
     input_gate = sigmoid(z_i)

@@ -4,14 +4,15 @@ from amaranth.hdl import Module, Cat, signed
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
-from .lane import PIMLane, issue_ports
+from lstm_ref.checks import check_integer
+from .lane import PIMLane, issue_ports, check_lane_parameters, _unused_on_error
 
 
 __all__ = ["PIMArray"]
 
 
 class PIMArray(wiring.Component):
-    """``lanes_per_array`` :class:`~pim.lane.PIMLane` s side by side.
+    """``lanes`` :class:`~pim.lane.PIMLane` s side by side.
 
     All lanes see the same address, flags and broadcast operand each cycle (each lane holds
     different weight rows at that address); a load writes the same address of every lane at
@@ -19,33 +20,53 @@ class PIMArray(wiring.Component):
 
     Parameters
     ----------
-    config : rpu.config.RPUConfig
+    lanes : int
+        MAC lanes (1 or more).
+    data_width, weight_width, weight_frac_bits, acc_width, depth, scale_depth : int
+        Those of every lane; see :class:`~pim.lane.PIMLane` (``scale_depth`` 0, the default:
+        no scale memories).
     sram_macros : bool
         Weight memories as ``rpu_sram`` macro instances.
 
+    Raises
+    ------
+    ValueError
+        A parameter that is not an integer or is out of range.
+
     Attributes
     ----------
-    en, addr, valid, first, last, operand : In
-        Broadcast to every lane; see :class:`~pim.lane.PIMLane`.
-    wr_addr : In(range(weight_depth))
-    wr_data : In(ArrayLayout(signed(weight_width), lanes_per_array))
+    LATENCY : int
+        That of a lane, :attr:`pim.lane.PIMLane.LATENCY`: the lanes run in lockstep.
+    en, addr, valid, first, last, operand, scale_addr : In
+        Broadcast to every lane; see :class:`~pim.lane.PIMLane` (``scale_addr`` only with
+        scales).
+    wr_addr : In(range(depth + scale_depth))
+    wr_data : In(ArrayLayout(signed(weight_width), lanes))
         One weight per lane.
     wr_en : In(1)
-    results : Out(ArrayLayout(signed(data_width), lanes_per_array))
+    results : Out(ArrayLayout(signed(data_width), lanes))
     result_valid : Out(1)
-    saturated : Out(lanes_per_array)
+    saturated : Out(lanes)
         Per-lane saturation flags of the last results.
     """
 
-    def __init__(self, *, config, sram_macros=False):
-        self._config = config
-        self._sram_macros = bool(sram_macros)
-        n = config.lanes_per_array
+    LATENCY = PIMLane.LATENCY
+
+    def __init__(self, *, lanes, data_width, weight_width, weight_frac_bits, acc_width, depth,
+                 scale_depth=0, sram_macros=False):
+        self.lanes = _unused_on_error(self, lambda: check_integer("lanes", lanes, 1))
+        self._lane_parameters = _unused_on_error(self, lambda: check_lane_parameters(
+            data_width=data_width, weight_width=weight_width,
+            weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
+            scale_depth=scale_depth))
+        self.sram_macros = bool(sram_macros)
+        n, params = self.lanes, self._lane_parameters
         super().__init__({
-            **issue_ports(config),
-            "wr_data": In(data.ArrayLayout(signed(config.weight_width), n)),
+            **issue_ports(depth=params["depth"], data_width=params["data_width"],
+                          scale_depth=params["scale_depth"]),
+            "wr_data": In(data.ArrayLayout(signed(params["weight_width"]), n)),
             "wr_en": In(1),
-            "results": Out(data.ArrayLayout(signed(config.data_width), n)),
+            "results": Out(data.ArrayLayout(signed(params["data_width"]), n)),
             "result_valid": Out(1),
             "saturated": Out(n),
         })
@@ -53,8 +74,8 @@ class PIMArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         saturated = []
-        for index in range(self._config.lanes_per_array):
-            lane = PIMLane(config=self._config, sram_macros=self._sram_macros)
+        for index in range(self.lanes):
+            lane = PIMLane(**self._lane_parameters, sram_macros=self.sram_macros)
             m.submodules[f"lane{index}"] = lane
             m.d.comb += [
                 lane.en.eq(self.en),
@@ -68,6 +89,8 @@ class PIMArray(wiring.Component):
                 lane.wr_en.eq(self.wr_en),
                 self.results[index].eq(lane.result),
             ]
+            if self._lane_parameters["scale_depth"]:
+                m.d.comb += lane.scale_addr.eq(self.scale_addr)
             if index == 0:
                 m.d.comb += self.result_valid.eq(lane.result_valid)
             saturated.append(lane.saturated)

@@ -4,24 +4,78 @@ from amaranth.hdl import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from pim.arith import narrow
+from lstm_ref.checks import check_integer
+from lstm_ref.fixed_lstm import MAX_ROW_SHIFT
+from pim.arith import narrow, narrow_scaled
 from .sram import SRAM
 
 
-__all__ = ["PIMLane", "issue_ports"]
+__all__ = ["PIMLane", "issue_ports", "check_lane_parameters", "SCALE_BITS"]
 
 
-def issue_ports(config):
-    """The ports a lane and an array share: the issued column and its broadcast operand."""
+#: Bits of a scale word: a row's extra shift, 0 to :data:`lstm_ref.fixed_lstm.MAX_ROW_SHIFT`.
+SCALE_BITS = MAX_ROW_SHIFT.bit_length()
+
+
+def _unused_on_error(component, check):
+    """``check()``; if it raises, ``component`` (which failed to construct and cannot be used)
+    is marked so that Amaranth does not also warn that it was created but never used."""
+    try:
+        return check()
+    except (TypeError, ValueError):
+        component._MustUse__silence = True
+        raise
+
+
+def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_width, depth,
+                          scale_depth=0):
+    """Validate the parameters of a lane (or of an array of lanes) up front.
+
+    Returns
+    -------
+    dict
+        The parameters as ints.
+
+    Raises
+    ------
+    ValueError
+        A parameter that is not an integer, or out of range; the message names it.
+    """
+    data_width = check_integer("data_width", data_width, 2)
+    weight_width = check_integer("weight_width", weight_width, 1)
+    product_width = data_width + weight_width
+    scale_depth = check_integer("scale_depth", scale_depth, 0)
+    if scale_depth and weight_width < SCALE_BITS:
+        raise ValueError(f"scale_depth needs weight_width >= {SCALE_BITS} (a scale word is "
+                         f"loaded as a weight word), not {weight_width}")
     return {
+        "data_width": data_width,
+        "weight_width": weight_width,
+        # The narrowed sum keeps data_width bits of the product's fraction and integer part.
+        "weight_frac_bits": check_integer("weight_frac_bits", weight_frac_bits, 0,
+                                          weight_width - 1),
+        # At least a full product: the accumulator holds sums of products.
+        "acc_width": check_integer("acc_width", acc_width, product_width),
+        "depth": check_integer("depth", depth, 1),
+        "scale_depth": scale_depth,
+    }
+
+
+def issue_ports(*, depth, data_width, scale_depth=0):
+    """The ports a lane and an array share: the issued column and its broadcast operand (and,
+    with scales, the scale address of the finishing row)."""
+    ports = {
         "en": In(1),
-        "addr": In(range(config.weight_depth)),
+        "addr": In(range(depth)),
         "valid": In(1),
         "first": In(1),
         "last": In(1),
-        "operand": In(signed(config.data_width)),
-        "wr_addr": In(range(config.weight_depth)),
+        "operand": In(signed(data_width)),
+        "wr_addr": In(range(depth + scale_depth)),
     }
+    if scale_depth:
+        ports["scale_addr"] = In(range(scale_depth))
+    return ports
 
 
 class PIMLane(wiring.Component):
@@ -30,34 +84,65 @@ class PIMLane(wiring.Component):
     The weights stay in the lane: each cycle the controller issues a memory address and the
     broadcast input word arrives one cycle later, together with the weight read from that
     address. Their product is accumulated at full precision; the last column of a row narrows
-    the sum to the data format (round half up, saturate) into :attr:`result`.
+    the sum to ``data_width`` bits (drop ``weight_frac_bits``, plus the row's scale with
+    scales, with round half up; saturate) into :attr:`result`.
 
     Pipeline (every register advances only while ``en`` is 1):
 
     * issue cycle: ``addr``, ``valid``, ``first``, ``last`` sampled, the memory is read;
     * +1: weight and ``operand`` multiplied into the product register;
     * +2: the product added to the accumulator (or replacing it on ``first``); on ``last``,
-      the narrowed sum goes to ``result`` and ``result_valid`` pulses in the next cycle (+3).
+      the narrowed sum goes to ``result`` and ``result_valid`` pulses in the next cycle
+      (+3 = :attr:`LATENCY`).
 
     Parameters
     ----------
-    config : rpu.config.RPUConfig
-        Formats, memory depth and accumulator width.
+    data_width : int
+        Width of the broadcast operand and of the result (signed, 2 or more).
+    weight_width : int
+        Width of a weight (signed, 1 or more).
+    weight_frac_bits : int
+        Fractional bits of a weight, dropped when the sum is narrowed (0 to
+        ``weight_width - 1``): the result has the operand's fractional bits.
+    acc_width : int
+        Width of the accumulator, at least ``data_width + weight_width``; the caller makes it
+        wide enough that its longest sum cannot overflow.
+    depth : int
+        Words of the weight memory.
+    scale_depth : int
+        Words of the scale memory (0, the default: none). With scales, each row's sum is
+        narrowed by ``weight_frac_bits`` plus the row's :data:`SCALE_BITS`-bit scale word
+        (its extra fractional bits), read from the scale memory at ``scale_addr``; the load
+        port writes scale word ``a`` (the low :data:`SCALE_BITS` bits of ``wr_data``) at
+        ``wr_addr = depth + a``.
     sram_macros : bool
-        Make the weight memory an ``rpu_sram`` macro instance (see :class:`pim.sram.SRAM`).
+        Make the weight (and scale) memories ``rpu_sram`` macro instances (see
+        :class:`pim.sram.SRAM`).
+
+    Raises
+    ------
+    ValueError
+        A parameter that is not an integer or is out of range.
 
     Attributes
     ----------
+    LATENCY : int
+        Enabled cycles from the issue of a row's last column to ``result_valid`` (3).
     en : In(1)
         Global run enable; 0 freezes the lane.
-    addr : In(range(weight_depth))
+    addr : In(range(depth))
         Weight address of the column issued in this cycle.
     valid, first, last : In(1)
         A column is issued; it is the first / the last column of a row.
     operand : In(signed(data_width))
         Broadcast input word, one cycle after its column is issued.
+    scale_addr : In(range(scale_depth))
+        Only with scales: the scale word of the row whose last column was issued in the
+        previous enabled cycle (it arrives with that column's operand; it may change once the
+        next row's last column is issued).
     wr_addr, wr_data, wr_en : In
-        Weight memory write port (loading weights while idle).
+        Weight (and scale) memory write port (loading weights while idle); ``wr_addr`` has
+        ``depth + scale_depth`` addresses.
     result : Out(signed(data_width))
         Narrowed dot product of the last finished row.
     result_valid : Out(1)
@@ -66,43 +151,60 @@ class PIMLane(wiring.Component):
         Set with ``result_valid`` when narrowing saturated.
     """
 
-    def __init__(self, *, config, sram_macros=False):
-        self._config = config
-        self._sram_macros = bool(sram_macros)
+    LATENCY = 3
+
+    def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
+                 scale_depth=0, sram_macros=False):
+        params = _unused_on_error(self, lambda: check_lane_parameters(
+            data_width=data_width, weight_width=weight_width,
+            weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
+            scale_depth=scale_depth))
+        self.data_width = params["data_width"]
+        self.weight_width = params["weight_width"]
+        self.weight_frac_bits = params["weight_frac_bits"]
+        self.acc_width = params["acc_width"]
+        self.depth = params["depth"]
+        self.scale_depth = params["scale_depth"]
+        self.sram_macros = bool(sram_macros)
         super().__init__({
-            **issue_ports(config),
-            "wr_data": In(signed(config.weight_width)),
+            **issue_ports(depth=self.depth, data_width=self.data_width,
+                          scale_depth=self.scale_depth),
+            "wr_data": In(signed(self.weight_width)),
             "wr_en": In(1),
-            "result": Out(signed(config.data_width)),
+            "result": Out(signed(self.data_width)),
             "result_valid": Out(1),
             "saturated": Out(1),
         })
 
     def elaborate(self, platform):
-        config = self._config
         m = Module()
 
         m.submodules.weights = weights = SRAM(
-            depth=config.weight_depth, shape=signed(config.weight_width),
-            macro=self._sram_macros)
+            depth=self.depth, shape=signed(self.weight_width), macro=self.sram_macros)
         m.d.comb += [
             weights.rd_addr.eq(self.addr),
             weights.rd_en.eq(self.en),
             weights.wr_addr.eq(self.wr_addr),
             weights.wr_data.eq(self.wr_data),
-            weights.wr_en.eq(self.wr_en),
+            # With scales, addresses from depth on are those of the scale memory.
+            weights.wr_en.eq(self.wr_en & (self.wr_addr < self.depth) if self.scale_depth
+                             else self.wr_en),
         ]
 
-        product_width = config.data_width + config.weight_width
+        product_width = self.data_width + self.weight_width
         valid1, first1, last1 = Signal(), Signal(), Signal()
         valid2, first2, last2 = Signal(), Signal(), Signal()
         product = Signal(signed(product_width))
-        acc = Signal(signed(config.acc_width))
-        total = Signal(signed(config.acc_width))
+        acc = Signal(signed(self.acc_width))
+        total = Signal(signed(self.acc_width))
         # The first column of a row (the bias) starts a new sum.
         m.d.comb += total.eq(product + Mux(first2, 0, acc))
 
-        narrowed, saturated = narrow(total, config.weight_frac_bits, config.data_format)
+        if self.scale_depth:
+            narrowed, saturated = narrow_scaled(total, self.weight_frac_bits,
+                                                self._scales(m), self.data_width)
+        else:
+            narrowed, saturated = narrow(total, self.weight_frac_bits, self.data_width)
         with m.If(self.en):
             m.d.sync += [
                 self.result_valid.eq(0),
@@ -119,3 +221,16 @@ class PIMLane(wiring.Component):
                         self.saturated.eq(saturated),
                     ]
         return m
+
+    def _scales(self, m):
+        """The scale memory; its read data, the scale of the row being narrowed."""
+        m.submodules.scales = scales = SRAM(
+            depth=self.scale_depth, shape=SCALE_BITS, macro=self.sram_macros)
+        m.d.comb += [
+            scales.rd_addr.eq(self.scale_addr),
+            scales.rd_en.eq(self.en),
+            scales.wr_addr.eq(self.wr_addr - self.depth),
+            scales.wr_data.eq(self.wr_data[:SCALE_BITS]),
+            scales.wr_en.eq(self.wr_en & (self.wr_addr >= self.depth)),
+        ]
+        return scales.rd_data

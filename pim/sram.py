@@ -18,6 +18,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.lib.memory import Memory
 
+from lstm_ref.checks import check_integer
+
 
 __all__ = ["SRAM", "SRAM_MODULE", "SRAM_MODEL_VERILOG", "SRAM_BLACKBOX_VERILOG"]
 
@@ -86,6 +88,11 @@ class SRAM(wiring.Component):
     macro : bool
         Instantiate the ``rpu_sram`` macro instead of an Amaranth memory.
 
+    Raises
+    ------
+    ValueError
+        ``depth`` is not a positive integer.
+
     Attributes
     ----------
     rd_addr : In(address_bits)
@@ -99,9 +106,12 @@ class SRAM(wiring.Component):
     """
 
     def __init__(self, *, depth, shape, macro=False):
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"depth must be a positive integer, not {depth!r}")
-        self.depth = depth
+        try:
+            self.depth = check_integer("depth", depth, 1)
+        except ValueError:
+            # It cannot be used: no "created but never used" warning on top of the error.
+            self._MustUse__silence = True
+            raise
         self.shape = shape
         self.macro = bool(macro)
         self.address_bits = max(1, (depth - 1).bit_length())

@@ -9,11 +9,13 @@ nothing is recomputed elsewhere.
 from dataclasses import dataclass, asdict
 from math import ceil
 
+from lstm_ref.checks import check_integer
 from lstm_ref.fixedpoint import FixedFormat
 from lstm_ref.activation import check_segments, DEFAULT_SEGMENTS
+from lstm_ref.fixed_lstm import FixedLSTM, MAX_ROW_SHIFT
 
 
-__all__ = ["RPUConfig", "ConfigError"]
+__all__ = ["RPUConfig", "ConfigError", "SCALE_BITS"]
 
 
 class ConfigError(ValueError):
@@ -28,13 +30,12 @@ MAX_LAYERS = 16
 #: Words per lane weight memory: every weight address (a layer's WEIGHT_BASE) must fit a
 #: 32-bit program word (rpu.hw.program.PROGRAM_DATA_BITS).
 MAX_WEIGHT_DEPTH = 1 << 32
+#: Bits of a row's scale (its shift, 0 to lstm_ref.fixed_lstm.MAX_ROW_SHIFT).
+SCALE_BITS = MAX_ROW_SHIFT.bit_length()
 
 
 def _check_int(name, value, low, high):
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"{name} must be an integer, not {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low} to {high}, not {value}")
+    check_integer(name, value, low, high, error=ConfigError)
 
 
 def _divisors(n):
@@ -65,14 +66,24 @@ class RPUConfig:
         Element-wise units (``a*b + c*d``); must divide ``mac_lanes / 4``.
     data_width, data_frac_bits : int
         Format of x, h, c and of every activation (default Q3.12, 16 bits). It needs at
-        least one integer bit, so that 1.0 is representable.
+        least one integer bit, so that 1.0 is representable. ``data_frac_bits`` None (the
+        default) means ``max(0, data_width - 4)``: three integer bits.
     weight_width, weight_frac_bits : int
-        Format of weights and biases (default Q3.12, 16 bits).
+        Format of weights and biases (default Q3.12, 16 bits). ``weight_frac_bits`` None (the
+        default) means ``max(0, weight_width - 4)``.
     cell_frac_bits : int or None
         Fractional bits of the cell state c, stored in ``data_width`` bits; at most
         ``data_frac_bits`` (fewer gives c more range). Default: ``data_frac_bits``.
     activation_segments : int
         Linear segments of the sigmoid/tanh tables over ``[0, max)`` (a power of two).
+    row_scales : bool
+        Per-row weight scales: each weight row (one gate of one hidden unit) of each layer
+        carries a shift of 0 to :data:`~lstm_ref.fixed_lstm.MAX_ROW_SHIFT` extra fractional
+        bits, and each lane narrows its sum by ``weight_frac_bits`` plus its row's shift
+        (see :mod:`lstm_ref.fixed_lstm`). The shifts are :data:`SCALE_BITS`-bit words of a
+        scale memory per lane, loaded through the weight stream; they need
+        ``weight_width >= SCALE_BITS``. Default False (0 and 1 are accepted too, as the
+        command line gives them).
 
     Attributes
     ----------
@@ -89,6 +100,11 @@ class RPUConfig:
         more.
     weight_depth : int
         Words per lane weight memory, ``num_layers * max_groups * max_columns``.
+    scale_depth : int
+        Words per lane scale memory: ``num_layers * max_groups`` with ``row_scales``, else 0.
+    load_depth : int
+        Addresses of the weight stream: ``weight_depth + scale_depth`` (the scale words
+        follow the weights).
     acc_width : int
         Accumulator width: a product of a data and a weight word, plus enough bits that the
         sum of ``max_columns`` products can never overflow.
@@ -108,11 +124,12 @@ class RPUConfig:
     activation_units: int = 4
     elementwise_units: int = 2
     data_width: int = 16
-    data_frac_bits: int = 12
+    data_frac_bits: int = None
     weight_width: int = 16
-    weight_frac_bits: int = 12
+    weight_frac_bits: int = None
     cell_frac_bits: int = None
     activation_segments: int = DEFAULT_SEGMENTS
+    row_scales: bool = False
 
     def __post_init__(self):
         _check_int("input_size", self.input_size, 1, MAX_SIZE)
@@ -134,11 +151,16 @@ class RPUConfig:
                 raise ConfigError(f"{name} must divide mac_lanes / 4 = {self.units_per_group} "
                                   f"(allowed: {', '.join(map(str, allowed))}), not {value}")
         _check_int("data_width", self.data_width, 4, 20)
+        # Frozen dataclass: the defaults that follow other fields are set through
+        # object.__setattr__.
+        if self.data_frac_bits is None:
+            object.__setattr__(self, "data_frac_bits", max(0, self.data_width - 4))
         _check_int("data_frac_bits", self.data_frac_bits, 0, self.data_width - 2)
         _check_int("weight_width", self.weight_width, 2, 20)
+        if self.weight_frac_bits is None:
+            object.__setattr__(self, "weight_frac_bits", max(0, self.weight_width - 4))
         _check_int("weight_frac_bits", self.weight_frac_bits, 0, self.weight_width - 1)
         if self.cell_frac_bits is None:
-            # Frozen dataclass: set the default through object.__setattr__.
             object.__setattr__(self, "cell_frac_bits", self.data_frac_bits)
         _check_int("cell_frac_bits", self.cell_frac_bits, 0, self.data_frac_bits)
         # A plain int, like every other parameter (check_segments alone would let numpy
@@ -149,6 +171,14 @@ class RPUConfig:
             check_segments(self.data_format, self.activation_segments)
         except ValueError as error:
             raise ConfigError(f"activation_segments: {error}") from None
+        if type(self.row_scales) not in (bool, int) or self.row_scales not in (0, 1):
+            raise ConfigError(f"row_scales must be True or False (or 1 or 0), not "
+                              f"{self.row_scales!r}")
+        object.__setattr__(self, "row_scales", bool(self.row_scales))
+        if self.row_scales and self.weight_width < SCALE_BITS:
+            raise ConfigError(f"weight_width must be at least {SCALE_BITS} with row_scales (a "
+                              f"row's scale is loaded as a weight word), not "
+                              f"{self.weight_width}")
         if self.weight_depth > MAX_WEIGHT_DEPTH:
             raise ConfigError(
                 f"the weight memory depth per lane, num_layers * max_groups * max_columns "
@@ -199,6 +229,14 @@ class RPUConfig:
         return self.num_layers * self.max_groups * self.max_columns
 
     @property
+    def scale_depth(self):
+        return self.num_layers * self.max_groups if self.row_scales else 0
+
+    @property
+    def load_depth(self):
+        return self.weight_depth + self.scale_depth
+
+    @property
     def acc_width(self):
         return self.data_width + self.weight_width + (self.max_columns - 1).bit_length()
 
@@ -222,7 +260,6 @@ class RPUConfig:
     def fixed_model(self):
         """The bit-accurate golden model (:class:`lstm_ref.fixed_lstm.FixedLSTM`) of this
         RPU's arithmetic."""
-        from lstm_ref.fixed_lstm import FixedLSTM
         return FixedLSTM(data_format=self.data_format, weight_format=self.weight_format,
                          activation_segments=self.activation_segments,
                          cell_format=self.cell_format)
@@ -235,7 +272,12 @@ class RPUConfig:
                 and all(1 <= h <= self.hidden_size for h in hidden))
 
     def to_dict(self):
-        return asdict(self)
+        """The parameters as a dict; ``row_scales`` only when it is on (so that the
+        parameter files of configurations without it are those of earlier versions)."""
+        values = asdict(self)
+        if not self.row_scales:
+            del values["row_scales"]
+        return values
 
     @classmethod
     def from_dict(cls, values):

@@ -19,13 +19,13 @@ from amaranth.hdl import Shape
 
 from pim.sram import SRAM_MODEL_VERILOG, SRAM_MODULE
 from rpu.files import write_files_atomically, check_out_dir
-from rpu.config import RPUConfig
-from rpu.compiler.expansion import plan_schedule
-from rpu.hw.program import Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE
-
+from rpu.config import RPUConfig, SCALE_BITS
+from rpu.compiler.schedule import plan_schedule
+from rpu.hw.program import (Reg, LayerReg, Op, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE,
+                            LAYER_STRIDE, PROGRAM_ADDR_BITS, COUNTER_WIDTH, H_ADDRESS_FORMULA,
+                            CELL_ADDRESS_FORMULA, SCALE_ADDRESS_FORMULA, context_word_formula)
 from rpu.hw.top import (RPU, STATUS_WIDTH, ACTIVITY_COUNTERS, weight_layout, state_layout,
-                  program_layout, output_layout, activity_layout)
-from rpu.hw.program import PROGRAM_ADDR_BITS
+                        program_layout, output_layout, activity_layout)
 
 
 __all__ = ["generate", "emit_verilog", "describe"]
@@ -83,7 +83,11 @@ def _ports(config):
         _stream("weights", "in", weight_layout(config),
                 "weight memory load, one address of every lane of one array per transfer; "
                 "ready while busy is low",
-                {"array": "PIM array index", "addr": "weight word address",
+                {"array": "PIM array index",
+                 "addr": "weight word address" + (
+                     f"; from weight_depth = {config.weight_depth} on, the scale memories "
+                     f"(a row's shift in the low 4 bits of its lane's word) at weight_depth + "
+                     f"{SCALE_ADDRESS_FORMULA}" if config.row_scales else ""),
                  "data": f"{config.lanes_per_array} x {Ww}-bit signed weights, lane 0 in the "
                          f"lowest bits"}),
         _stream("program", "in", program_layout(),
@@ -106,7 +110,7 @@ def _ports(config):
                  "c": f"Q{config.cell_format.int_bits}.{config.cell_frac_bits}"}),
         {"name": "start", "direction": "in", "width": 1,
          "description": "start a run (taken in a cycle where busy is low and steps != 0)"},
-        {"name": "steps", "direction": "in", "width": 16,
+        {"name": "steps", "direction": "in", "width": COUNTER_WIDTH,
          "description": "time steps of a run, sampled with start"},
         {"name": "keep_state", "direction": "in", "width": 1,
          "description": "start from the state the previous run left (or the state stream "
@@ -122,6 +126,23 @@ def _ports(config):
          "fields": _bit_ranges(activity_layout()),
          "description": "event counters of the last run, for the energy model"},
     ]
+
+
+def _scale_memories(config):
+    """The lanes' scale memories (with row scales): rpu.json's entry, or none."""
+    if not config.row_scales:
+        return []
+    return [{"name": "pim{a}.lane{l}.scales", "count": config.mac_lanes,
+             "words": config.scale_depth, "width": SCALE_BITS,
+             "contents": "lane gate*U+u: the shift (extra fractional bits) of row gate*H + "
+                         "g*U + u at " + SCALE_ADDRESS_FORMULA}]
+
+
+def _scale_sizes(config):
+    """rpu.json's derived sizes of the scale memories (with row scales), or none."""
+    if not config.row_scales:
+        return {}
+    return {"scale_depth": config.scale_depth, "load_depth": config.load_depth}
 
 
 def describe(config, *, input_size=None, hidden_size=None):
@@ -142,6 +163,7 @@ def describe(config, *, input_size=None, hidden_size=None):
             "max_columns": config.max_columns,
             "max_layer_input": config.max_layer_input,
             "weight_depth": config.weight_depth,
+            **_scale_sizes(config),
             "accumulator_width": config.acc_width,
             "data_format": str(config.data_format),
             "weight_format": str(config.weight_format),
@@ -154,16 +176,16 @@ def describe(config, *, input_size=None, hidden_size=None):
              "words": config.weight_depth, "width": config.weight_width,
              "contents": "lane gate*U+u: row gate*H + g*U + u of [bias|W_ih|W_hh] at "
                          "addresses g*COLS .. g*COLS+COLS-1"},
+            *_scale_memories(config),
             {"name": "x_memory", "count": 1, "words": config.max_layer_input, "width": W,
              "contents": "x_t (the input of a run's first layer)"},
             {"name": "h_memory", "count": 1, "words": config.h_memory_depth, "width": W,
              "contents": "per layer, h of the last two steps in alternating halves of "
-                         "padded_hidden words: layer * 2 * padded_hidden + half * "
-                         "padded_hidden + k"},
+                         "padded_hidden words: " + H_ADDRESS_FORMULA},
             {"name": "engine.cell_memory", "count": 1, "words": config.cell_memory_depth,
              "width": W * config.elementwise_units,
-             "contents": "per layer, c with elementwise_units values per word: layer * "
-                         "cell_words + k / elementwise_units"},
+             "contents": "per layer, c with elementwise_units values per word: "
+                         + CELL_ADDRESS_FORMULA},
             {"name": "engine.act{n}.rom", "count": config.activation_units,
              "words": 2 * config.activation_segments, "width": None,
              "contents": "sigmoid and tanh segments (ROM, a Verilog array with init)"},
@@ -172,7 +194,7 @@ def describe(config, *, input_size=None, hidden_size=None):
             "address_bits": PROGRAM_ADDR_BITS,
             "global": {reg.name: int(reg) for reg in Reg},
             "CONTEXT_BASE": CONTEXT_BASE, "MAX_CONTEXTS": MAX_CONTEXTS,
-            "context_word": "op | cycles << 4",
+            "context_word": context_word_formula(),
             "ops": {op.name: int(op) for op in Op},
             "per_layer": {"address": f"{LAYER_BASE} + {LAYER_STRIDE} * layer + index",
                           "index": {reg.name: int(reg) for reg in LayerReg}},

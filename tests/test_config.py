@@ -235,7 +235,9 @@ def test_hashable_and_equal_by_value():
 def test_dict_round_trip(values):
     config = RPUConfig(**values)
     values = config.to_dict()
-    assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)}
+    # row_scales appears only when on (test_row_scales_dict_round_trip).
+    assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)} \
+        - {"row_scales"}
     assert all(type(value) is int for value in values.values())
     again = RPUConfig.from_dict(values)
     assert again == config
@@ -259,3 +261,60 @@ def test_from_dict_unknown_key():
 def test_from_dict_validates():
     with pytest.raises(ConfigError, match="lanes_per_array"):
         RPUConfig.from_dict(dict(SMALL, lanes_per_array=6))
+
+
+# Formats that follow the widths, and per-row scales ---------------------------------------
+
+@pytest.mark.parametrize("width, frac_bits", [(16, 12), (12, 8), (8, 4), (5, 1), (4, 0),
+                                              (3, 0), (2, 0), (20, 16)])
+def test_weight_frac_bits_follow_the_width(width, frac_bits):
+    config = RPUConfig(**SMALL, weight_width=width)
+    assert config.weight_frac_bits == frac_bits
+    assert config.to_dict()["weight_frac_bits"] == frac_bits
+    # Given, it is kept.
+    assert RPUConfig(**SMALL, weight_width=width, weight_frac_bits=width - 1) \
+        .weight_frac_bits == width - 1
+
+
+@pytest.mark.parametrize("width, frac_bits", [(16, 12), (12, 8), (8, 4), (4, 0), (20, 16)])
+def test_data_frac_bits_follow_the_width(width, frac_bits):
+    config = RPUConfig(**SMALL, data_width=width, activation_segments=1)
+    assert (config.data_frac_bits, config.cell_frac_bits) == (frac_bits, frac_bits)
+
+
+def test_row_scales_sizes():
+    config = RPUConfig(**SMALL, row_scales=True)
+    assert config.row_scales is True
+    assert config.scale_depth == 3             # 1 layer x 3 groups
+    assert config.load_depth == 27 + 3
+    stacked = RPUConfig(**dict(SMALL, num_layers=3), row_scales=True)
+    assert stacked.scale_depth == 3 * 3
+    off = RPUConfig(**SMALL)
+    assert (off.scale_depth, off.load_depth) == (0, 27)
+
+
+@pytest.mark.parametrize("value, expected", [(True, True), (False, False), (1, True),
+                                             (0, False)])
+def test_row_scales_values(value, expected):
+    assert RPUConfig(**SMALL, row_scales=value).row_scales is expected
+
+
+@pytest.mark.parametrize("value", ["yes", 2, -1, None, 1.0, [True]])
+def test_bad_row_scales_named(value):
+    with pytest.raises(ConfigError, match="^row_scales must be True or False"):
+        RPUConfig(**SMALL, row_scales=value)
+
+
+def test_row_scales_need_four_weight_bits():
+    with pytest.raises(ConfigError, match="^weight_width must be at least 4 with row_scales .*, not 3$"):
+        RPUConfig(**SMALL, weight_width=3, row_scales=True)
+    assert RPUConfig(**SMALL, weight_width=4, row_scales=True).weight_format.width == 4
+
+
+def test_row_scales_dict_round_trip():
+    config = RPUConfig(**SMALL, row_scales=True)
+    values = config.to_dict()
+    assert values["row_scales"] is True
+    assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)}
+    assert RPUConfig.from_dict(values) == config
+    assert RPUConfig.from_dict(values) != RPUConfig(**SMALL)

@@ -40,9 +40,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lstm_ref.fixed_lstm import FixedLSTM
+from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm, choose_row_shifts
 from rpu.config import RPUConfig, ConfigError
-from rpu.compiler.expansion import plan_schedule, compile_stacked
+from rpu.compiler import plan_schedule, compile_stacked
 from rpu.generator import emit_verilog, describe
 from rpu.sim.session import Load, LoadState, Run, simulate_session
 
@@ -55,6 +55,7 @@ CHUNK = 6
 FIELDS = tuple(f.name for f in fields(RPUConfig))
 DEFAULTS = {f.name: f.default for f in fields(RPUConfig)}
 HAS_CELL_FORMAT = "cell_frac_bits" in FIELDS
+HAS_ROW_SCALES = "row_scales" in FIELDS
 
 # The documented limits (rpu/config.py); re-stated here so that the oracle is independent.
 MAX_SIZE, MAX_LAYERS, MAX_LANES = 16384, 16, 1024
@@ -65,7 +66,7 @@ GROUPS = [
     {"input_size"}, {"hidden_size"}, {"num_layers"},
     {"pim_arrays", "lanes_per_array", "activation_units", "elementwise_units"},
     {"data_width", "data_frac_bits", "cell_frac_bits", "activation_segments"},
-    {"weight_width", "weight_frac_bits"},
+    {"weight_width", "weight_frac_bits", "row_scales"},
 ]
 SHAPE_NAMES = {"input_size", "hidden_size", "num_layers", "first_layer"}
 
@@ -84,11 +85,31 @@ def _in(value, low, high):
     return _is_int(value) and low <= value <= high
 
 
+def _with_defaults(values):
+    """``values`` over the defaults; fractional bits left at None follow their width (three
+    integer bits, at least 0 fractional bits), as documented."""
+    p = {**DEFAULTS, **values}
+    for frac, width in (("data_frac_bits", "data_width"), ("weight_frac_bits", "weight_width")):
+        if p[frac] is None and _is_int(p[width]):
+            p[frac] = max(0, p[width] - 4)
+    return p
+
+
+def _row_scales_valid(p):
+    """row_scales: True, False, 1 or 0; on, it needs weights of at least 4 bits."""
+    if not HAS_ROW_SCALES:
+        return True
+    value = p["row_scales"]
+    if type(value) not in (bool, int) or value not in (0, 1):
+        return False
+    return not value or p["weight_width"] >= 4
+
+
 def config_is_valid(values):
     """The documented rules of RPUConfig, independently of its implementation."""
     if set(values) - set(FIELDS):
         return False
-    p = {**DEFAULTS, **values}
+    p = _with_defaults(values)
     if not all(_in(p[name], 1, high) for name, high in (
             ("input_size", MAX_SIZE), ("hidden_size", MAX_SIZE), ("num_layers", MAX_LAYERS),
             ("pim_arrays", MAX_LANES), ("lanes_per_array", MAX_LANES))):
@@ -106,6 +127,8 @@ def config_is_valid(values):
         return False
     if HAS_CELL_FORMAT and p["cell_frac_bits"] is not None \
             and not _in(p["cell_frac_bits"], 0, p["data_frac_bits"]):
+        return False
+    if not _row_scales_valid(p):
         return False
     segments = p["activation_segments"]
     if not (_in(segments, 1, 1 << (p["data_width"] - 2)) and segments & (segments - 1) == 0):
@@ -171,10 +194,11 @@ def _specific_wild(r, name, base):
         "activation_units": [0, U + 1, 2 * U, 3, 5, 1024, U] + non_divisors,
         "elementwise_units": [0, U + 1, 2 * U, 3, 5, 1024, U] + non_divisors,
         "data_width": [1, 2, 3, 4, 20, 21, 32, 64],
-        "data_frac_bits": [-1, W - 1, W, W + 3, 31, W - 2, 0],
+        "data_frac_bits": [-1, W - 1, W, W + 3, 31, W - 2, 0, None],
         "cell_frac_bits": [-1, dfb + 1, W, dfb, 0, None],
-        "weight_width": [0, 1, 2, 20, 21, 33],
-        "weight_frac_bits": [-1, Ww, Ww + 1, 40, Ww - 1, 0],
+        "weight_width": [0, 1, 2, 3, 4, 20, 21, 33],
+        "weight_frac_bits": [-1, Ww, Ww + 1, 40, Ww - 1, 0, None],
+        "row_scales": [2, -1, "yes", None, 1.0, np.bool_(True), 0, 1, True, False],
         "activation_segments": [0, -256, 3, 6, 100, 255, 1 << (W - 1), 1 << (W - 2), 1,
                                 1 << 30, 1 << 19],
     }
@@ -218,6 +242,14 @@ def _base_config(r):
         del values["weight_width"], values["weight_frac_bits"]
     if values["num_layers"] == 1 and r.random() < 0.5:
         del values["num_layers"]
+    # Fractional bits left out follow the width (if the cell format still fits them).
+    if "weight_frac_bits" in values and r.random() < 0.15:
+        del values["weight_frac_bits"]
+    if "data_frac_bits" in values and r.random() < 0.15 \
+            and values.get("cell_frac_bits", 0) <= max(0, W - 4):
+        del values["data_frac_bits"]
+    if HAS_ROW_SCALES and Ww >= 4 and r.random() < 0.3:
+        values["row_scales"] = r.choice([True, True, True, 1])
     return values
 
 
@@ -253,7 +285,7 @@ def draw_config(index):
     r = random.Random(f"{SEED}/{index}/config")
     base = _base_config(r)
     values = dict(base)
-    full = {**DEFAULTS, **base}
+    full = _with_defaults(base)
     from_dict = r.random() < 0.2
     # A base beyond the weight memory depth is rejected under one of the sizes.
     blame = set() if config_is_valid(base) else {"num_layers", "input_size", "hidden_size"}
@@ -377,6 +409,7 @@ def make_config(case):
     if not valid:
         _fail(case, f"invalid configuration accepted: {config!r}")
     if not all(type(v) is int or (name == "cell_frac_bits" and v is None)
+               or (name == "row_scales" and v is True)
                for name, v in config.to_dict().items()):
         _fail(case, f"accepted configuration holds non-int values: {config.to_dict()!r}")
     return config
@@ -436,11 +469,30 @@ def _layers(rng, case, schedule):
     return layers
 
 
+def _row_shifts(rng, config, layers):
+    """With row scales: ``"auto"`` or random shifts, and the shifts that means (chosen here
+    with the golden model's rule); (None, None) without."""
+    if not getattr(config, "row_scales", False):
+        return None, None
+    if rng.random() < 0.5:
+        return "auto", [choose_row_shifts(p["weight_ih"], p["weight_hh"], p["bias_ih"],
+                                          p["bias_hh"], config.weight_format) for p in layers]
+    shifts = [rng.integers(0, 16, len(p["weight_hh"])) for p in layers]
+    return shifts, shifts
+
+
 def simulate_case(case, config, schedule):
     rng = np.random.default_rng([SEED, case.index])
     fmt = config.data_format
-    program = compile_stacked(config, _layers(rng, case, schedule),
-                              output_all=case.output_all, first_layer=case.first_layer)
+    layers = _layers(rng, case, schedule)
+    argument, row_shifts = _row_shifts(rng, config, layers)
+    program = compile_stacked(config, layers, output_all=case.output_all,
+                              first_layer=case.first_layer, row_shifts=argument)
+    matrices = program.matrices
+    if row_shifts is not None:
+        matrices = [quantize_lstm(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
+                                  config.weight_format, row_shifts=shifts)
+                    for p, shifts in zip(layers, row_shifts)]
     if program.schedule != schedule:
         _fail(case, f"compiled schedule {program.schedule!r} differs from the plan "
                     f"{schedule!r}")
@@ -459,7 +511,8 @@ def simulate_case(case, config, schedule):
         operations.append(LoadState(tuple(h0), tuple(c0)))
     operations.append(Run(x, keep_state=case.keep_state))
     [result] = simulate_session(config, operations)
-    expected = _golden_model(config).run_stacked(program.matrices, x, h0=h0, c0=c0)
+    expected = _golden_model(config).run_stacked(matrices, x, h0=h0, c0=c0,
+                                                 row_shifts=row_shifts)
     emitted = expected if schedule.output_all else expected[-1:]
     if len(result.layers_h) != len(emitted):
         _fail(case, f"{len(result.layers_h)} layers streamed out, expected {len(emitted)}")
@@ -550,8 +603,10 @@ def _outcome_counts(indices):
     blamed, verilog = set(), 0
     for index in indices:
         case = draw_config(index)
-        outcome, _, _ = classify(case)
+        outcome, config, _ = classify(case)
         counts[outcome] += 1
+        if outcome == "simulated" and getattr(config, "row_scales", False):
+            counts["simulated-row-scales"] = counts.get("simulated-row-scales", 0) + 1
         if outcome == "rejected-config":
             blamed |= case.blame & set(FIELDS)
         verilog += outcome == "simulated" and case.verilog
@@ -564,6 +619,8 @@ def _assert_not_vacuous(indices):
     # Both outcomes occur many times; every parameter is among the causes of rejections.
     assert counts["rejected-config"] >= count // 4, counts
     assert counts["simulated"] >= count // 4, counts
+    if HAS_ROW_SCALES:
+        assert counts.get("simulated-row-scales", 0) >= count // 20, counts
     assert counts["rejected-shape"] >= count // 40, counts
     assert counts["accepted-large"] >= 1, counts
     assert verilog >= count // 40, (verilog, counts)
@@ -592,6 +649,66 @@ def test_weight_depth_fits_the_program_word():
         assert not config_is_valid(dict(values, num_layers=layers))
         with pytest.raises(ConfigError, match="num_layers.*must be at most 2\\*\\*32"):
             RPUConfig(num_layers=layers, **values)
+
+
+#: Configurations at the limits RPUConfig accepts: each must elaborate to Verilog (with SRAM
+#: macros, as the generator writes it). Sums over lanes and units were once one chain of
+#: additions as deep as the lane count: 320 lanes or more ended in a RecursionError.
+LIMITS = {
+    # 1024 lanes, 256 activation and 256 element-wise units.
+    "1024-lanes": dict(input_size=4, hidden_size=4, pim_arrays=4, lanes_per_array=256,
+                       activation_units=256, elementwise_units=256),
+    "1024-lanes-one-array": dict(input_size=3, hidden_size=5, pim_arrays=1,
+                                 lanes_per_array=1024, activation_units=1,
+                                 elementwise_units=256),
+    "16-layers": dict(input_size=6, hidden_size=5, num_layers=16, pim_arrays=1,
+                      lanes_per_array=4, activation_units=1, elementwise_units=1),
+    "16384-input-and-hidden": dict(input_size=MAX_SIZE, hidden_size=MAX_SIZE, pim_arrays=1,
+                                   lanes_per_array=4, activation_units=1,
+                                   elementwise_units=1),
+    "all-limits": dict(input_size=MAX_SIZE, hidden_size=MAX_SIZE, num_layers=MAX_LAYERS,
+                       pim_arrays=4, lanes_per_array=256, activation_units=256,
+                       elementwise_units=256),
+}
+#: Limit cases elaborated in the default run; the others are ``long`` (minutes each).
+DEFAULT_LIMITS = {"16-layers", "16384-input-and-hidden", "1024-lanes"}
+
+
+def _check_limit(name):
+    values = LIMITS[name]
+    assert config_is_valid(values)
+    config = RPUConfig(**values)
+    assert (config.mac_lanes == MAX_LANES or config.num_layers == MAX_LAYERS
+            or MAX_SIZE in (config.input_size, config.hidden_size))
+    schedule = plan_schedule(config, config.input_size,
+                             [config.hidden_size] * config.num_layers)
+    assert schedule.layers[-1].weight_base < config.weight_depth
+    text = emit_verilog(config)
+    assert "module rpu(" in text.replace(" (", "(")
+    # Every lane is there, with its weight memory.
+    lanes_per_array = config.lanes_per_array
+    assert f"lane{lanes_per_array - 1}" in text and f"lane{lanes_per_array}" not in text
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_LIMITS))
+def test_limit_configuration_elaborates(name):
+    _check_limit(name)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("name", sorted(set(LIMITS) - DEFAULT_LIMITS))
+def test_limit_configuration_elaborates_long(name):
+    _check_limit(name)
+
+
+def test_limits_are_all_reached():
+    configs = [RPUConfig(**values) for values in LIMITS.values()]
+    assert any(c.mac_lanes == MAX_LANES for c in configs)
+    assert any(c.num_layers == MAX_LAYERS for c in configs)
+    assert any(c.input_size == MAX_SIZE for c in configs)
+    assert any(c.hidden_size == MAX_SIZE for c in configs)
+    assert any(c.units_per_group == c.elementwise_units == MAX_LANES // 4 for c in configs)
+    assert any(c.activation_units == MAX_LANES // 4 for c in configs)
 
 
 def test_oracle_agrees_with_documented_examples():

@@ -11,7 +11,7 @@ import pytest
 
 from rpu import generator
 from rpu.config import RPUConfig, ConfigError
-from rpu.compiler.expansion import plan_schedule
+from rpu.compiler import plan_schedule
 import rpu.files
 from rpu.generator import generate, emit_verilog, describe, write_files_atomically
 from rpu.hw.program import Reg, Op, LayerReg
@@ -107,7 +107,7 @@ def generated(tmp_path_factory, small_config):
 
 def test_generate_writes_both_files(generated, small_verilog):
     out, returned = generated
-    names = {path.name for path in out.iterdir()}
+    names = {path.name for path in out.iterdir()} - {rpu.files.STORE}   # the hidden store
     assert {"rpu.v", "rpu.json"} <= names
     # Any further file is one the parameter file lists (e.g. a memory model).
     assert names - {"rpu.v", "rpu.json"} <= set(returned.get("files", {}).values())
@@ -198,9 +198,9 @@ def test_generate_schedule_for_a_smaller_lstm(tmp_path, small_config, fast_emit)
 def test_generate_twice_overwrites_identically(tmp_path, small_config):
     out = tmp_path / "out"
     generate(small_config, out)
-    first = {path.name: path.read_bytes() for path in out.iterdir()}
+    first = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
     generate(small_config, out)
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == first
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == first
     assert leftovers(tmp_path) == []
 
 
@@ -296,3 +296,39 @@ def test_generate_rejects_a_non_config(tmp_path):
     with pytest.raises(TypeError, match="RPUConfig"):
         generate(SMALL, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# Row scales -------------------------------------------------------------------------------
+
+def test_row_scales_in_verilog_and_parameter_file(tmp_path):
+    """With row scales every lane has a 4-bit scale memory of num_layers * max_groups words,
+    written through the weight stream's wider address; rpu.json says so and its ports still
+    match the Verilog. Without, rpu.json has no trace of them."""
+    values = dict(SMALL, hidden_size=6, weight_width=8)
+    config = RPUConfig(**values, row_scales=True)
+    parameters = generate(config, tmp_path)
+    verilog = (tmp_path / "rpu.v").read_text()
+    assert config.max_groups == 3 and config.weight_depth == 3 * (1 + 3 + 6) == 30
+    # Eight lanes, each with a scale memory: an rpu_sram of 3 words of 4 bits.
+    scale_srams = re.findall(r"^module \\rpu\.pim0\.lane\d+\.scales\b.*?rpu_sram\s*#\(\s*"
+                             r"\.ABITS\(32'd(\d+)\),\s*\.DEPTH\(32'd(\d+)\),\s*"
+                             r"\.WIDTH\(32'd(\d+)\)", verilog, re.M | re.S)
+    assert scale_srams == [("2", "3", "4")] * 8
+    assert parameters["derived"]["scale_depth"] == 3
+    assert parameters["derived"]["load_depth"] == 30 + 3
+    [memory] = [m for m in parameters["memories"] if m["name"].endswith(".scales")]
+    assert (memory["count"], memory["words"], memory["width"]) == (8, 3, 4)
+    [weights] = [p for p in parameters["ports"] if p["name"] == "weights"]
+    assert weights["payload"]["addr"] == "bits [5:0]"        # 33 addresses
+    assert "scale memories" in weights["payload_meaning"]["addr"]
+    assert parameters["configuration"]["row_scales"] is True
+    ports = top_module_ports(verilog)
+    assert ports["weights__payload"] == ("input", weights["payload_bits"])
+
+    plain = describe(RPUConfig(**values))
+    assert "row_scales" not in plain["configuration"]
+    assert "scale_depth" not in plain["derived"]
+    assert not [m for m in plain["memories"] if "scales" in m["name"]]
+    [weights] = [p for p in plain["ports"] if p["name"] == "weights"]
+    assert weights["payload"]["addr"] == "bits [4:0]"        # 30 addresses
+    assert weights["payload_meaning"]["addr"] == "weight word address"

@@ -4,7 +4,10 @@ The data width, weight width and cell-state width are fixed by the hardware; cal
 chooses where the binary point goes in each:
 
 1. **Weights**: the most fractional bits such that no weight or combined bias
-   (``bias_ih + bias_hh``) saturates.
+   (``bias_ih + bias_hh``) saturates. With per-row scales (``row_scales``), each row then
+   gets the largest extra shift at which it does not saturate either
+   (:func:`lstm_ref.fixed_lstm.choose_row_shifts`): the largest row sets the format, the
+   smaller rows keep their precision.
 2. **Data and cell state**: every pair (data fractional bits ``F_d``, cell fractional bits
    ``F_c <= F_d``) in a window below the widest format is tried on the calibration inputs with
    the bit-accurate model (:mod:`lstm_ref.fixed_lstm`), counting saturations of the inputs (x
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from lstm_ref.fixedpoint import FixedFormat
-from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm
+from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm, choose_row_shifts
 from lstm_ref.float_lstm import lstm_forward
 from lstm_ref.activation import DEFAULT_SEGMENTS
 
@@ -47,6 +50,9 @@ class CalibrationResult:
         Largest |h_fixed - h_float64| over the calibration inputs (last layer).
     candidates : list of dict
         Every format tried, with its saturations and error.
+    row_shifts : tuple of numpy.ndarray or None
+        With row scales, the per-row shifts of each layer (pass them to
+        :func:`rpu.compiler.codegen.compile_stacked`); None without.
     """
     data_frac_bits: int
     weight_frac_bits: int
@@ -54,24 +60,30 @@ class CalibrationResult:
     saturations: dict
     max_abs_error_h: float
     candidates: list = field(default_factory=list, compare=False)
+    row_shifts: tuple = field(default=None, compare=False)
 
     @property
     def total_saturations(self):
         return sum(self.saturations.values())
 
     def apply(self, config):
-        """``config`` with the chosen formats."""
+        """``config`` with the chosen formats (and row scales on, if they were chosen)."""
+        scales = {} if self.row_shifts is None else {"row_scales": True}
         return replace(config, data_frac_bits=self.data_frac_bits,
                        weight_frac_bits=self.weight_frac_bits,
-                       cell_frac_bits=self.cell_frac_bits)
+                       cell_frac_bits=self.cell_frac_bits, **scales)
 
     def to_dict(self):
-        return {"data_frac_bits": self.data_frac_bits,
-                "weight_frac_bits": self.weight_frac_bits,
-                "cell_frac_bits": self.cell_frac_bits,
-                "saturations": dict(self.saturations),
-                "max_abs_error_h": self.max_abs_error_h,
-                "candidates": list(self.candidates)}
+        """The result as plain values; ``row_shifts`` (lists) only with row scales."""
+        values = {"data_frac_bits": self.data_frac_bits,
+                  "weight_frac_bits": self.weight_frac_bits,
+                  "cell_frac_bits": self.cell_frac_bits,
+                  "saturations": dict(self.saturations),
+                  "max_abs_error_h": self.max_abs_error_h,
+                  "candidates": list(self.candidates)}
+        if self.row_shifts is not None:
+            values["row_shifts"] = [[int(v) for v in shifts] for shifts in self.row_shifts]
+        return values
 
 
 def _sequences(x):
@@ -101,7 +113,7 @@ def _float_reference(layers, sequences):
 
 
 def evaluate_formats(layers, x, *, data_format, weight_format, cell_format,
-                     activation_segments=DEFAULT_SEGMENTS, references=None):
+                     activation_segments=DEFAULT_SEGMENTS, references=None, row_shifts=None):
     """Saturations by kind and the largest h error of a stack with these formats.
 
     Parameters
@@ -110,6 +122,8 @@ def evaluate_formats(layers, x, *, data_format, weight_format, cell_format,
         ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` per layer (floats).
     x : array or list of arrays
         Input sequences, (T, I) each.
+    row_shifts : sequence of (4H,) int arrays, optional
+        Per-row scales of each layer (default none).
 
     Returns
     -------
@@ -121,13 +135,16 @@ def evaluate_formats(layers, x, *, data_format, weight_format, cell_format,
     model = FixedLSTM(data_format=data_format, weight_format=weight_format,
                       activation_segments=activation_segments, cell_format=cell_format)
     matrices = [quantize_lstm(p["weight_ih"], p["weight_hh"], p.get("bias_ih"),
-                              p.get("bias_hh"), weight_format) for p in layers]
+                              p.get("bias_hh"), weight_format,
+                              row_shifts=None if row_shifts is None else row_shifts[index])
+                for index, p in enumerate(layers)]
     saturations = {"input": 0, "preactivation": 0, "cell": 0, "hidden": 0}
     error = 0.0
     for sequence, reference in zip(sequences, references):
         saturations["input"] += int(np.sum((sequence > data_format.max_value)
                                            | (sequence < data_format.min_value)))
-        outputs = model.run_stacked(matrices, data_format.quantize(sequence))
+        outputs = model.run_stacked(matrices, data_format.quantize(sequence),
+                                    row_shifts=row_shifts)
         for output in outputs:
             for kind, count in output.saturations_by_kind.items():
                 saturations[kind] += count
@@ -137,8 +154,9 @@ def evaluate_formats(layers, x, *, data_format, weight_format, cell_format,
 
 
 def calibrate(layers, x, *, data_width=16, weight_width=16,
-              activation_segments=DEFAULT_SEGMENTS):
-    """Choose fractional bits for data, weights and cell state.
+              activation_segments=DEFAULT_SEGMENTS, row_scales=False):
+    """Choose fractional bits for data, weights and cell state (and, with ``row_scales``,
+    the per-row scales of the weights).
 
     Parameters
     ----------
@@ -148,6 +166,9 @@ def calibrate(layers, x, *, data_width=16, weight_width=16,
         Calibration input sequences, (T, I) each.
     data_width, weight_width : int
         Widths fixed by the hardware (the cell state uses ``data_width``).
+    row_scales : bool
+        The RPU has per-row scales (:attr:`rpu.config.RPUConfig.row_scales`): choose each
+        row's shift too.
 
     Returns
     -------
@@ -168,6 +189,11 @@ def calibrate(layers, x, *, data_width=16, weight_width=16,
             largest > FixedFormat(weight_width, weight_frac_bits).max_value:
         weight_frac_bits -= 1
     weight_format = FixedFormat(weight_width, weight_frac_bits)
+    row_shifts = None
+    if row_scales:
+        row_shifts = tuple(choose_row_shifts(p["weight_ih"], p["weight_hh"], p.get("bias_ih"),
+                                             p.get("bias_hh"), weight_format)
+                           for p in layers)
 
     references = _float_reference(layers, sequences)
     candidates = []
@@ -180,7 +206,7 @@ def calibrate(layers, x, *, data_width=16, weight_width=16,
             saturations, error = evaluate_formats(
                 layers, sequences, data_format=data_format, weight_format=weight_format,
                 cell_format=cell_format, activation_segments=activation_segments,
-                references=references)
+                references=references, row_shifts=row_shifts)
             candidates.append({"data_frac_bits": data_frac_bits,
                                "cell_frac_bits": cell_frac_bits,
                                "saturations": saturations,
@@ -189,4 +215,5 @@ def calibrate(layers, x, *, data_width=16, weight_width=16,
                                            c["max_abs_error_h"],
                                            -c["data_frac_bits"], -c["cell_frac_bits"]))
     return CalibrationResult(best["data_frac_bits"], weight_frac_bits, best["cell_frac_bits"],
-                             best["saturations"], best["max_abs_error_h"], candidates)
+                             best["saturations"], best["max_abs_error_h"], candidates,
+                             row_shifts)

@@ -11,6 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from lstm_ref.activation import (DEFAULT_SEGMENTS, SIGMOID, TANH, activation_table,
                                  check_segments)
+from lstm_ref.checks import is_integer
 from lstm_ref.fixedpoint import FixedFormat
 
 
@@ -69,7 +70,7 @@ class ActivationUnit(wiring.Component):
         try:
             if not isinstance(data_format, FixedFormat):
                 raise TypeError(f"data_format must be a FixedFormat, not {data_format!r}")
-            if not isinstance(segments, int) or isinstance(segments, bool):
+            if not is_integer(segments):
                 raise TypeError(f"segments must be an int, not {segments!r}")
             # Raises ValueError naming `segments` or `data format`, with the allowed range.
             check_segments(data_format, segments)

@@ -21,11 +21,13 @@ from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
 from lstm_ref.activation import SIGMOID, TANH
+from pim.arith import sum_tree
 from pim.sram import SRAM
 from rpu.hw.activation import ActivationUnit
 from rpu.hw.elementwise import ElementwiseUnit
 from rpu.hw.interconnect import Interconnect
-from rpu.hw.program import Op, OP_BITS, COUNTER_WIDTH, MAX_CONTEXTS
+from rpu.hw.program import (Op, OP_BITS, COUNTER_WIDTH, CONTEXT, MAX_CONTEXTS,
+                            h_address, cell_address)
 
 
 __all__ = ["CellEngine", "ENGINE_ACTIVITY"]
@@ -107,8 +109,8 @@ class CellEngine(wiring.Component):
         ``emit`` of a layer whose (h, c) go out: ``emit_h``/``emit_c`` must be taken now.
     emit_h, emit_c : Out(signed(data_width))
     h_wr_addr, h_wr_data, h_wr_en : Out
-        Write port of the hidden-state memory
-        (``layer * 2 * padded_hidden + bank * padded_hidden + k``).
+        Write port of the hidden-state memory, at
+        :func:`~rpu.hw.program.h_address` ``(layer, bank, k)``.
     state_addr, state_data, state_en : In
         Write port of the cell-state memory for loading a state while the engine is idle.
     saturations : Out(range(elementwise_units + 1))
@@ -129,7 +131,7 @@ class CellEngine(wiring.Component):
             "hidden_size": In(range(config.hidden_size + 1)),
             "output": In(1),
             "n_contexts": In(range(MAX_CONTEXTS + 1)),
-            "contexts": In(data.ArrayLayout(unsigned(OP_BITS + COUNTER_WIDTH), MAX_CONTEXTS)),
+            "contexts": In(data.ArrayLayout(CONTEXT.size, MAX_CONTEXTS)),
             "pre": In(data.ArrayLayout(word, config.mac_lanes)),
             "busy": Out(1),
             "done": Out(1),
@@ -160,11 +162,13 @@ class CellEngine(wiring.Component):
         # Context sequencing ----------------------------------------------------------------
         ctx_index = Signal(range(MAX_CONTEXTS))
         ctx_cycle = Signal(COUNTER_WIDTH)
-        context = Signal(OP_BITS + COUNTER_WIDTH)
-        m.d.comb += context.eq(self.contexts[ctx_index])
+        # Plain bits viewed through the CONTEXT layout (see rpu.hw.program.CONTEXT).
+        context_bits = Signal(CONTEXT.size, name="context")
+        m.d.comb += context_bits.eq(self.contexts[ctx_index])
+        context = data.View(CONTEXT, context_bits)
         op = Signal(OP_BITS)
-        ctx_cycles = context[OP_BITS:]
-        m.d.comb += op.eq(Mux(self.busy, context[:OP_BITS], Op.NOP))
+        ctx_cycles = context.cycles
+        m.d.comb += op.eq(Mux(self.busy, context.op, Op.NOP))
 
         layer = Signal.like(self.layer)
         group = Signal.like(self.group)
@@ -259,7 +263,7 @@ class CellEngine(wiring.Component):
             depth=config.cell_memory_depth, shape=unsigned(n_ew * width),
             macro=self._sram_macros)
         cell_base = Signal(range(config.cell_memory_depth + 1))
-        m.d.comb += cell_base.eq(layer * config.cell_words + group * (units // n_ew))
+        m.d.comb += cell_base.eq(cell_address(config, layer, group * (units // n_ew)))
         cell_rd_addr = Signal(range(config.cell_memory_depth + 1))
         cell_wr_addr = Signal(range(config.cell_memory_depth + 1))
         m.d.comb += [cell_memory.rd_addr.eq(cell_rd_addr), cell_memory.rd_en.eq(running)]
@@ -318,13 +322,12 @@ class CellEngine(wiring.Component):
             m.d.sync += emit_unit.eq(emit_unit + 1)
         _shift_out(m, hidden_buf, 1, running & emitting)
         _shift_out(m, cell_buf, 1, running & emitting, rotate=True)
-        half = config.padded_hidden
         m.d.comb += [
             self.emit.eq(emitting & (emit_unit < hidden_size)),
             self.emit_stream.eq(self.emit & output),
             self.emit_h.eq(hidden_buf[0]),
             self.emit_c.eq(cell_buf[0]),
-            self.h_wr_addr.eq(layer * (2 * half) + Mux(bank, half, 0) + emit_unit),
+            self.h_wr_addr.eq(h_address(config, layer, bank, emit_unit)),
             self.h_wr_data.eq(hidden_buf[0]),
             self.h_wr_en.eq(running & self.emit),
             self.loading.eq(running & (op == Op.LOAD)),
@@ -347,5 +350,5 @@ class CellEngine(wiring.Component):
         flags = [unit.saturated & (ic.push_cell | ic.push_hidden)
                  & (pushed_unit + index < hidden_size)
                  for index, unit in enumerate(ews)]
-        m.d.comb += self.saturations.eq(sum(flags))
+        m.d.comb += self.saturations.eq(sum_tree(flags))
         return m

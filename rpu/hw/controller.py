@@ -1,7 +1,7 @@
 """The controller: issues the columns of every row group of every layer of every step to the
 PIM lanes.
 
-The schedule is static (set by the program, see :mod:`rpu.program`), so the expansion model
+The schedule is static (set by the program, see :mod:`rpu.hw.program`), so the expansion model
 predicts it exactly. A step runs the layers FIRST_LAYER .. LAST_LAYER in order; a layer runs
 its GROUPS row groups, each PERIOD cycles long (plus GAP after the layer's last group); a row
 group issues COLUMNS columns, one per enabled cycle. Column 0 is the bias (broadcast 1.0),
@@ -25,7 +25,7 @@ from amaranth.hdl import Module, Signal, Mux
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
-from rpu.hw.program import COUNTER_WIDTH
+from rpu.hw.program import COUNTER_WIDTH, h_address
 
 
 __all__ = ["Controller", "Source", "layer_registers"]
@@ -109,7 +109,6 @@ class Controller(wiring.Component):
 
     def elaborate(self, platform):
         config = self._config
-        half = config.padded_hidden           # one half of a layer's h memory region
         m = Module()
 
         step = Signal(COUNTER_WIDTH)
@@ -144,15 +143,14 @@ class Controller(wiring.Component):
                 # The previous layer's h_t, in the half this step writes.
                 m.d.comb += [
                     self.source.eq(Source.H_MEMORY),
-                    self.h_addr.eq((layer - 1) * (2 * half) + Mux(bank, half, 0)
-                                   + (column - 1)),
+                    self.h_addr.eq(h_address(config, layer - 1, bank, column - 1)),
                 ]
         with m.Else():
             # This layer's h_{t-1}, in the other half.
             m.d.comb += [
                 self.source.eq(Mux(zero_state, Source.ZERO, Source.H_MEMORY)),
-                self.h_addr.eq(layer * (2 * half) + Mux(bank, 0, half)
-                               + (column - 1 - current.input_size)),
+                self.h_addr.eq(h_address(config, layer, bank,
+                                         column - 1 - current.input_size, other=True)),
             ]
         m.d.comb += self.need_x.eq(self.valid & (self.source == Source.X_STREAM))
 

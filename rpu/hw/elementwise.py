@@ -74,8 +74,8 @@ class ElementwiseUnit(wiring.Component):
         ab = Signal(signed(2 * fmt.width + shift))
         cd = Signal(signed(2 * fmt.width))
         cell = Signal()
-        narrowed, saturated = narrow(ab + cd, fmt.frac_bits, fmt)
-        cell_narrowed, cell_saturated = narrow(ab + cd, fmt.frac_bits + shift, cell_fmt)
+        narrowed, saturated = narrow(ab + cd, fmt.frac_bits, fmt.width)
+        cell_narrowed, cell_saturated = narrow(ab + cd, fmt.frac_bits + shift, cell_fmt.width)
         with m.If(self.en):
             m.d.sync += [
                 # In cell mode a*b (data x cell fractional bits) is aligned with c*d.

@@ -5,19 +5,23 @@ from amaranth.lib import wiring, data, stream
 from amaranth.lib.wiring import In, Out
 
 from pim import PIMArray, SRAM
+from pim.arith import sum_tree
 from rpu.config import RPUConfig
 from rpu.hw.controller import Controller, Source, layer_registers
 from rpu.hw.cell_engine import CellEngine
-from rpu.hw.program import (Reg, LayerReg, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE, LAYER_STRIDE,
-                      COUNTER_WIDTH, OP_BITS, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS)
+from rpu.hw.program import (Reg, LayerReg, CONTEXT, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE,
+                            LAYER_STRIDE, COUNTER_WIDTH, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS,
+                            h_address, cell_address, scale_address)
 
 
 __all__ = ["RPU", "STATUS_WIDTH", "StateTarget", "ACTIVITY_COUNTERS", "activity_layout"]
 
 
+#: Width of the status counters of a run (``cycles``, ``saturations``, ``activity``).
 STATUS_WIDTH = 32
 
-#: Activity counters of a run (each counts events; see :class:`RPU`).
+#: Activity counters of a run (each counts events; see :class:`RPU`), in the order of the
+#: ``activity`` port's fields. The expansion model and the energy model read this list.
 ACTIVITY_COUNTERS = ("columns", "x_writes", "x_reads", "h_reads", "h_writes", "cell_reads",
                      "cell_writes", "activation_cycles", "elementwise_cycles", "outputs")
 
@@ -39,7 +43,8 @@ def output_layout(config):
 def weight_layout(config):
     return data.StructLayout({
         "array": range(config.pim_arrays),
-        "addr": range(config.weight_depth),
+        # With row scales, the scale words follow the weights (rpu.hw.program.scale_address).
+        "addr": range(config.load_depth),
         "data": data.ArrayLayout(signed(config.weight_width), config.lanes_per_array),
     })
 
@@ -65,9 +70,11 @@ class RPU(wiring.Component):
 
     * ``weights`` (stream in): while idle, writes ``data`` (one weight per lane of PIM array
       ``array``) at address ``addr`` of that array's lanes. The memory image comes from
-      :func:`rpu.compiler.expansion.compile_lstm`.
+      :func:`rpu.compiler.codegen.compile_lstm`. With ``row_scales``, addresses from
+      ``weight_depth`` on write the lanes' scale memories (a row's shift in the low bits of
+      its lane's word, at ``weight_depth +`` :func:`~rpu.hw.program.scale_address`).
     * ``program`` (stream in): while idle, writes a 32-bit program word (see
-      :mod:`rpu.program`).
+      :mod:`rpu.hw.program`).
     * ``state`` (stream in): while idle, writes the state the next run starts from when it
       keeps its state: ``target`` 0 writes ``h[index]`` of ``layer`` (``data``'s low
       ``data_width`` bits), ``target`` 1 writes the cell-state word ``index`` of ``layer``
@@ -128,7 +135,11 @@ class RPU(wiring.Component):
         m.submodules.engine = engine = CellEngine(config=config, sram_macros=self.sram_macros)
         arrays = []
         for index in range(config.pim_arrays):
-            array = PIMArray(config=config, sram_macros=self.sram_macros)
+            array = PIMArray(lanes=config.lanes_per_array, data_width=config.data_width,
+                             weight_width=config.weight_width,
+                             weight_frac_bits=config.weight_frac_bits,
+                             acc_width=config.acc_width, depth=config.weight_depth,
+                             scale_depth=config.scale_depth, sram_macros=self.sram_macros)
             m.submodules[f"pim{index}"] = array
             arrays.append(array)
 
@@ -137,7 +148,8 @@ class RPU(wiring.Component):
         last_layer = Signal(range(config.num_layers))
         n_contexts = Signal(range(MAX_CONTEXTS + 1))
         output_all = Signal()
-        contexts = Signal(data.ArrayLayout(unsigned(OP_BITS + COUNTER_WIDTH), MAX_CONTEXTS))
+        # CONTEXT words, kept as plain bits (see rpu.hw.program.CONTEXT).
+        contexts = Signal(data.ArrayLayout(CONTEXT.size, MAX_CONTEXTS))
         layers = Signal(data.ArrayLayout(layer_registers(config), config.num_layers))
         m.d.comb += self.program.ready.eq(~self.busy)
         word = self.program.payload.data
@@ -194,8 +206,8 @@ class RPU(wiring.Component):
             ctrl.last_layer.eq(last_layer),
             ctrl.layers.eq(layers),
         ]
-        lane_saturations = sum(array.saturated[i] for array in arrays
-                               for i in range(config.lanes_per_array))
+        lane_saturations = sum_tree(array.saturated[i] for array in arrays
+                                    for i in range(config.lanes_per_array))
         events = {
             "columns": run & ctrl.valid,
             "x_writes": self.x.valid & self.x.ready,
@@ -241,7 +253,6 @@ class RPU(wiring.Component):
         m.d.comb += self.state.ready.eq(~self.busy)
         state = self.state.payload
         state_write = self.state.valid & self.state.ready
-        half = config.padded_hidden
         with m.If(self.busy):
             m.d.comb += [
                 h_memory.wr_addr.eq(engine.h_wr_addr), h_memory.wr_data.eq(engine.h_wr_data),
@@ -249,13 +260,13 @@ class RPU(wiring.Component):
             ]
         with m.Else():
             m.d.comb += [
-                h_memory.wr_addr.eq(state.layer * (2 * half) + Mux(ctrl.bank, 0, half)
-                                    + state.index),
+                h_memory.wr_addr.eq(h_address(config, state.layer, ctrl.bank, state.index,
+                                              other=True)),
                 h_memory.wr_data.eq(state.data[:config.data_width]),
                 h_memory.wr_en.eq(state_write & (state.target == StateTarget.H)),
             ]
         m.d.comb += [
-            engine.state_addr.eq(state.layer * config.cell_words + state.index),
+            engine.state_addr.eq(cell_address(config, state.layer, state.index)),
             engine.state_data.eq(state.data),
             engine.state_en.eq(state_write & (state.target == StateTarget.C)),
         ]
@@ -283,6 +294,11 @@ class RPU(wiring.Component):
                 array.last.eq(ctrl.last),
                 array.operand.eq(operand),
             ]
+            if config.row_scales:
+                # The row group whose last column was issued in the previous cycle, as the
+                # lanes expect it.
+                m.d.comb += array.scale_addr.eq(
+                    scale_address(config, ctrl.post_layer, ctrl.post_group))
 
         # Cell engine ----------------------------------------------------------------------
         m.d.comb += [

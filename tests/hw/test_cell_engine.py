@@ -14,7 +14,7 @@ group ``g`` of layer ``l`` (hidden unit ``k = g*U + u``) with pre-activations at
 with ``c_prev = 0`` when the group is started with ``zero_state`` and otherwise the word of
 layer ``l``'s cell-memory region for unit ``k``: the ``c`` the engine last computed for
 ``(l, k)``, or what the state port wrote there while the engine was idle (word
-``l * cell_words + k // E``, field ``k % E``, as :meth:`rpu.compiler.expansion.Program.state_words`
+``l * cell_words + k // E``, field ``k % E``, as :meth:`rpu.compiler.codegen.Program.state_words`
 and :class:`rpu.hw.top.RPU` lay a state out). Units ``k >= H`` (H: ``hidden_size`` sampled at the
 start) are padding: they are never emitted nor written to the hidden-state memory, which a
 real unit is at ``l * 2 * padded_hidden + bank * padded_hidden + k``. ``emit_stream`` is
@@ -36,7 +36,7 @@ from lstm_ref.activation import SIGMOID, TANH, activation_fixed
 from lstm_ref.fixedpoint import narrow, saturate
 from rpu.hw.cell_engine import CellEngine
 from rpu.config import RPUConfig
-from rpu.compiler.expansion import plan_schedule
+from rpu.compiler import plan_schedule
 from rpu.hw.program import Op, MAX_CONTEXTS, encode_context
 
 
@@ -531,7 +531,7 @@ def test_state_port_writes_read_back_as_c_prev():
 
 def test_activity_counts_per_group():
     """The activity flags, counted over a group, are what the contexts imply, and per run
-    what :meth:`rpu.compiler.expansion.Schedule.activity` predicts from them."""
+    what :meth:`rpu.compiler.schedule.Schedule.activity` predicts from them."""
     for name in CASES:
         config, I, hiddens = CASES[name]
         schedule = plan_schedule(config, I, hiddens)

@@ -27,7 +27,7 @@ from amaranth.sim import Simulator
 
 from rpu.config import RPUConfig
 from rpu.hw.controller import Controller, Source, layer_registers
-from rpu.compiler.expansion import plan_schedule
+from rpu.compiler import plan_schedule
 
 
 SMALL = RPUConfig(input_size=3, hidden_size=5, pim_arrays=1, lanes_per_array=8,

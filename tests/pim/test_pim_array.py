@@ -13,7 +13,9 @@ from amaranth.sim import Simulator
 
 from lstm_ref.fixedpoint import narrow
 from pim.array import PIMArray
+from pim.lane import PIMLane
 from rpu.config import RPUConfig
+from tests.pim.params import array_parameters
 
 
 CONFIGS = {
@@ -70,7 +72,7 @@ def simulate(config, image, rows, *, seed, stall_prob=0.0):
     """Load ``image`` one address per cycle through the wide write port, then issue the rows
     back to back; return per row the (results, saturated bits) seen with result_valid."""
     rng = np.random.default_rng(seed)
-    dut = PIMArray(config=config)
+    dut = PIMArray(**array_parameters(config))
     df = config.data_format
     issues = []
     last_of_row = []
@@ -169,3 +171,17 @@ def test_lanes_hold_distinct_weights():
         assert results == codes.tolist()
         # With equal data and weight formats the weight comes back unchanged.
         assert results == image[a].tolist()
+
+
+def test_array_latency_is_the_lanes():
+    assert PIMArray.LATENCY == PIMLane.LATENCY == 3
+
+
+@pytest.mark.parametrize("lanes, message", [
+    (0, "lanes must be at least 1, not 0"),
+    (False, "lanes must be an integer, not False"),
+])
+def test_bad_lane_count_is_named(lanes, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        PIMArray(lanes=lanes, data_width=16, weight_width=16, weight_frac_bits=12,
+                 acc_width=40, depth=8)

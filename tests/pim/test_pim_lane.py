@@ -10,6 +10,8 @@ low are inserted between enabled cycles with random values on every input; they 
 nothing.
 """
 
+import re
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -17,6 +19,7 @@ from amaranth.sim import Simulator
 from lstm_ref.fixedpoint import narrow
 from pim.lane import PIMLane
 from rpu.config import RPUConfig
+from tests.pim.params import lane_parameters
 
 
 CONFIGS = {
@@ -82,7 +85,7 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0):
     whole output trace against the timing described in the module docstring.
     """
     rng = np.random.default_rng(seed)
-    dut = PIMLane(config=config)
+    dut = PIMLane(**lane_parameters(config))
     depth = config.weight_depth
     wf, df = config.weight_format, config.data_format
 
@@ -137,7 +140,7 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0):
                     issues.append(None)
                 for j, (a, (w, v)) in enumerate(zip(addrs, row)):
                     issues.append((a, j == 0, j == len(row) - 1, v))
-                finishes.append((len(issues) - 1 + 3, reference(row, config)))
+                finishes.append((len(issues) - 1 + PIMLane.LATENCY, reference(row, config)))
             issues += [None] * 4   # drain
             expected_valid = {n: want for n, want in finishes}
 
@@ -290,3 +293,25 @@ def test_accumulator_width_covers_capacity(config):
     wf, df = config.weight_format, config.data_format
     largest = config.max_columns * wf.min_code * df.min_code
     assert largest <= (1 << (config.acc_width - 1)) - 1
+
+
+def test_latency_is_three_enabled_cycles():
+    # Issue, product, accumulate: result_valid one cycle after the accumulate (the
+    # simulations above check the result arrives exactly then).
+    assert PIMLane.LATENCY == 3
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("data_width", 1, "data_width must be at least 2, not 1"),
+    ("data_width", True, "data_width must be an integer, not True"),
+    ("weight_width", 0, "weight_width must be at least 1, not 0"),
+    ("weight_frac_bits", 16, "weight_frac_bits must be from 0 to 15, not 16"),
+    ("acc_width", 31, "acc_width must be at least 32, not 31"),
+    ("depth", 0, "depth must be at least 1, not 0"),
+    ("depth", 2.0, "depth must be an integer, not 2.0"),
+])
+def test_bad_parameter_is_named(name, value, message):
+    params = dict(data_width=16, weight_width=16, weight_frac_bits=12, acc_width=40, depth=8)
+    params[name] = value
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        PIMLane(**params)

@@ -11,7 +11,7 @@ import pytest
 
 from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig
-from rpu.compiler.expansion import compile_lstm
+from rpu.compiler import compile_lstm
 from rpu.sim.session import simulate_program
 
 
@@ -106,7 +106,7 @@ def test_saturation_count_matches_fixed_model():
 
 
 def test_s_default_resources():
-    """Shape S of DESIGN.md (I=64, H=128) on the default resources over 20 steps: bit exact,
+    """Shape S of docs/architecture.md, section 6 (I=64, H=128) on the default resources over 20 steps: bit exact,
     cycle exact, and at least 95 % MAC-lane utilization measured in simulation."""
     config = RPUConfig(input_size=64, hidden_size=128)
     assert config.mac_lanes >= 64

@@ -7,7 +7,7 @@ import pytest
 from lstm_ref.fixed_lstm import FixedLSTM
 from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig, ConfigError
-from rpu.compiler.expansion import compile_stacked, plan_layer_by_layer, choose_mode
+from rpu.compiler import compile_stacked, plan_layer_by_layer, choose_mode
 from rpu.sim.session import Load, LoadState, Run, simulate_session
 
 

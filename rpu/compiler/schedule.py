@@ -1,4 +1,5 @@
-"""The hybrid network expansion model: from an LSTM to the RPU's program and its exact timing.
+"""The schedule of an LSTM on an RPU: its fundamental operations, their partition over the
+components, and the exact cycle of every event.
 
 1. **Expand** one LSTM step into fundamental operations (:func:`expand_step`): 4H(I+H)
    multiply-accumulates, 4H bias adds, 3H sigmoids, 2H tanhs, 3H multiplies and H adds.
@@ -16,8 +17,10 @@
    :meth:`Schedule.total_cycles`. Stacked layers run either interleaved (every layer in each
    step) or layer by layer over the whole sequence (:func:`plan_layer_by_layer`); the model
    predicts both and :func:`choose_mode` picks the faster.
-4. **Emit** the program words, weight memory images and state words (:func:`compile_lstm`,
-   :func:`compile_stacked`).
+
+:mod:`rpu.compiler.encoding` turns a schedule into program words and weight images,
+:mod:`rpu.compiler.codegen` compiles an LSTM's parameters into a :class:`~rpu.compiler.codegen.Program`.
+``docs/architecture.md`` (section "expansion model") explains the model.
 """
 
 from dataclasses import dataclass, replace
@@ -25,28 +28,29 @@ from math import ceil
 
 import numpy as np
 
-from lstm_ref.fixed_lstm import quantize_lstm
-from lstm_ref.float_lstm import check_lstm_params
+from lstm_ref.checks import is_integer
+from pim import PIMLane
+from rpu.config import RPUConfig, ConfigError
 from rpu.hw.activation import ActivationUnit
 from rpu.hw.elementwise import ElementwiseUnit
-from rpu.config import RPUConfig, ConfigError
-from rpu.hw.program import (Op, Reg, LayerReg, CONTEXT_BASE, MAX_CONTEXTS, COUNTER_WIDTH,
-                      encode_context, layer_register)
+from rpu.hw.program import Op, MAX_CONTEXTS, COUNTER_WIDTH
+from rpu.hw.top import ACTIVITY_COUNTERS
+from rpu.compiler.encoding import program_registers
 
 
 __all__ = ["expand_step", "ops_per_step", "plan_schedule", "LayerSchedule", "Schedule",
-           "compile_lstm", "compile_stacked", "Program", "plan_layer_by_layer",
-           "choose_mode", "LANE_TO_ENGINE"]
+           "plan_layer_by_layer", "choose_mode", "LANE_TO_ENGINE"]
 
 
-#: Cycles from the issue of a group's last column to its results in the lanes' output
-#: registers (memory read, multiply, accumulate), plus the cycle in which the cell engine
-#: takes the start: the engine's first context runs this many cycles after that issue.
-LANE_TO_ENGINE = 4
+#: Cycles from the issue of a group's last column to the cycle in which the cell engine's first
+#: context runs: the lanes' latency to their output registers (memory read, multiply,
+#: accumulate; :attr:`pim.PIMLane.LATENCY`), plus the cycle in which the engine takes the start.
+LANE_TO_ENGINE = PIMLane.LATENCY + 1
 
 
 def expand_step(input_size, hidden_size):
-    """The fundamental operations of one LSTM step (DESIGN.md section 3)."""
+    """The fundamental operations of one LSTM step (docs/architecture.md, "expansion
+    model")."""
     I, H = input_size, hidden_size
     return {
         "mac": 4 * H * (I + H),
@@ -210,9 +214,7 @@ class Schedule:
         E = U // context_cycles[Op.CELL]           # element-wise units
         first = self.layers[0]
         recurrent_steps = steps if keep_state else steps - 1
-        counts = dict.fromkeys(("columns", "x_writes", "x_reads", "h_reads", "h_writes",
-                                "cell_reads", "cell_writes", "activation_cycles",
-                                "elementwise_cycles"), 0)
+        counts = dict.fromkeys(ACTIVITY_COUNTERS, 0)
         counts["x_writes"] = steps * first.input_size
         counts["x_reads"] = steps * (first.groups - 1) * first.input_size
         for position, layer in enumerate(self.layers):
@@ -284,12 +286,11 @@ def _contexts(config):
 
 
 def _check_size(name, value, capacity):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) \
-            or not 1 <= value <= capacity:
+    """``value`` as an int from 1 to ``capacity``, else a ConfigError naming ``name``."""
+    if not is_integer(value, numpy_ok=True) or not 1 <= value <= capacity:
         raise ConfigError(f"{name} must be from 1 to the RPU's capacity {capacity}, "
                           f"not {value}")
     return int(value)
-
 
 def plan_schedule(config, input_size, hidden_size, *, first_layer=0, output_all=False):
     """The schedule of an LSTM on an RPU of this configuration.
@@ -313,12 +314,11 @@ def plan_schedule(config, input_size, hidden_size, *, first_layer=0, output_all=
     """
     if not isinstance(config, RPUConfig):
         raise TypeError(f"config must be an RPUConfig, not {config!r}")
-    if not isinstance(first_layer, (int, np.integer)) or isinstance(first_layer, bool) \
-            or not 0 <= first_layer < config.num_layers:
+    if not is_integer(first_layer, numpy_ok=True) or not 0 <= first_layer < config.num_layers:
         raise ConfigError(f"first_layer must be an integer from 0 to num_layers - 1 = "
                           f"{config.num_layers - 1}, not {first_layer!r}")
     first_layer = int(first_layer)
-    if isinstance(hidden_size, (int, np.integer)) and not isinstance(hidden_size, bool):
+    if is_integer(hidden_size, numpy_ok=True):
         hidden_sizes = [hidden_size]
     elif isinstance(hidden_size, (list, tuple)) or (isinstance(hidden_size, np.ndarray)
                                                     and hidden_size.ndim == 1):
@@ -400,220 +400,15 @@ def plan_schedule(config, input_size, hidden_size, *, first_layer=0, output_all=
                     bool(output_all))
 
 
-@dataclass(frozen=True, eq=False)
-class Program:
-    """Everything loaded into an RPU to run one LSTM (or a stack of them).
-
-    Attributes
-    ----------
-    config : RPUConfig
-    schedule : Schedule
-    matrices : tuple of numpy.ndarray
-        Weight-format codes of ``[bias | W_ih | W_hh]`` per layer, (4H, 1 + I + H).
-    weight_image : numpy.ndarray
-        Codes per ``(array, address, lane)``, shape ``(pim_arrays, weight_depth,
-        lanes_per_array)``.
-    registers : tuple of (int, int)
-        ``(address, word)`` pairs of the program stream.
-    """
-
-    config: RPUConfig
-    schedule: Schedule
-    matrices: tuple
-    weight_image: np.ndarray
-    registers: tuple
-
-    @property
-    def matrix(self):
-        """The matrix of a single-layer program."""
-        if len(self.matrices) != 1:
-            raise ValueError("this program has several layers; use .matrices")
-        return self.matrices[0]
-
-    @property
-    def input_size(self):
-        return self.schedule.input_size
-
-    @property
-    def hidden_size(self):
-        return self.schedule.hidden_size
-
-    @property
-    def num_layers(self):
-        return len(self.schedule.layers)
-
-    def state_words(self, h0=None, c0=None):
-        """Payloads of the ``state`` stream that set the initial state of every layer.
-
-        Parameters
-        ----------
-        h0, c0 : sequence of arrays of int codes, one (H_l,) per layer, or None for zeros.
-
-        Returns
-        -------
-        list of dict
-            ``{"target", "layer", "index", "data"}`` payloads; load them, then start the run
-            with ``keep_state``.
-        """
-        from rpu.hw.top import StateTarget
-        config = self.config
-        E, W = config.elementwise_units, config.data_width
-        mask = (1 << W) - 1
-        words = []
-        for position, layer in enumerate(self.schedule.layers):
-            H = layer.hidden_size
-            for name, values in (("h0", h0), ("c0", c0)):
-                codes = np.zeros(H, np.int64) if values is None else \
-                    np.asarray(values[position], dtype=np.int64)
-                if codes.shape != (H,):
-                    raise ValueError(f"{name}[{position}] must have shape ({H},), "
-                                     f"not {codes.shape}")
-                fmt = config.data_format
-                if codes.min() < fmt.min_code or codes.max() > fmt.max_code:
-                    raise ValueError(f"{name}[{position}] must be codes of {fmt}")
-                if name == "h0":
-                    words += [{"target": StateTarget.H, "layer": layer.layer, "index": k,
-                               "data": int(codes[k]) & mask} for k in range(H)]
-                else:
-                    padded = np.zeros(ceil(H / E) * E, np.int64)
-                    padded[:H] = codes
-                    for index in range(len(padded) // E):
-                        word = 0
-                        for e in range(E):
-                            word |= (int(padded[index * E + e]) & mask) << (e * W)
-                        words.append({"target": StateTarget.C, "layer": layer.layer,
-                                      "index": index, "data": word})
-        return words
-
-    def memory_map(self):
-        """Where each weight row lives: for each lane, the (layer, row) of its groups."""
-        s = self.schedule
-        U, n = s.units_per_group, self.config.lanes_per_array
-        lanes = []
-        for lane in range(self.config.mac_lanes):
-            gate, u = divmod(lane, U)
-            rows = [[layer.layer, gate * layer.hidden_size + g * U + u]
-                    for layer in s.layers for g in range(layer.groups)
-                    if g * U + u < layer.hidden_size]
-            lanes.append({"array": lane // n, "lane": lane % n, "gate": "ifgo"[gate],
-                          "rows": rows})
-        return {
-            "word_address": "weight_base(layer) + group * columns + column",
-            "columns": "bias, the layer's input (x or the previous layer's h), h",
-            "layers": [{"layer": l.layer, "weight_base": l.weight_base,
-                        "columns": l.columns, "groups": l.groups} for l in s.layers],
-            "lanes": lanes,
-        }
-
-
-def _weight_image(config, schedule, matrices):
-    U = schedule.units_per_group
-    image = np.zeros((config.mac_lanes, config.weight_depth), dtype=np.int64)
-    for layer, matrix in zip(schedule.layers, matrices):
-        H = layer.hidden_size
-        for lane in range(config.mac_lanes):
-            gate, u = divmod(lane, U)
-            for group in range(layer.groups):
-                unit = group * U + u
-                if unit < H:
-                    start = layer.weight_base + group * layer.columns
-                    image[lane, start:start + layer.columns] = matrix[gate * H + unit]
-    return image.reshape(config.pim_arrays, config.lanes_per_array, config.weight_depth) \
-                .transpose(0, 2, 1).copy()
-
-
-def _registers(schedule):
-    layers = schedule.layers
-    registers = [
-        (Reg.FIRST_LAYER, layers[0].layer),
-        (Reg.LAST_LAYER, layers[-1].layer),
-        (Reg.CONTEXTS, len(schedule.contexts)),
-        (Reg.OUTPUT_ALL, int(schedule.output_all)),
-    ]
-    registers += [(CONTEXT_BASE + index, encode_context(op, cycles))
-                  for index, (op, cycles) in enumerate(schedule.contexts)]
-    for layer in layers:
-        values = {LayerReg.INPUT_SIZE: layer.input_size, LayerReg.HIDDEN_SIZE: layer.hidden_size,
-                  LayerReg.COLUMNS: layer.columns, LayerReg.GROUPS: layer.groups,
-                  LayerReg.PERIOD: layer.period, LayerReg.GAP: layer.gap,
-                  LayerReg.WEIGHT_BASE: layer.weight_base}
-        registers += [(layer_register(layer.layer, reg), value) for reg, value in values.items()]
-    return tuple((int(a), int(d)) for a, d in registers)
-
-
-def _check_layer_params(layers):
-    if not isinstance(layers, (list, tuple)) or not layers:
-        raise ValueError("layers must be a non-empty list of dicts of weight_ih, weight_hh, "
-                         "bias_ih, bias_hh")
-    sizes = []
-    for index, params in enumerate(layers):
-        if not isinstance(params, dict):
-            raise ValueError(f"layers[{index}] must be a dict of weight_ih, weight_hh, "
-                             f"bias_ih, bias_hh")
-        unknown = set(params) - {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}
-        if unknown:
-            raise ValueError(f"layers[{index}]: unknown parameter(s) {sorted(unknown)}")
-        try:
-            sizes.append(check_lstm_params(params.get("weight_ih"), params.get("weight_hh"),
-                                           params.get("bias_ih"), params.get("bias_hh")))
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"layers[{index}]: {error}") from None
-    for index in range(1, len(sizes)):
-        if sizes[index][0] != sizes[index - 1][1]:
-            raise ValueError(f"layers[{index}]: input size {sizes[index][0]} must equal the "
-                             f"hidden size {sizes[index - 1][1]} of layers[{index - 1}]")
-    return sizes
-
-
-def compile_stacked(config, layers, *, output_all=False, first_layer=0):
-    """Compile a stack of LSTM layers (``torch.nn.LSTM`` with ``num_layers`` > 1), run
-    interleaved: every layer in each time step.
-
-    Parameters
-    ----------
-    config : RPUConfig
-    layers : list of dict
-        Per layer, ``weight_ih``, ``weight_hh`` and optionally ``bias_ih``, ``bias_hh``.
-    output_all : bool
-        Stream every layer's (h, c) each step (for example to read all final states).
-    first_layer : int
-        RPU layer slot of the first layer.
-
-    Raises
-    ------
-    ValueError
-        Bad parameter shapes or values (NaN/Inf), naming the layer and parameter.
-    ConfigError
-        The stack does not fit the RPU.
-    """
-    sizes = _check_layer_params(layers)
-    schedule = plan_schedule(config, sizes[0][0], [h for _, h in sizes],
-                             first_layer=first_layer, output_all=output_all)
-    matrices = tuple(quantize_lstm(p["weight_ih"], p["weight_hh"], p.get("bias_ih"),
-                                   p.get("bias_hh"), config.weight_format) for p in layers)
-    return Program(config, schedule, matrices, _weight_image(config, schedule, matrices),
-                   _registers(schedule))
-
-
-def compile_lstm(config, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    """Compile a float LSTM layer (``torch.nn.LSTM`` parameters) into an RPU program.
-
-    Raises
-    ------
-    ValueError
-        Bad parameter shapes or values (NaN/Inf), naming the parameter.
-    ConfigError
-        The LSTM does not fit the RPU.
-    """
-    check_lstm_params(weight_ih, weight_hh, bias_ih, bias_hh)
-    return compile_stacked(config, [{"weight_ih": weight_ih, "weight_hh": weight_hh,
-                                     "bias_ih": bias_ih, "bias_hh": bias_hh}])
-
 
 def plan_layer_by_layer(program):
     """The layer-by-layer alternative to an interleaved stacked program: one single-layer
     program per layer (same weight image), each run over the whole sequence, its outputs
     streamed back in as the next layer's inputs.
+
+    Parameters
+    ----------
+    program : rpu.compiler.codegen.Program
 
     Returns
     -------
@@ -623,8 +418,11 @@ def plan_layer_by_layer(program):
     for position, layer in enumerate(program.schedule.layers):
         schedule = plan_schedule(program.config, layer.input_size, layer.hidden_size,
                                  first_layer=layer.layer)
-        programs.append(Program(program.config, schedule, (program.matrices[position],),
-                                program.weight_image, _registers(schedule)))
+        programs.append(replace(program, schedule=schedule,
+                                matrices=(program.matrices[position],),
+                                registers=program_registers(schedule),
+                                row_shifts=None if program.row_shifts is None
+                                else (program.row_shifts[position],)))
     return programs
 
 
@@ -643,3 +441,4 @@ def choose_mode(program, steps):
                          for p in plan_layer_by_layer(program))
     mode = "interleaved" if interleaved <= layer_by_layer else "layer_by_layer"
     return {"interleaved": interleaved, "layer_by_layer": layer_by_layer, "mode": mode}
+
