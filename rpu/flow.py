@@ -98,9 +98,15 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
         calibration = calibrate(model.layers, list(calibration_set),
                                 data_width=config.data_width,
                                 weight_width=config.weight_width,
-                                activation_segments=config.activation_segments)
+                                activation_segments=config.activation_segments,
+                                row_scales=config.row_scales)
         config = calibration.apply(config)
-    program = compile_stacked(config, model.layers)
+    # With row scales, the calibrated shifts (or, uncalibrated, the largest that do not
+    # saturate any row).
+    row_shifts = None
+    if config.row_scales:
+        row_shifts = calibration.row_shifts if calibration is not None else "auto"
+    program = compile_stacked(config, model.layers, row_shifts=row_shifts)
     codes = [config.data_format.quantize(sequence, name="inputs") for sequence in sequences]
     results = simulate_session(config, [Load(program)] + [Run(c) for c in codes],
                                simulator=simulator, vcd_path=vcd_path)
@@ -132,12 +138,11 @@ def _measure(model, config, program, sequences, codes, results):
     """Compare every run with the fixed-point and float64 models and add up cycles and
     activity: ``bit_exact``, ``errors``, ``outputs``, ``steps``, ``cycles``, ``predicted``,
     ``activity``."""
-    golden = config.fixed_model()
     fmt = config.data_format
     measured = {"bit_exact": True, "errors": [], "outputs": [], "steps": 0, "cycles": 0,
                 "predicted": 0, "activity": {}}
     for sequence, sequence_codes, result in zip(sequences, codes, results):
-        expected = golden.run_stacked(program.matrices, sequence_codes)[-1]
+        expected = program.reference(sequence_codes)[-1]
         measured["bit_exact"] &= bool(np.array_equal(result.h, expected.h)
                                       and np.array_equal(result.c, expected.c))
         reference = model.float_forward(sequence)[-1]

@@ -77,12 +77,13 @@ def run(args):
     _check_fits(config, input_size, hidden_size)
     x = load_inputs(args.inputs, input_size)
 
-    program = compile_lstm(config, **weights)
+    # With row scales, each row gets the largest shift that does not saturate it.
+    program = compile_lstm(config, **weights, row_shifts="auto" if config.row_scales else None)
     dfmt = config.data_format
     x_codes = dfmt.quantize(x, name="--inputs")
     result = _run_simulator(args.simulator, program, x_codes, vcd)
     steps = x.shape[0]
-    fixed = config.fixed_model().run(program.matrix, x_codes)
+    (fixed,) = program.reference(x_codes)
     reference = lstm_forward(x, **weights)
     h, c = dfmt.to_float(result.h), dfmt.to_float(result.c)
     bit_exact = bool(np.array_equal(result.h, fixed.h) and np.array_equal(result.c, fixed.c))
