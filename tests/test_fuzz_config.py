@@ -29,7 +29,6 @@ The default run checks ``DEFAULT_CASES`` cases; ``pytest -m long`` (``make test-
 """
 
 import json
-import math
 import os
 import random
 import sys
@@ -45,6 +44,7 @@ from rpu.config import RPUConfig, ConfigError
 from rpu.compiler import plan_schedule, compile_stacked
 from rpu.generator import emit_verilog, describe
 from rpu.sim.session import Load, LoadState, Run, simulate_session
+from tests.helpers import random_lstm
 
 
 SEED = int(os.environ.get("RPU_FUZZ_SEED", "20170921"))
@@ -460,12 +460,8 @@ def _golden_model(config):
 def _layers(rng, case, schedule):
     layers = []
     for layer in schedule.layers:
-        I, H = layer.input_size, layer.hidden_size
-        bound = case.weight_scale / math.sqrt(H)
-        layers.append(dict(weight_ih=rng.uniform(-bound, bound, (4 * H, I)),
-                           weight_hh=rng.uniform(-bound, bound, (4 * H, H)),
-                           bias_ih=rng.uniform(-bound, bound, 4 * H),
-                           bias_hh=rng.uniform(-bound, bound, 4 * H)))
+        layers.append(random_lstm(rng, layer.input_size, layer.hidden_size,
+                                  scale=case.weight_scale))
     return layers
 
 

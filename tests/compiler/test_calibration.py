@@ -9,14 +9,11 @@ from rpu.compiler.calibration import calibrate, evaluate_formats
 from rpu.config import RPUConfig
 from rpu.compiler import compile_stacked
 from rpu.sim.session import Load, Run, simulate_session
+from tests.helpers import random_lstm
 
 
 def layer(rng, I, H, scale=1.0):
-    bound = scale / np.sqrt(H)
-    return dict(weight_ih=rng.uniform(-bound, bound, (4 * H, I)),
-                weight_hh=rng.uniform(-bound, bound, (4 * H, H)),
-                bias_ih=rng.uniform(-bound, bound, 4 * H),
-                bias_hh=rng.uniform(-bound, bound, 4 * H))
+    return random_lstm(rng, I, H, scale=scale)
 
 
 def test_calibration_removes_saturation_of_a_naive_format():

@@ -11,6 +11,7 @@ from rpu.energy.activity import (action_counts, action_energies, energy_from_act
                                 engine_buffer_words)
 from rpu.compiler import compile_lstm
 from rpu.sim.session import simulate_program
+from tests.helpers import random_lstm
 
 
 STEPS = 3
@@ -18,10 +19,7 @@ STEPS = 3
 
 def _lstm(config, I, H, seed):
     rng = np.random.default_rng(seed)
-    bound = 1 / np.sqrt(H)
-    program = compile_lstm(config, rng.uniform(-bound, bound, (4 * H, I)),
-                           rng.uniform(-bound, bound, (4 * H, H)),
-                           rng.uniform(-bound, bound, 4 * H), rng.uniform(-bound, bound, 4 * H))
+    program = compile_lstm(config, **random_lstm(rng, I, H))
     x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
     return program, x
 

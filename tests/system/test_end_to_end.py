@@ -13,21 +13,11 @@ from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig
 from rpu.compiler import compile_lstm
 from rpu.sim.session import simulate_program
+from tests.helpers import random_lstm
 
 
 STEPS = 20
 FLOAT_TOLERANCE = 2.0 ** -7
-
-
-def random_lstm(rng, input_size, hidden_size, *, scale=1.0):
-    """torch.nn.LSTM's default initialisation: U(-1/sqrt(H), 1/sqrt(H)), times ``scale``."""
-    bound = scale / np.sqrt(hidden_size)
-    return {
-        "weight_ih": rng.uniform(-bound, bound, (4 * hidden_size, input_size)),
-        "weight_hh": rng.uniform(-bound, bound, (4 * hidden_size, hidden_size)),
-        "bias_ih": rng.uniform(-bound, bound, 4 * hidden_size),
-        "bias_hh": rng.uniform(-bound, bound, 4 * hidden_size),
-    }
 
 
 def run_case(config, input_size, hidden_size, *, steps=STEPS, seed=0, scale=1.0,

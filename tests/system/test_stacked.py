@@ -9,18 +9,10 @@ from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig, ConfigError
 from rpu.compiler import compile_stacked, plan_layer_by_layer, choose_mode
 from rpu.sim.session import Load, LoadState, Run, simulate_session
+from tests.helpers import random_stack
 
 
-def stack(rng, input_size, hidden_sizes):
-    layers, previous = [], input_size
-    for hidden in hidden_sizes:
-        bound = 1 / np.sqrt(hidden)
-        layers.append(dict(weight_ih=rng.uniform(-bound, bound, (4 * hidden, previous)),
-                           weight_hh=rng.uniform(-bound, bound, (4 * hidden, hidden)),
-                           bias_ih=rng.uniform(-bound, bound, 4 * hidden),
-                           bias_hh=rng.uniform(-bound, bound, 4 * hidden)))
-        previous = hidden
-    return layers
+stack = random_stack
 
 
 def config_for(input_size, hidden_sizes, **resources):
