@@ -51,6 +51,13 @@ from bench_report import (markdown, SHAPES, PAPER, H100, REPORT_STEPS,   # noqa:
                           AMARANTH_STEPS)
 
 
+#: Weight precision on S: per-row scales make 8- and 4-bit weights usable (issue 9, item 1;
+#: one weight per read, P = 1).
+PRECISION = [
+    ("S-w8", dict(weight_width=8, row_scales=True)),
+    ("S-w4", dict(weight_width=4, row_scales=True)),
+]
+
 #: The resource sweep on S: (name, resources, synthesized?).
 SWEEP = [
     ("S-16", dict(pim_arrays=1, lanes_per_array=16), True),
@@ -361,9 +368,47 @@ def configurations():
     for name, resources, synth in SWEEP:
         points.append({"name": name, "shape": "S", "I": 64, "H": 128, "resources": resources,
                        "synthesize": synth, "kind": "sweep"})
+    for name, resources in PRECISION:
+        points.append({"name": name, "shape": "S", "I": 64, "H": 128, "resources": resources,
+                       "synthesize": True, "kind": "precision"})
     for p in points:
         p["config"] = RPUConfig(input_size=p["I"], hidden_size=p["H"], **p["resources"])
     return points
+
+
+def digits_accuracy(weight_width, row_scales):
+    """Accuracy of examples/digits' 450 test images in the bit-accurate model of an RPU with
+    ``weight_width``-bit weights (16-bit data), formats calibrated on the example's 40
+    calibration images as ``rpu run`` does, against float64."""
+    from lstm_ref.float_lstm import lstm_forward
+    from rpu.compiler.calibration import calibrate
+    from rpu.frontend import load_model
+    from lstm_ref.fixed_lstm import quantize_lstm
+    digits = ROOT / "examples" / "digits"
+    [params] = load_model(digits / "model.safetensors").layers
+    test, head = np.load(digits / "test_set.npz"), np.load(digits / "classifier.npz")
+    calibration = np.load(digits / "calibration_set.npz")["x"].astype(np.float64)
+    chosen = calibrate([params], list(calibration), data_width=16, weight_width=weight_width,
+                       row_scales=row_scales)
+    config = chosen.apply(RPUConfig(input_size=8, hidden_size=32, weight_width=weight_width))
+    shifts = chosen.row_shifts[0] if chosen.row_shifts is not None else None
+    matrix = quantize_lstm(params["weight_ih"], params["weight_hh"], params["bias_ih"],
+                           params["bias_hh"], config.weight_format, row_shifts=shifts)
+    model = config.fixed_model()
+    fmt = config.data_format
+    weight, bias = head["weight"].astype(np.float64), head["bias"].astype(np.float64)
+    x, labels = test["x"].astype(np.float64), test["labels"]
+
+    def accuracy(h_last):
+        return float(np.mean(np.argmax(h_last @ weight.T + bias, axis=1) == labels))
+
+    fixed = np.array([fmt.to_float(model.run(matrix, fmt.quantize(s), row_shifts=shifts).h[-1])
+                      for s in x])
+    reference = np.array([lstm_forward(s, **params).h[-1] for s in x])
+    return {"weight_width": weight_width, "row_scales": row_scales,
+            "formats": {"data": str(config.data_format), "weights": str(config.weight_format)},
+            "accuracy": accuracy(fixed), "float64_accuracy": accuracy(reference),
+            "note": "bit-accurate fixed-point model (the RTL is bit exact with it)"}
 
 
 def run(args):
@@ -389,8 +434,13 @@ def run(args):
     rest = synthesize_s(args, bench, points, workdir)
     bench["simulation"] = simulate_all(args, bench, points, workdir)
     synthesize_rest(args, bench, rest, workdir)
-    # 4. Derived figures: GOPS at the estimated clock, GOPS/mm2, energy.
+    # 4. Derived figures: GOPS at the estimated clock, GOPS/mm2, energy; the digits
+    # example's accuracy at each weight precision.
     derive(bench, points)
+    log("digits accuracy at 16, 8 and 4-bit weights (golden model)")
+    bench["digits_precision"] = [digits_accuracy(16, False), digits_accuracy(8, False),
+                                 digits_accuracy(8, True), digits_accuracy(4, False),
+                                 digits_accuracy(4, True)]
 
     bench["machine"]["load_average_at_end"] = list(os.getloadavg())
     bench["wall_s"] = time.monotonic() - started

@@ -423,11 +423,51 @@ def _library_section(pts):
             f"{osu['sram_um2'] / 1e6:.3f} mm2 | {path(osu['clock'])} |", ""]
 
 
+def _precision_section(bench):
+    """## Weight precision on S: 8- and 4-bit weights with per-row scales."""
+    pts = bench["points"]
+    names = [n for n in ("S", "S-w8", "S-w4") if n in pts]
+    if len(names) < 2:
+        return []
+    out = ["## Weight precision on S (I=64, H=128)", "",
+           "Weights of 16, 8 and 4 bits with a power-of-two scale per weight row (`--weight-"
+           "width N --row-scales 1`), one weight per read (P = 1). The multipliers are sized "
+           "to the operands; energy is modelled at the widths built.", "",
+           "| point | weights | clock (MHz) | GOPS | logic (GE) | SRAM (mm2) | total (mm2) | "
+           "GOPS/mm2 | GOPS/W (modelled) |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in names:
+        p = pts[n]
+        s, t = p.get("synthesis"), p.get("throughput")
+        ok = s and "error" not in s and t
+        config = p["configuration"]
+        out.append(f"| {n} | {config['weight_width']} bits"
+                   + (" + row scales" if config.get("row_scales") else "") + " | "
+                   + (f"{s['f_max_mhz']:.0f} | {t['gops']:.1f} | {s['logic_ge']:,.0f} | "
+                      f"{s['sram_um2'] / 1e6:.3f} | {s['total_um2'] / 1e6:.3f} | "
+                      f"{t['gops_per_mm2']:.1f} | " if ok else "not synthesized | | | | | | ")
+                   + f"{p['energy']['gops_per_watt']:,.0f} |")
+    digits = bench.get("digits_precision")
+    if digits:
+        out += ["", "Accuracy of `examples/digits` (450 test images; formats calibrated as "
+                "`rpu run` does; bit-accurate model):", "",
+                "| weights | row scales | formats | accuracy | float64 | difference |",
+                "|---|---|---|---:|---:|---:|"]
+        for d in digits:
+            out.append(f"| {d['weight_width']} bits | {'yes' if d['row_scales'] else 'no'} | "
+                       f"{d['formats']['data']}, {d['formats']['weights']} | "
+                       f"{d['accuracy']:.2%} | {d['float64_accuracy']:.2%} | "
+                       f"{(d['accuracy'] - d['float64_accuracy']) * 100:+.2f} pp |")
+    out.append("")
+    return out
+
+
 def markdown(bench):
     """docs/benchmarks.md from the results of :func:`run` (``build/bench.json``)."""
     pts = bench["points"]
     out = (_intro(bench) + _method() + _shapes_section(bench) + _energy_section(pts)
-           + _area_section(pts) + _library_section(pts) + _sweep_section(pts)
+           + _area_section(pts) + _library_section(pts) + _precision_section(bench)
+           + _sweep_section(pts)
            + _tool_costs_section(pts)
            + _simulation_section(bench.get("simulation", {})) + _not_run_section(bench))
     return "\n".join(out)
