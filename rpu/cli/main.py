@@ -1,4 +1,4 @@
-"""Command line: ``python -m rpu generate|simulate|synth|run|explore``.
+"""Command line: ``python -m rpu generate|simulate|synth|run|explore|fpga``.
 
 The parser and the dispatch; every command is a module of :mod:`rpu.cli` with
 ``add_parser(commands)`` and ``run(args)``.
@@ -9,7 +9,7 @@ Exit codes: 0 success, 2 bad input (arguments, configuration, files), 1 anything
 import argparse
 import sys
 
-from rpu.cli import explore, generate, run, simulate, synth
+from rpu.cli import explore, fpga, generate, run, simulate, synth
 from rpu.cli.options import InputError
 from rpu.config import ConfigError
 
@@ -18,7 +18,7 @@ __all__ = ["main"]
 
 #: The commands, in the order of ``--help``.
 COMMANDS = {"generate": generate, "simulate": simulate, "synth": synth, "run": run,
-            "explore": explore}
+            "explore": explore, "fpga": fpga}
 
 
 def _parser():

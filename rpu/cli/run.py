@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from rpu.config import MAX_STEPS
+from rpu.cli import fpga
 from rpu.cli.simulate import SIMULATORS
 from rpu.cli.options import (InputError, add_config_options, config_from,
                              check_output_file, check_clock_mhz)
@@ -40,12 +41,14 @@ def add_parser(commands):
                         help="calibration inputs (default: the inputs)")
     parser.add_argument("--no-calibrate", action="store_true",
                         help="keep the formats given by the options")
-    parser.add_argument("--simulator", choices=SIMULATORS, default="amaranth")
+    parser.add_argument("--simulator", choices=SIMULATORS, default=None,
+                        help="the simulator (default amaranth)")
     parser.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ,
                         help=f"clock for GOPS and power (default {DEFAULT_CLOCK_MHZ:g}, an "
                              f"assumption; take f_max from `python -m rpu synth`)")
     parser.add_argument("--out", metavar="Y.npz", help="write h (float) and the report")
     parser.add_argument("--vcd", metavar="FILE", help="waveform (amaranth simulator only)")
+    fpga.add_device_options(parser)
     add_config_options(parser, sizes_required=False)
     return parser
 
@@ -70,7 +73,11 @@ def run(args):
 
     out = check_output_file(args.out, "--out") if args.out is not None else None
     vcd = check_output_file(args.vcd, "--vcd") if args.vcd is not None else None
-    if vcd and args.simulator != "amaranth":
+    if args.device is not None and (args.simulator is not None or vcd is not None):
+        raise InputError("--device: runs on a board; --simulator and --vcd are for "
+                         "simulation")
+    simulator = args.simulator or "amaranth"
+    if vcd and simulator != "amaranth":
         raise InputError("--vcd: waveforms are only written with --simulator amaranth")
     clock_mhz = check_clock_mhz(args.clock_mhz, "--clock-mhz")
     batch_first = None if args.batch_first is None else args.batch_first == "true"
@@ -88,8 +95,9 @@ def run(args):
     if calibration is not None:
         _sequences(model, calibration, "--calibration", max_steps=None)
     report = run_model(model, x, config=config, calibration_inputs=calibration,
-                       calibrate_formats=not args.no_calibrate, simulator=args.simulator,
-                       vcd_path=vcd, clock_mhz=clock_mhz)
+                       calibrate_formats=not args.no_calibrate, simulator=simulator,
+                       vcd_path=vcd, clock_mhz=clock_mhz, device=args.device,
+                       baud_rate=args.baud_rate)
     h = report.pop("h")
     if out is not None:
         write_npz_atomically(out, h=h if np.asarray(x).ndim == 3 else h[0],

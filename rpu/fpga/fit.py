@@ -1,0 +1,233 @@
+"""Will a configuration fit an ECP5? A prediction of LUTs, DSPs and EBRs from the
+configuration alone, before synthesis, place and route.
+
+* EBRs (DP16KD, 18 Kbit) are counted exactly from the memories the design has (the build
+  flow forces every RAM into block RAM): each memory takes the fewest blocks of one of the
+  DP16KD's pseudo-dual-port shapes (512 x 36 ... 16384 x 1) that hold it.
+* DSPs (MULT18X18D) are counted from the multipliers: one per MAC lane, one per activation
+  unit, two per element-wise unit, each split into 18 x 18 tiles if wider.
+* LUTs (nextpnr's TRELLIS_COMB, carry cells included) follow a linear model in the widths of
+  the datapath, fitted to nextpnr's reports of the builds listed in :data:`CALIBRATION`
+  (``python -m rpu fpga`` reports the prediction beside nextpnr's count and its error).
+
+:func:`check_fit` refuses a configuration that cannot fit with :class:`FitError` (the CLI's
+exit 2), naming what overflows and a smaller configuration that fits.
+"""
+
+import functools
+from dataclasses import dataclass, replace, asdict
+from math import ceil
+
+import numpy as np
+
+from lstm_ref.activation import SIGMOID, TANH, activation_table
+from rpu.config import RPUConfig, ConfigError
+from rpu.fpga import protocol
+from rpu.generator import describe
+
+
+__all__ = ["DEVICES", "Device", "Prediction", "FitError", "predict", "check_fit", "memories",
+           "multipliers", "CALIBRATION", "lut_model", "FIT_MARGIN", "ebr_blocks"]
+
+
+@dataclass(frozen=True)
+class Device:
+    """An ECP5's resources (as nextpnr counts them)."""
+    luts: int
+    dsps: int
+    ebrs: int
+
+
+#: The ECP5 devices of the boards (datasheet: LUT4s, 18x18 multipliers, 18 Kbit EBRs).
+DEVICES = {
+    "LFE5U-12F": Device(luts=12096, dsps=28, ebrs=32),
+    "LFE5U-25F": Device(luts=24288, dsps=28, ebrs=56),
+    "LFE5U-45F": Device(luts=43848, dsps=72, ebrs=108),
+    "LFE5U-85F": Device(luts=83640, dsps=156, ebrs=208),
+}
+
+#: Fraction of a device's LUTs a design may use and still be placed and routed.
+FIT_MARGIN = 0.9
+
+#: DP16KD shapes in pseudo-dual-port mode (width, depth).
+EBR_SHAPES = ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384))
+
+
+def ebr_blocks(depth, width):
+    """DP16KD blocks of a ``depth`` x ``width`` memory."""
+    return min(ceil(width / w) * ceil(depth / d) for w, d in EBR_SHAPES)
+
+
+def _rom_width(config):
+    tables = [activation_table(func, config.data_format, config.activation_segments)
+              for func in (SIGMOID, TANH)]
+    base = max(int(t[:-1].max()) for t in tables)
+    slope = max(int((t[1:] - t[:-1]).max()) for t in tables)
+    return max(base.bit_length(), 1) + max(slope.bit_length(), 1)
+
+
+def memories(config, *, max_payload=protocol.DEFAULT_MAX_PAYLOAD,
+             fifo_depth=protocol.DEFAULT_FIFO_DEPTH):
+    """The design's memories, ``(name, count, depth, width)``: the RPU's, as its parameter
+    file lists them (:func:`rpu.generator.describe`), and the link's."""
+    W = config.data_width
+    rpu = [(memory["name"], memory["count"], memory["words"],
+            memory["width"] if memory["width"] is not None else _rom_width(config))
+           for memory in describe(config)["memories"]]
+    return rpu + [
+        ("link.buffer", 1, max_payload, 8),
+        ("link.x_fifo", 1, fifo_depth - 1, W),
+        ("link.h_fifo", 1, fifo_depth - 1, 2 * W),
+    ]
+
+
+def _tiles(a, b):
+    """MULT18X18D of an a x b multiplier (signed operands split into 17-bit limbs)."""
+    if a <= 18 and b <= 18:
+        return 1
+    return ceil((a - 1) / 17) * ceil((b - 1) / 17)
+
+
+def multipliers(config):
+    """The design's multipliers: ``(name, count, a_bits, b_bits)``."""
+    W = config.data_width
+    shift = W - 1 - (config.activation_segments.bit_length() - 1)
+    return [
+        ("MAC lanes", config.mac_lanes, config.weight_width, W),
+        ("activation units", config.activation_units, W, shift),
+        ("element-wise units", 2 * config.elementwise_units, W, W),
+    ]
+
+
+#: nextpnr's TRELLIS_COMB counts (post-route, seed 1) of builds of ``python -m rpu fpga``
+#: that the LUT model is fitted to: (board, configuration, LUTs). Add a build here and the
+#: model refits (least squares, :func:`lut_model`).
+CALIBRATION = (
+    ("ulx3s-85f", dict(input_size=4, hidden_size=8, pim_arrays=2, lanes_per_array=4,
+                       activation_units=1, elementwise_units=1), 5229),
+    ("ulx3s-85f", dict(input_size=8, hidden_size=16, pim_arrays=2, lanes_per_array=8,
+                       activation_units=2, elementwise_units=2), 7600),
+    ("ulx3s-85f", dict(input_size=16, hidden_size=32, pim_arrays=4, lanes_per_array=8,
+                       activation_units=4, elementwise_units=2), 11588),
+)
+
+
+def _lut_features(config):
+    """What LUTs grow with: a constant (the link, the controller, the cell engine's control),
+    the MAC lanes' adders and registers (lanes x accumulator bits), the activation and
+    element-wise units' datapaths (units x data bits)."""
+    return np.array([1.0, config.mac_lanes * config.acc_width,
+                     (config.activation_units + 2 * config.elementwise_units)
+                     * config.data_width])
+
+
+@functools.lru_cache(maxsize=None)
+def lut_model():
+    """Coefficients of :func:`_lut_features`, fitted to :data:`CALIBRATION`."""
+    features = np.array([_lut_features(RPUConfig(**values)) for _, values, _ in CALIBRATION])
+    luts = np.array([used for _, _, used in CALIBRATION], dtype=float)
+    coefficients, *_ = np.linalg.lstsq(features, luts, rcond=None)
+    return coefficients
+
+
+@dataclass(frozen=True)
+class Prediction:
+    device: str
+    luts: int
+    dsps: int
+    ebrs: int
+    available: Device
+
+    def to_dict(self):
+        return {"device": self.device, "luts": self.luts, "dsps": self.dsps,
+                "ebrs": self.ebrs, "available": asdict(self.available)}
+
+    def overflows(self):
+        """``[(resource, predicted, limit)]`` of what does not fit."""
+        limits = {"LUTs": int(FIT_MARGIN * self.available.luts),
+                  "DSPs (MULT18X18D)": self.available.dsps,
+                  "EBRs (DP16KD)": self.available.ebrs}
+        values = {"LUTs": self.luts, "DSPs (MULT18X18D)": self.dsps,
+                  "EBRs (DP16KD)": self.ebrs}
+        return [(name, values[name], limit) for name, limit in limits.items()
+                if values[name] > limit]
+
+
+class FitError(ConfigError):
+    """The configuration cannot fit the device (a bad input: exit 2)."""
+
+
+def _device(device):
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    return DEVICES[device]
+
+
+def predict(config, device):
+    """The :class:`Prediction` of ``config``'s board design on ``device``."""
+    if not isinstance(config, RPUConfig):
+        raise TypeError(f"config must be an RPUConfig, not {config!r}")
+    available = _device(device)
+    ebrs = sum(count * ebr_blocks(depth, width)
+               for _, count, depth, width in memories(config))
+    dsps = sum(count * _tiles(a, b) for _, count, a, b in multipliers(config))
+    luts = round(float(_lut_features(config) @ lut_model()))
+    return Prediction(device, luts, dsps, ebrs, available)
+
+
+def _smaller(config):
+    """Configurations with fewer resources than ``config`` (same capacity and formats),
+    largest first: fewer lanes, then fewer activation and element-wise units."""
+    candidates = []
+    for arrays in range(config.pim_arrays, 0, -1):
+        for lanes in range(config.lanes_per_array, 0, -1):
+            if (arrays * lanes) % 4:
+                continue
+            units = arrays * lanes // 4
+            for activation in sorted({d for d in range(1, units + 1) if units % d == 0},
+                                     reverse=True):
+                for elementwise in sorted({d for d in range(1, units + 1) if units % d == 0},
+                                          reverse=True):
+                    if activation > config.activation_units or \
+                            elementwise > config.elementwise_units:
+                        continue
+                    try:
+                        candidates.append(replace(
+                            config, pim_arrays=arrays, lanes_per_array=lanes,
+                            activation_units=activation, elementwise_units=elementwise))
+                    except ConfigError:
+                        continue
+    candidates.sort(key=lambda c: (c.mac_lanes, c.activation_units + c.elementwise_units),
+                    reverse=True)
+    return candidates
+
+
+def _options(config):
+    return " ".join(f"--{name.replace('_', '-')} {getattr(config, name)}"
+                    for name in ("pim_arrays", "lanes_per_array", "activation_units",
+                                 "elementwise_units"))
+
+
+def check_fit(config, device):
+    """The :class:`Prediction` of ``config`` on ``device``, or :class:`FitError` if it cannot
+    fit: the message names each resource that overflows and a smaller configuration (fewer
+    lanes or units, the same capacity) that fits, if there is one."""
+    prediction = predict(config, device)
+    overflows = prediction.overflows()
+    if not overflows:
+        return prediction
+    what = "; ".join(f"{name}: {value} needed, {limit} available"
+                     for name, value, limit in overflows)
+    message = f"the configuration does not fit the {device}: {what}"
+    for candidate in _smaller(config):
+        if candidate != config and not predict(candidate, device).overflows():
+            fitted = predict(candidate, device)
+            message += (f". A configuration that fits: {_options(candidate)} "
+                        f"({fitted.luts} LUTs, {fitted.dsps} DSPs, {fitted.ebrs} EBRs)")
+            break
+    else:
+        message += (". No configuration with this capacity fits: reduce --hidden-size, "
+                    "--input-size or --num-layers (the weight memories need "
+                    f"{sum(c * ebr_blocks(d, w) for _, c, d, w in memories(config)[:1])} "
+                    f"EBRs), or choose a larger device")
+    raise FitError(message)

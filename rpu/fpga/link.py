@@ -1,0 +1,504 @@
+"""The host link: a UART, the protocol engine of :mod:`rpu.fpga.protocol`, and the RPU it
+drives, as one component with a serial line in and out.
+
+:class:`HostLink` receives a frame into a payload buffer (a block RAM of ``max_payload``
+bytes) while computing its CRC, checks it, and only then carries it out: it writes the
+buffered words into the RPU's ``program``, ``weights`` or ``state`` stream or into the x FIFO,
+starts a run, or answers with the board's information, its counters, or the (h, c) pairs of
+the h FIFO. The RPU takes x from the x FIFO and puts (h, c) into the h FIFO on its own, so a
+run proceeds while frames come and go.
+"""
+
+from amaranth.hdl import Module, Signal, Cat, Const, ResetInserter
+from amaranth.lib import wiring, fifo
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from lstm_ref.checks import check_integer
+from rpu.config import RPUConfig
+from rpu.hw.top import RPU, ACTIVITY_COUNTERS
+from rpu.fpga import protocol
+from rpu.fpga.protocol import Command, Error, SYNC, CRC_INIT
+from rpu.fpga.uart import UARTReceiver, UARTTransmitter
+
+
+__all__ = ["HostLink", "crc16_next", "info_payload", "DEFAULT_TIMEOUT_BITS"]
+
+#: Default gap (in bit periods) that ends a broken frame.
+DEFAULT_TIMEOUT_BITS = 40
+
+
+def crc16_next(crc, byte):
+    """The XOR network of :func:`rpu.fpga.protocol.crc16_update` for Amaranth values."""
+    bits = []
+    for crc_bits, byte_bits in protocol.crc16_taps():
+        term = Const(0, 1)
+        for k in crc_bits:
+            term = term ^ crc[k]
+        for k in byte_bits:
+            term = term ^ byte[k]
+        bits.append(term)
+    return Cat(*bits)
+
+
+def info_payload(config, *, max_payload, fifo_depth):
+    """The PING response payload (:data:`rpu.fpga.protocol.INFO_FIELDS`) of a link."""
+    return protocol.pack_fields(protocol.INFO_FIELDS, {
+        "version": protocol.PROTOCOL_VERSION, "config_id": protocol.config_id(config),
+        "max_payload": max_payload, "x_depth": fifo_depth, "h_depth": fifo_depth,
+        **{f"{name}_bytes": protocol.word_bytes(config, name)
+           for name in ("program", "weights", "state", "x", "h")}})
+
+
+def _field(value, nbits):
+    """``value`` as exactly ``nbits`` unsigned bits."""
+    value = value.as_unsigned() if hasattr(value, "as_unsigned") else value.as_value()
+    if len(value) >= nbits:
+        return value[:nbits]
+    return Cat(value, Const(0, nbits - len(value)))
+
+
+def _times(value, constant):
+    """``value * constant`` as a sum of shifts: Yosys would map a product by a constant that
+    is not a power of two to a DSP block, which the RPU's MACs need."""
+    terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
+    return sum(terms[1:], terms[0])
+
+
+class _Kind:
+    """What a response's payload is."""
+    NONE, INFO, STATUS, ERROR, PAIRS = range(5)
+
+
+class HostLink(wiring.Component):
+    """The RPU behind a UART speaking :mod:`rpu.fpga.protocol`.
+
+    Ports: ``rx`` (in, the serial line from the host, idle high), ``tx`` (out, to the host),
+    ``busy`` (out, the RPU runs), ``error`` (out, the link has seen an error since reset),
+    ``quiescent`` (out: the link waits for a frame and the RPU is idle or waits for the host,
+    so nothing changes until the host sends; simulations may sleep then).
+
+    Parameters
+    ----------
+    config : RPUConfig
+    divisor : int
+        Clock cycles per bit of the UART (>= 4).
+    max_payload : int
+        Largest frame payload, bytes (64 to 65535; the payload buffer's size).
+    fifo_depth : int
+        Words of the x FIFO and pairs of the h FIFO (16 to 65535).
+    timeout_cycles : int, optional
+        Gap that ends a broken frame (default :data:`DEFAULT_TIMEOUT_BITS` bit periods).
+    """
+
+    def __init__(self, *, config, divisor, max_payload=protocol.DEFAULT_MAX_PAYLOAD,
+                 fifo_depth=protocol.DEFAULT_FIFO_DEPTH, timeout_cycles=None):
+        try:
+            if not isinstance(config, RPUConfig):
+                raise TypeError(f"config must be an RPUConfig, not {config!r}")
+            self.divisor = check_integer("divisor", divisor, 4, (1 << 24) - 1)
+            self.max_payload = check_integer("max_payload", max_payload, 64, 0xFFFF)
+            self.fifo_depth = check_integer("fifo_depth", fifo_depth, 16, 0xFFFF)
+            if timeout_cycles is None:
+                timeout_cycles = DEFAULT_TIMEOUT_BITS * divisor
+            self.timeout_cycles = check_integer("timeout_cycles", timeout_cycles,
+                                                20 * divisor, 1 << 30)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True       # see rpu.hw.activation
+            raise
+        self.config = config
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "busy": Out(1),
+                          "error": Out(1), "quiescent": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        engine = _Engine(self, m)
+        with m.FSM(name="link") as fsm:
+            engine.receive()
+            engine.execute()
+            engine.load()
+            engine.transmit()
+        core = engine.core
+        waiting = (~core.busy | (core.x.ready & ~core.x.valid)
+                   | (core.h.valid & ~core.h.ready))
+        m.d.comb += self.quiescent.eq(fsm.ongoing("R_SYNC") & ~engine.receiver.active
+                                      & ~engine.rx.valid & ~engine.transmitter.active
+                                      & waiting)
+        return m
+
+
+class _Engine:
+    """The protocol engine of one :class:`HostLink`, built into module ``m``: the datapath
+    and registers (constructor), then the states of the link's FSM, one method per phase."""
+
+    def __init__(self, link, m):
+        self.m = m
+        config = link.config
+        self.max_payload, self.timeout_cycles = link.max_payload, link.timeout_cycles
+        self.sizes = {name: protocol.word_bytes(config, name)
+                      for name in ("program", "weights", "state", "x", "h")}
+        self.start_bytes = protocol.fields_size(protocol.START_FIELDS)
+        self.word_bytes = max(*self.sizes.values(), self.start_bytes)
+        self.max_pairs = protocol.max_pairs(config, link.max_payload)
+        self._datapath(link)
+        self._registers(link)
+        self._payload_byte(link)
+
+    def _datapath(self, link):
+        """The UART, the RPU and its FIFOs (reset by RESET), the payload buffer."""
+        m, config = self.m, link.config
+        m.submodules.receiver = self.receiver = UARTReceiver(divisor=link.divisor)
+        m.submodules.transmitter = self.transmitter = UARTTransmitter(divisor=link.divisor)
+        m.d.comb += [self.receiver.rx.eq(link.rx), link.tx.eq(self.transmitter.tx)]
+        self.rx, self.tx = self.receiver.bytes, self.transmitter.bytes
+        self.reset = Signal()
+        self.core = core = RPU(config=config)
+        self.x_fifo = x_fifo = fifo.SyncFIFOBuffered(width=config.data_width,
+                                                     depth=link.fifo_depth)
+        self.h_fifo = h_fifo = fifo.SyncFIFOBuffered(width=2 * config.data_width,
+                                                     depth=link.fifo_depth)
+        m.submodules.rpu = ResetInserter(self.reset)(core)
+        m.submodules.x_fifo = ResetInserter(self.reset)(x_fifo)
+        m.submodules.h_fifo = ResetInserter(self.reset)(h_fifo)
+        m.d.comb += [
+            core.x.valid.eq(x_fifo.r_rdy), core.x.payload.eq(x_fifo.r_data),
+            x_fifo.r_en.eq(core.x.ready),
+            h_fifo.w_en.eq(core.h.valid), h_fifo.w_data.eq(core.h.payload.as_value()),
+            core.h.ready.eq(h_fifo.w_rdy),
+            link.busy.eq(core.busy),
+        ]
+        self.x_room = Signal(range(link.fifo_depth + 1))
+        m.d.comb += self.x_room.eq(link.fifo_depth - x_fifo.level)
+        m.submodules.buffer = buffer = Memory(shape=8, depth=link.max_payload, init=[])
+        self.write, self.read = buffer.write_port(), buffer.read_port()
+
+    def _registers(self, link):
+        m = self.m
+        self.command = Signal(8)
+        self.length = Signal(16)
+        self.count = Signal(16)             # payload bytes received / sent
+        self.crc = Signal(16)
+        self.crc_low = Signal(8)
+        self.idle = Signal(range(link.timeout_cycles + 1))
+        self.words = Signal(16)             # whole words received
+        self.word_byte = Signal(range(self.word_bytes + 1))
+        self.error_code = Signal(8)
+        self.error_command = Signal(8)
+        self.errors = Signal(32)
+        self.word = Signal(8 * self.word_bytes)
+        self.done = Signal(16)              # words written
+        self.pointer = Signal(range(link.max_payload + 1))
+        self.response = Signal(8)
+        self.response_length = Signal(16)
+        self.kind = Signal(range(5))
+        self.pair = Signal(2 * link.config.data_width)
+        self.pair_byte = Signal(range(self.sizes["h"]))
+        self.status = Signal(8 * protocol.fields_size(protocol.STATUS_FIELDS))
+        self.room = Signal(8 * protocol.STREAM_ROOM_BYTES)     # sent before the pairs
+        m.d.comb += link.error.eq(self.errors != 0)
+        # Bytes per word of the received command.
+        self.size = Signal(range(self.word_bytes + 1))
+        m.d.comb += self.size.eq(1)
+        for cmd, name in protocol.STREAM_OF.items():
+            with m.If(self.command == cmd):
+                m.d.comb += self.size.eq(self.sizes[name])
+        with m.If(self.command == Command.START):
+            m.d.comb += self.size.eq(self.start_bytes)
+        # Idle gap since the last received byte.
+        with m.If(self.rx.valid & self.rx.ready):
+            m.d.sync += self.idle.eq(0)
+        with m.Elif(self.idle != link.timeout_cycles):
+            m.d.sync += self.idle.eq(self.idle + 1)
+        self.timed_out = self.idle == link.timeout_cycles
+
+    def _payload_byte(self, link):
+        """The byte of the response payload at ``count``."""
+        m = self.m
+        info = info_payload(link.config, max_payload=link.max_payload,
+                            fifo_depth=link.fifo_depth)
+        info_bits = Const(int.from_bytes(info, "little"), 8 * len(info))
+        error_bits = Cat(self.error_code, self.error_command, self.errors)
+        index = self.count[:8]
+        self.payload = payload = Signal(8)
+        with m.Switch(self.kind):
+            with m.Case(_Kind.INFO):
+                m.d.comb += payload.eq(info_bits.word_select(index, 8))
+            with m.Case(_Kind.STATUS):
+                m.d.comb += payload.eq(self.status.word_select(index, 8))
+            with m.Case(_Kind.ERROR):
+                m.d.comb += payload.eq(error_bits.word_select(index, 8))
+            with m.Case(_Kind.PAIRS):
+                with m.If(self.count < protocol.STREAM_ROOM_BYTES):
+                    m.d.comb += payload.eq(self.room.word_select(self.count[:1], 8))
+                with m.Elif(self.pair_byte == 0):
+                    m.d.comb += payload.eq(self.h_fifo.r_data[:8])
+                with m.Else():
+                    m.d.comb += payload.eq(self.pair.word_select(self.pair_byte, 8))
+
+    def top_bytes(self, nbytes):
+        """The last ``nbytes`` bytes shifted into ``word`` (a word of ``nbytes`` bytes)."""
+        return self.word[8 * (self.word_bytes - nbytes):]
+
+    def fail(self, code, next_state):
+        """Record an error (its code, the command, one more in the counter)."""
+        self.m.d.sync += [self.error_code.eq(code), self.error_command.eq(self.command),
+                          self.errors.eq(self.errors + 1)]
+        self.m.next = next_state
+
+    def respond(self, code, nbytes, kind):
+        self.m.d.sync += [self.response.eq(code), self.response_length.eq(nbytes),
+                          self.kind.eq(kind)]
+        self.m.next = "T_SYNC"
+
+    # Receive -------------------------------------------------------------------------------
+
+    def _receiving(self, state, action):
+        """A receiving state: line errors and timeouts, else ``action(byte)``."""
+        m, rx = self.m, self.rx
+        with m.State(state):
+            m.d.comb += rx.ready.eq(1)
+            with m.If(rx.valid):
+                with m.If(rx.payload.framing_error):
+                    self.fail(Error.FRAMING, "DISCARD")
+                with m.Elif(rx.payload.overrun):
+                    self.fail(Error.OVERRUN, "DISCARD")
+                with m.Else():
+                    action(rx.payload.data)
+            if state != "R_SYNC":
+                with m.Elif(self.timed_out):
+                    self.fail(Error.TIMEOUT, "REPORT")
+
+    def receive(self):
+        """SYNC, CMD, LEN, the payload into the buffer, the CRC; a broken frame is discarded
+        up to the next gap and answered then."""
+        m, crc = self.m, self.crc
+        next_crc = crc16_next(crc, self.rx.payload.data)
+
+        def sync_byte(byte):
+            with m.If(byte == SYNC):
+                m.d.sync += crc.eq(CRC_INIT)
+                m.next = "R_COMMAND"
+            with m.Else():
+                self.fail(Error.SYNC, "DISCARD")
+
+        def header_byte(target, next_state):
+            def action(byte):
+                m.d.sync += [target.eq(byte), crc.eq(next_crc)]
+                m.next = next_state
+            return action
+
+        def length_high(byte):
+            length = Cat(self.length[:8], byte)
+            m.d.sync += [self.length[8:].eq(byte), crc.eq(next_crc), self.count.eq(0),
+                         self.words.eq(0), self.word_byte.eq(0)]
+            with m.If(length > self.max_payload):
+                self.fail(Error.LENGTH, "DISCARD")
+            with m.Elif(length == 0):
+                m.next = "R_CRC0"
+            with m.Else():
+                m.next = "R_PAYLOAD"
+
+        def payload_byte(byte):
+            m.d.comb += [self.write.addr.eq(self.count), self.write.data.eq(byte),
+                         self.write.en.eq(1)]
+            m.d.sync += [self.count.eq(self.count + 1), crc.eq(next_crc)]
+            with m.If(self.word_byte == self.size - 1):
+                m.d.sync += [self.word_byte.eq(0), self.words.eq(self.words + 1)]
+            with m.Else():
+                m.d.sync += self.word_byte.eq(self.word_byte + 1)
+            with m.If(self.count == self.length - 1):
+                m.next = "R_CRC0"
+
+        def crc_low(byte):
+            m.d.sync += self.crc_low.eq(byte)
+            m.next = "R_CRC1"
+
+        def crc_high(byte):
+            with m.If(Cat(self.crc_low, byte) == crc):
+                m.next = "EXECUTE"
+            with m.Else():
+                self.fail(Error.CRC, "DISCARD")
+
+        self._receiving("R_SYNC", sync_byte)
+        self._receiving("R_COMMAND", header_byte(self.command, "R_LENGTH0"))
+        self._receiving("R_LENGTH0", header_byte(self.length[:8], "R_LENGTH1"))
+        self._receiving("R_LENGTH1", length_high)
+        self._receiving("R_PAYLOAD", payload_byte)
+        self._receiving("R_CRC0", crc_low)
+        self._receiving("R_CRC1", crc_high)
+        with m.State("DISCARD"):
+            m.d.comb += self.rx.ready.eq(1)
+            with m.If(self.timed_out):
+                m.next = "REPORT"
+        with m.State("REPORT"):
+            self.respond(protocol.ERROR, protocol.fields_size(protocol.ERROR_FIELDS),
+                         _Kind.ERROR)
+
+    # Execute -------------------------------------------------------------------------------
+
+    def execute(self):
+        """Check a received frame's command, size and the RPU's state; answer PING, STATUS
+        and RESET at once, load the words of the others."""
+        m, core, command = self.m, self.core, self.command
+        whole = self.word_byte == 0
+        with m.State("EXECUTE"):
+            m.d.sync += [self.done.eq(0), self.pointer.eq(0)]
+            with m.Switch(command):
+                with m.Case(Command.PING, Command.STATUS, Command.RESET):
+                    with m.If(self.length != 0):
+                        self.fail(Error.SIZE, "REPORT")
+                    with m.Elif(command == Command.PING):
+                        self.respond(protocol.response_of(Command.PING),
+                                     protocol.fields_size(protocol.INFO_FIELDS), _Kind.INFO)
+                    with m.Elif(command == Command.STATUS):
+                        self._snapshot_status()
+                    with m.Else():
+                        m.d.comb += self.reset.eq(1)
+                        self.respond(protocol.response_of(Command.RESET), 0, _Kind.NONE)
+                with m.Case(Command.PROGRAM, Command.WEIGHTS, Command.STATE, Command.START):
+                    with m.If(~whole | ((command == Command.START)
+                                        & (self.length != self.start_bytes))):
+                        self.fail(Error.SIZE, "REPORT")
+                    with m.Elif(core.busy):
+                        self.fail(Error.BUSY, "REPORT")
+                    with m.Else():
+                        m.next = "LOAD"
+                with m.Case(Command.STREAM):
+                    with m.If(~whole):
+                        self.fail(Error.SIZE, "REPORT")
+                    with m.Elif(self.words > self.x_room):
+                        self.fail(Error.OVERFLOW, "REPORT")
+                    with m.Else():
+                        m.next = "LOAD"
+                with m.Default():
+                    self.fail(Error.COMMAND, "REPORT")
+
+    def _snapshot_status(self):
+        core = self.core
+        values = {"busy": core.busy, "errors": self.errors, "cycles": core.cycles,
+                  "saturations": core.saturations, "x_level": self.x_fifo.level,
+                  "h_level": self.h_fifo.level,
+                  **{name: core.activity[name] for name in ACTIVITY_COUNTERS}}
+        self.m.d.sync += self.status.eq(Cat(*(_field(values[name], 8 * n)
+                                              for name, n in protocol.STATUS_FIELDS)))
+        self.respond(protocol.response_of(Command.STATUS),
+                     protocol.fields_size(protocol.STATUS_FIELDS), _Kind.STATUS)
+
+    # Load ----------------------------------------------------------------------------------
+
+    def load(self):
+        """The buffered words into their stream (a byte per two cycles), then the answer."""
+        m = self.m
+        with m.State("LOAD"):
+            with m.If(self.done == self.words):
+                with m.If(self.command == Command.STREAM):
+                    pairs = Signal(range(self.max_pairs + 1))
+                    m.d.comb += pairs.eq(self.h_fifo.level)
+                    with m.If(self.h_fifo.level > self.max_pairs):
+                        m.d.comb += pairs.eq(self.max_pairs)
+                    m.d.sync += [self.pair_byte.eq(0), self.room.eq(self.x_room)]
+                    self.respond(protocol.response_of(Command.STREAM),
+                                 protocol.STREAM_ROOM_BYTES
+                                 + _times(pairs, self.sizes["h"]), _Kind.PAIRS)
+                with m.Else():
+                    self.respond(protocol.response_of(self.command), 0, _Kind.NONE)
+            with m.Else():
+                m.d.sync += self.word_byte.eq(0)
+                m.next = "FETCH"
+        with m.State("FETCH"):
+            m.d.comb += self.read.addr.eq(self.pointer)
+            m.next = "SHIFT"
+        with m.State("SHIFT"):
+            m.d.sync += [self.word.eq(Cat(self.word[8:], self.read.data)),
+                         self.pointer.eq(self.pointer + 1),
+                         self.word_byte.eq(self.word_byte + 1)]
+            with m.If(self.word_byte == self.size - 1):
+                m.next = "PUSH"
+            with m.Else():
+                m.next = "FETCH"
+        with m.State("PUSH"):
+            self._push()
+
+    def _push(self):
+        m, core = self.m, self.core
+
+        def pushed():
+            m.d.sync += self.done.eq(self.done + 1)
+            m.next = "LOAD"
+
+        with m.Switch(self.command):
+            for cmd, target in ((Command.PROGRAM, core.program),
+                                (Command.WEIGHTS, core.weights), (Command.STATE, core.state)):
+                with m.Case(cmd):
+                    m.d.comb += [target.valid.eq(1), target.payload.eq(
+                        self.top_bytes(self.sizes[protocol.STREAM_OF[cmd]]))]
+                    with m.If(target.ready):
+                        pushed()
+            with m.Case(Command.STREAM):
+                m.d.comb += [self.x_fifo.w_en.eq(1),
+                             self.x_fifo.w_data.eq(self.top_bytes(self.sizes["x"]))]
+                with m.If(self.x_fifo.w_rdy):
+                    pushed()
+            with m.Case(Command.START):
+                arguments = self.top_bytes(self.start_bytes)
+                steps, keep_state = arguments[:16], arguments[16]
+                with m.If(steps == 0):
+                    self.fail(Error.ARGUMENT, "REPORT")
+                with m.Else():
+                    m.d.comb += [core.start.eq(1), core.steps.eq(steps),
+                                 core.keep_state.eq(keep_state)]
+                    pushed()
+
+    # Transmit ------------------------------------------------------------------------------
+
+    def transmit(self):
+        """SYNC, the response's command and length, its payload, the CRC."""
+        m, tx, crc, count = self.m, self.tx, self.crc, self.count
+        next_crc = crc16_next(crc, tx.payload)
+
+        def send(state, value, then, update_crc=True):
+            with m.State(state):
+                m.d.comb += [tx.valid.eq(1), tx.payload.eq(value)]
+                with m.If(tx.ready):
+                    if update_crc:
+                        m.d.sync += crc.eq(next_crc)
+                    then()
+
+        def goto(state):
+            def then():
+                m.next = state
+            return then
+
+        def after_sync():
+            m.d.sync += crc.eq(CRC_INIT)
+            m.next = "T_COMMAND"
+
+        def after_length():
+            m.d.sync += count.eq(0)
+            m.next = "T_PAYLOAD"
+            with m.If(self.response_length == 0):
+                m.next = "T_CRC0"
+
+        def after_payload():
+            m.d.sync += count.eq(count + 1)
+            with m.If((self.kind == _Kind.PAIRS) & (count >= protocol.STREAM_ROOM_BYTES)):
+                with m.If(self.pair_byte == 0):
+                    m.d.sync += self.pair.eq(self.h_fifo.r_data)
+                    m.d.comb += self.h_fifo.r_en.eq(1)
+                m.d.sync += self.pair_byte.eq(self.pair_byte + 1)
+                with m.If(self.pair_byte == self.sizes["h"] - 1):
+                    m.d.sync += self.pair_byte.eq(0)
+            with m.If(count == self.response_length - 1):
+                m.next = "T_CRC0"
+
+        def finish():
+            m.d.sync += self.command.eq(0)      # line errors before a command name none
+            m.next = "R_SYNC"
+
+        send("T_SYNC", SYNC, after_sync, update_crc=False)
+        send("T_COMMAND", self.response, goto("T_LENGTH0"))
+        send("T_LENGTH0", self.response_length[:8], goto("T_LENGTH1"))
+        send("T_LENGTH1", self.response_length[8:], after_length)
+        send("T_PAYLOAD", self.payload, after_payload)
+        send("T_CRC0", crc[:8], goto("T_CRC1"), update_crc=False)
+        send("T_CRC1", crc[8:], finish, update_crc=False)

@@ -1,0 +1,96 @@
+"""``python -m rpu fpga``: a small configuration built end to end into a ULX3S bitstream by
+the YoWASP tools (a few minutes), with its report checked against nextpnr's own and against
+the fit check's prediction."""
+
+import argparse
+import json
+import time
+
+import pytest
+
+from rpu.cli import fpga as fpga_command
+from rpu.cli.options import add_config_options, config_from
+from rpu.fpga.fit import predict
+from rpu.config import RPUConfig
+
+SMALL = dict(input_size=4, hidden_size=8, pim_arrays=2, lanes_per_array=4,
+             activation_units=1, elementwise_units=1)
+#: The ECP5 bitstream preamble (the sync word ecppack writes after the header comment).
+ECP5_PREAMBLE = b"\xff\xff\xbd\xb3"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fpga")
+    parser = argparse.ArgumentParser()
+    fpga_command.add_parser(parser.add_subparsers(dest="command"), add_config_options)
+    argv = ["fpga", "--board", "ulx3s-85f", "-o", str(out)]
+    for name, value in SMALL.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    started = time.monotonic()
+    assert fpga_command.run(parser.parse_args(argv), config_from) == 0
+    seconds = time.monotonic() - started
+    print(f"ULX3S bitstream of the small configuration built in {seconds:.0f} s")
+    return out, json.loads((out / "fpga.json").read_text())
+
+
+def test_bitstream_is_written(build):
+    out, report = build
+    bitstream = (out / report["bitstream"]).read_bytes()
+    assert report["bitstream"] == "rpu_ulx3s_85f.bit"
+    assert ECP5_PREAMBLE in bitstream[:4096]
+    assert len(bitstream) > 50_000
+    assert (out / "fpga.md").read_text().startswith("# RPU on ulx3s-85f (LFE5U-85F)")
+    # nextpnr's report is the source of the numbers.
+    nextpnr = json.loads((out / "build" / "report.json").read_text())
+    assert report["utilization"]["dsps"]["used"] == nextpnr["utilization"]["MULT18X18D"]["used"]
+    assert report["utilization"]["luts"]["available"] == 83640
+    assert report["fmax_mhz"] == min(v["achieved"] for v in nextpnr["fmax"].values())
+
+
+def test_timing_is_met_at_the_board_clock(build):
+    _, report = build
+    assert report["clock_mhz"] == 25
+    assert report["timing_met"] and report["fmax_mhz"] > 25
+    throughput = report["throughput"]
+    assert throughput["at_fmax"]["steps_per_s"] == pytest.approx(
+        report["fmax_mhz"] * 1e6 / throughput["cycles_per_step"])
+
+
+def _per_unit(elements, prefix):
+    """Primitives per design unit under ``prefix`` (e.g. per lane, whatever the signal that
+    Yosys named the cell after)."""
+    counts = {}
+    for element, count in elements.items():
+        if element.startswith(prefix):
+            unit = element[len(prefix):].split(".")[0]
+            counts[unit] = counts.get(unit, 0) + count
+    return counts
+
+
+def test_memories_are_block_ram_and_macs_are_dsps(build):
+    _, report = build
+    placement = report["placement"]
+    ebr, dsp = placement["DP16KD"], placement["MULT18X18D"]
+    for array in range(2):
+        lanes = {f"lane{lane}": 1 for lane in range(4)}
+        # One weight memory (one DP16KD) and one multiplier (one MULT18X18D) per MAC lane.
+        assert _per_unit(ebr, f"link.rpu.pim{array}.") == lanes
+        assert _per_unit(dsp, f"link.rpu.pim{array}.") == lanes
+    for memory in ("link.rpu.x_memory.memory", "link.rpu.h_memory.memory",
+                   "link.rpu.engine.cell_memory.memory", "link.rpu.engine.act0.rom",
+                   "link.buffer", "link.x_fifo.storage", "link.h_fifo.storage"):
+        assert ebr[memory] == 1
+    # The activation unit's interpolation and the element-wise unit's two products.
+    assert _per_unit(dsp, "link.rpu.engine.") == {"act0": 1, "ew0": 2}
+    assert placement["TRELLIS_DPR16X4"] == {}          # no memory left in LUT RAM
+    assert report["utilization"]["lut_rams"]["used"] == 0
+
+
+def test_prediction_matches_nextpnr(build):
+    _, report = build
+    used = {kind: report["utilization"][kind]["used"] for kind in ("luts", "dsps", "ebrs")}
+    prediction = predict(RPUConfig(**SMALL), "LFE5U-85F")
+    assert used["ebrs"] == prediction.ebrs == 15
+    assert used["dsps"] == prediction.dsps == 11
+    assert abs(prediction.luts - used["luts"]) <= 0.10 * used["luts"]
