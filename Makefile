@@ -54,7 +54,7 @@ BOARD ?= ulx3s-85f
 fpga: $(VENV)/.installed
 	$(PY) -m rpu fpga --board $(BOARD) --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)/fpga
 
-# The benchmark suite (about 12 minutes on 2 cores): synthesizes S, M, L and the S sweep,
+# The benchmark suite (about 30 minutes on 2 cores, 15 of them the FPGA build of S): synthesizes S, M, L and the S sweep,
 # simulates S (Amaranth and Verilator), M (20 steps) and one step of L (Verilator);
 # regenerates docs/benchmarks.md.
 bench: $(VENV)/.installed

@@ -434,6 +434,12 @@ def run(args):
     rest = synthesize_s(args, bench, points, workdir)
     bench["simulation"] = simulate_all(args, bench, points, workdir)
     synthesize_rest(args, bench, rest, workdir)
+    # S on an FPGA (ULX3S 85F): bitstream, post-route f_max and utilization.
+    if args.fpga:
+        bench["fpga"] = fpga_task(next(p["config"] for p in points if p["name"] == "S"),
+                                  workdir / "S-ulx3s-85f")
+    else:
+        bench["not_run"].append({"what": "S on the ULX3S 85F", "why": "--no-fpga"})
     # 4. Derived figures: GOPS at the estimated clock, GOPS/mm2, energy; the digits
     # example's accuracy at each weight precision.
     derive(bench, points)
@@ -510,6 +516,25 @@ def synthesize_osu018(bench, point, workdir):
     result = synth_task(point["name"], point["config"].to_dict(),
                         str(workdir / f"{point['name']}-osu018"), library="osu018")
     bench["points"][point["name"]]["synthesis_osu018"] = result
+
+
+def fpga_task(config, out_dir, board="ulx3s-85f"):
+    """Build S's bitstream for ``board`` (rpu.fpga.build: fit check, Amaranth's platform
+    flow, the YoWASP tools) and keep nextpnr's figures."""
+    from rpu.fpga.build import build_bitstream
+    log(f"FPGA build of S on {board} (about 15 minutes)")
+    started = time.monotonic()
+    try:
+        result = build_bitstream(config, board, out_dir)
+    except Exception as error:                         # reported, not fatal
+        return {"board": board, "error": f"{type(error).__name__}: {error}"[-3000:]}
+    return {"board": board, "device": result["device"], "wall_s": time.monotonic() - started,
+            "fmax_mhz": result["fmax_mhz"], "clock_mhz": result["clock_mhz"],
+            "utilization": result["utilization"], "prediction": result["prediction"],
+            "prediction_error": result["prediction_error"],
+            "placement_counts": {kind: sum(v.values())
+                                 for kind, v in result["placement"].items()},
+            "throughput": result["throughput"], "report": str(Path(out_dir) / "fpga.md")}
 
 
 def synthesize_rest(args, bench, rest, workdir):
@@ -605,6 +630,8 @@ def main(argv=None):
     parser.add_argument("--synth", choices=("all", "shapes", "S", "none"), default="all",
                         help="which points to synthesize (default all)")
     parser.add_argument("--no-simulate", dest="simulate", action="store_false")
+    parser.add_argument("--no-fpga", dest="fpga", action="store_false",
+                        help="skip S's FPGA build (ULX3S 85F, about 15 minutes)")
     parser.add_argument("--markdown-only", action="store_true",
                         help="regenerate the Markdown from an existing --out JSON")
     parser.add_argument("--emission-worker", metavar="CONFIG_JSON", help=argparse.SUPPRESS)

@@ -462,6 +462,30 @@ def _precision_section(bench):
     return out
 
 
+def _fpga_section(bench):
+    """## S on an FPGA: the ULX3S 85F, placed and routed."""
+    f = bench.get("fpga")
+    if not f:
+        return []
+    out = ["## S on an FPGA (ULX3S 85F)", ""]
+    if "error" in f:
+        return out + [f"Build failed: {f['error'].strip().splitlines()[-1][:300]}", ""]
+    u, p, t = f["utilization"], f["prediction"], f["throughput"]
+    out += [f"`python -m rpu fpga --board {f['board']}` on S with its UART host link, "
+            f"placed and routed by nextpnr-ecp5 (seed 1) in {f['wall_s'] / 60:.1f} min. "
+            f"Post-route f_max **{f['fmax_mhz']:.1f} MHz** (board clock "
+            f"{f['clock_mhz']:g} MHz); {t['at_fmax']['gops']:.1f} GOPS at f_max, "
+            f"{t['at_board_clock']['gops']:.1f} GOPS at the board clock.", "",
+            "| resource | used | of | predicted (fit check) |", "|---|---:|---:|---:|"]
+    for kind, label in (("luts", "LUT4"), ("ffs", "flip-flops"), ("dsps", "MULT18X18D"),
+                        ("ebrs", "DP16KD block RAM")):
+        predicted = f"{p[kind]:,}" if kind in p else ""
+        out.append(f"| {label} | {u[kind]['used']:,} | {u[kind]['available']:,} | "
+                   f"{predicted} |")
+    out += ["", f"Full report: `{f['report']}`.", ""]
+    return out
+
+
 def markdown(bench):
     """docs/benchmarks.md from the results of :func:`run` (``build/bench.json``)."""
     pts = bench["points"]
@@ -469,5 +493,6 @@ def markdown(bench):
            + _area_section(pts) + _library_section(pts) + _precision_section(bench)
            + _sweep_section(pts)
            + _tool_costs_section(pts)
-           + _simulation_section(bench.get("simulation", {})) + _not_run_section(bench))
+           + _simulation_section(bench.get("simulation", {})) + _fpga_section(bench)
+           + _not_run_section(bench))
     return "\n".join(out)
