@@ -103,5 +103,7 @@ def run(args):
         write_npz_atomically(out, h=h if np.asarray(x).ndim == 3 else h[0],
                              report=np.array(json.dumps(report)))
     print(json.dumps(report, indent=2))
-    return 0 if report["bit_exact_with_fixed_point_model"] and \
-        report["cycles"] == report["predicted_cycles"] else 1
+    # On a board, a run whose inputs or outputs overflow the link's FIFOs waits for the UART,
+    # so its cycle counter may exceed the prediction; the results must still be bit exact.
+    cycles_ok = args.device is not None or report["cycles"] == report["predicted_cycles"]
+    return 0 if report["bit_exact_with_fixed_point_model"] and cycles_ok else 1

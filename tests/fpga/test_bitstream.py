@@ -9,7 +9,6 @@ import time
 import pytest
 
 from rpu.cli import fpga as fpga_command
-from rpu.cli.options import add_config_options, config_from
 from rpu.fpga.fit import predict
 from rpu.config import RPUConfig
 
@@ -23,12 +22,12 @@ ECP5_PREAMBLE = b"\xff\xff\xbd\xb3"
 def build(tmp_path_factory):
     out = tmp_path_factory.mktemp("fpga")
     parser = argparse.ArgumentParser()
-    fpga_command.add_parser(parser.add_subparsers(dest="command"), add_config_options)
+    fpga_command.add_parser(parser.add_subparsers(dest="command"))
     argv = ["fpga", "--board", "ulx3s-85f", "-o", str(out)]
     for name, value in SMALL.items():
         argv += [f"--{name.replace('_', '-')}", str(value)]
     started = time.monotonic()
-    assert fpga_command.run(parser.parse_args(argv), config_from) == 0
+    assert fpga_command.run(parser.parse_args(argv)) == 0
     seconds = time.monotonic() - started
     print(f"ULX3S bitstream of the small configuration built in {seconds:.0f} s")
     return out, json.loads((out / "fpga.json").read_text())
