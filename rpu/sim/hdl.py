@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rpu.compiler import Program, compile_stacked
+from rpu.compiler import compile_stacked
 from rpu.config import RPUConfig
 from rpu.sim.build import SimulatorNotFound, BuildError
 from rpu.sim.icarus import find_icarus, build_icarus
@@ -43,7 +43,7 @@ from rpu.sim.stimulus import MAX_PATTERN, write_stimulus, read_results, same_res
 from rpu.sim.verilator import find_verilator, build_verilator
 
 
-__all__ = ["simulate_session_hdl", "simulate_program_hdl", "measure_speed", "session_cycles",
+__all__ = ["simulate_session_hdl", "measure_speed", "session_cycles",
            "HDL_SIMULATORS", "SimulatorNotFound", "BuildError", "MAX_PATTERN",
            "find_verilator", "find_icarus", "build_verilator", "build_icarus", "same_result"]
 
@@ -160,27 +160,6 @@ def simulate_session_hdl(config, operations, *, stalls=None, simulator="verilato
     results, _, _ = _run_session(config, operations, stalls, simulator, build_dir, max_cycles)
     return results
 
-
-def simulate_program_hdl(program, x_codes, *, keep_state=False, stalls=None,
-                         simulator="verilator", build_dir=None, max_cycles=None):
-    """Load ``program`` into a fresh RPU of the generated Verilog and run it once on
-    ``x_codes`` (T, I): :func:`rpu.sim.simulate_program` with ``simulator`` one of
-    :data:`HDL_SIMULATORS`.
-
-    Returns
-    -------
-    RunResult
-    """
-    if not isinstance(program, Program):
-        raise TypeError(f"program must be a Program, not {program!r}")
-    operations = [Load(program), Run(np.asarray(x_codes, dtype=np.int64),
-                                     keep_state=keep_state)]
-    return simulate_session_hdl(program.config, operations, stalls=stalls,
-                                simulator=simulator, build_dir=build_dir,
-                                max_cycles=max_cycles)[0]
-
-
-# Benchmark ---------------------------------------------------------------------------------
 
 def measure_speed(config, steps, *, simulators=("verilator", "amaranth"), seed=0,
                   build_dir=None, optimization=None):

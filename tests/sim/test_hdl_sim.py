@@ -24,7 +24,7 @@ from rpu.compiler import compile_stacked
 from rpu.sim import (SIMULATORS, interface as sim_interface, icarus as sim_icarus,
                      verilator as sim_verilator)
 from rpu.sim.build import SimulatorNotFound, BuildError
-from rpu.sim.hdl import (simulate_session_hdl, simulate_program_hdl, measure_speed,
+from rpu.sim.hdl import (simulate_session_hdl, measure_speed,
                          same_result, session_cycles)
 from rpu.sim.icarus import find_icarus, build_icarus
 from rpu.sim.session import (Load, LoadState, Run, StallPatterns, SimulationError,
@@ -209,14 +209,14 @@ def test_cycle_limit_raises_like_amaranth(simulator):
         [tuple(int(v) for v in pair) for pair in amaranth.value.outputs]
 
 
-def test_simulate_program_hdl():
+def test_simulate_program_on_verilator():
     require("verilator")
     config = CONFIGS["1-layer"]
     rng = np.random.default_rng(6)
     program = random_program(rng, config)
     x = inputs(rng, config, program, 2)
     assert same_result(simulate_program(program, x),
-                       simulate_program_hdl(program, x, simulator="verilator"))
+                       simulate_program(program, x, simulator="verilator"))
 
 
 def test_cli_simulator_option(tmp_path, capsys):
