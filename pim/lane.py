@@ -1,6 +1,6 @@
 """One PIM lane: a weight memory and the multiply-accumulate unit beside it."""
 
-from amaranth.hdl import Module, Signal, Mux, signed
+from amaranth.hdl import Module, Signal, Mux, Cat, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -90,10 +90,18 @@ class PIMLane(wiring.Component):
     Pipeline (every register advances only while ``en`` is 1):
 
     * issue cycle: ``addr``, ``valid``, ``first``, ``last`` sampled, the memory is read;
-    * +1: weight and ``operand`` multiplied into the product register;
-    * +2: the product added to the accumulator (or replacing it on ``first``); on ``last``,
-      the narrowed sum goes to ``result`` and ``result_valid`` pulses in the next cycle
-      (+3 = :attr:`LATENCY`).
+    * +1: the weight read and ``operand`` registered (so that neither the memories' access
+      time nor the operand's multiplexer is in front of the multiplier);
+    * +2: the weight multiplied by the operand's low and high halves into two partial
+      product registers (two multipliers of half the width, whose sum is the product);
+    * +3: both partial products added to the accumulator (or replacing it on ``first``).
+      The accumulator is split in a low and a high half: the low half's carry is registered
+      and added into the high half with the next column (a carry-delayed accumulator), so
+      that no adder is wider than half the accumulator;
+    * +4: after ``last``, the pending carry added and the exact sum narrowed into ``result``
+      (a stage of its own, so that the accumulator's adders and the narrowing's rounding
+      adder are not in series); ``result_valid`` pulses in the next cycle
+      (+5 = :attr:`LATENCY`).
 
     Parameters
     ----------
@@ -127,7 +135,7 @@ class PIMLane(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Enabled cycles from the issue of a row's last column to ``result_valid`` (3).
+        Enabled cycles from the issue of a row's last column to ``result_valid`` (5).
     en : In(1)
         Global run enable; 0 freezes the lane.
     addr : In(range(depth))
@@ -151,7 +159,7 @@ class PIMLane(wiring.Component):
         Set with ``result_valid`` when narrowing saturated.
     """
 
-    LATENCY = 3
+    LATENCY = 5
 
     def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
                  scale_depth=0, sram_macros=False):
@@ -194,36 +202,65 @@ class PIMLane(wiring.Component):
         product_width = self.data_width + self.weight_width
         valid1, first1, last1 = Signal(), Signal(), Signal()
         valid2, first2, last2 = Signal(), Signal(), Signal()
-        product = Signal(signed(product_width))
-        acc = Signal(signed(self.acc_width))
-        total = Signal(signed(self.acc_width))
+        valid3, first3, last3 = Signal(), Signal(), Signal()
+        weight = Signal(signed(self.weight_width))
+        operand = Signal(signed(self.data_width))
+        # weight * operand = product_lo + product_hi * 2**half, with the operand's low half
+        # taken as unsigned and its high half as signed.
+        half = self.data_width // 2
+        product_lo = Signal(signed(self.weight_width + half + 1))
+        product_hi = Signal(signed(product_width - half))
+        # The sum is acc_hi * 2**low + carry * 2**low + acc_lo (modulo 2**acc_width, which
+        # it never leaves); the carry of adding two terms to acc_lo is 0, 1 or 2.
+        low = self.acc_width // 2
+        acc_lo = Signal(low)
+        acc_hi = Signal(signed(self.acc_width - low))
+        carry = Signal(2)
+        terms = [Signal(signed(self.acc_width), name=f"term_{n}") for n in ("lo", "hi")]
+        m.d.comb += [terms[0].eq(product_lo), terms[1].eq(product_hi << half)]
+        lo_sum = Signal(low + 2)
+        hi_sum = Signal(signed(self.acc_width - low))
         # The first column of a row (the bias) starts a new sum.
-        m.d.comb += total.eq(product + Mux(first2, 0, acc))
+        m.d.comb += [
+            lo_sum.eq(terms[0][:low] + terms[1][:low] + Mux(first3, 0, acc_lo)),
+            hi_sum.eq(terms[0][low:].as_signed() + terms[1][low:].as_signed()
+                      + Mux(first3, 0, acc_hi + carry)),
+        ]
+        # The row's sum is complete: resolve the carry and narrow it in this cycle.
+        ended = Signal()
+        acc = Signal(signed(self.acc_width))
+        m.d.comb += acc.eq(Cat(acc_lo, acc_hi + carry))
 
         if self.scale_depth:
-            narrowed, saturated = narrow_scaled(total, self.weight_frac_bits,
+            narrowed, saturated = narrow_scaled(acc, self.weight_frac_bits,
                                                 self._scales(m), self.data_width)
         else:
-            narrowed, saturated = narrow(total, self.weight_frac_bits, self.data_width)
+            narrowed, saturated = narrow(acc, self.weight_frac_bits, self.data_width)
         with m.If(self.en):
             m.d.sync += [
                 self.result_valid.eq(0),
                 valid1.eq(self.valid), first1.eq(self.first), last1.eq(self.last),
                 valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
-                product.eq(weights.rd_data * self.operand),
+                valid3.eq(valid2), first3.eq(first2), last3.eq(last2),
+                weight.eq(weights.rd_data), operand.eq(self.operand),
+                product_lo.eq(weight * operand[:half]),
+                product_hi.eq(weight * operand[half:].as_signed()),
+                ended.eq(valid3 & last3),
             ]
-            with m.If(valid2):
-                m.d.sync += acc.eq(total)
-                with m.If(last2):
-                    m.d.sync += [
-                        self.result.eq(narrowed),
-                        self.result_valid.eq(1),
-                        self.saturated.eq(saturated),
-                    ]
+            with m.If(valid3):
+                m.d.sync += [acc_lo.eq(lo_sum[:low]), carry.eq(lo_sum[low:]),
+                             acc_hi.eq(hi_sum)]
+            with m.If(ended):
+                m.d.sync += [
+                    self.result.eq(narrowed),
+                    self.result_valid.eq(1),
+                    self.saturated.eq(saturated),
+                ]
         return m
 
     def _scales(self, m):
-        """The scale memory; its read data, the scale of the row being narrowed."""
+        """The scale memory; its read data, delayed to the narrowing stage: the scale of the
+        row being narrowed."""
         m.submodules.scales = scales = SRAM(
             depth=self.scale_depth, shape=SCALE_BITS, macro=self.sram_macros)
         m.d.comb += [
@@ -233,4 +270,7 @@ class PIMLane(wiring.Component):
             scales.wr_data.eq(self.wr_data[:SCALE_BITS]),
             scales.wr_en.eq(self.wr_en & (self.wr_addr >= self.depth)),
         ]
-        return scales.rd_data
+        scale1, scale2 = Signal(SCALE_BITS), Signal(SCALE_BITS)
+        with m.If(self.en):
+            m.d.sync += [scale1.eq(scales.rd_data), scale2.eq(scale1)]
+        return scale2

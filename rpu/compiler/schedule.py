@@ -34,7 +34,7 @@ from rpu.config import RPUConfig, ConfigError
 from rpu.hw.activation import ActivationUnit
 from rpu.hw.elementwise import ElementwiseUnit
 from rpu.hw.program import Op, MAX_CONTEXTS, COUNTER_WIDTH
-from rpu.hw.top import ACTIVITY_COUNTERS
+from rpu.hw.top import ACTIVITY_COUNTERS, STATUS_LATENCY
 from rpu.compiler.encoding import program_registers
 
 
@@ -199,11 +199,13 @@ class Schedule:
     def run_cycles(self, steps):
         """Value of the RPU's ``cycles`` counter after a run (cycles in which it was busy):
         until the engine has finished the last group (padding units included) and the last
-        h has been taken, with the h stream always ready."""
+        h has been taken, with the h stream always ready, plus the
+        :data:`~rpu.hw.top.STATUS_LATENCY` cycles in which the status counters take the
+        registered events of the last working cycle (see :class:`rpu.hw.top.RPU`)."""
         last = self.layers[-1]
         last_group = self._group_start(steps - 1, len(self.layers) - 1, last.groups - 1)
         engine_done = last_group + last.columns - 1 + LANE_TO_ENGINE + self.engine_cycles - 1
-        return max(engine_done, self.total_cycles(steps) - 1)
+        return max(engine_done, self.total_cycles(steps) - 1) + STATUS_LATENCY
 
     def activity(self, steps, *, keep_state=False):
         """The RPU's activity counters after a run of ``steps`` steps (see

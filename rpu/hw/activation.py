@@ -29,9 +29,11 @@ class ActivationUnit(wiring.Component):
 
     Stage 1 computes the magnitude and the segment index and reads the ROM (a synchronous
     read port, so the ROM output register is the stage-1 register of base and slope); the
-    offset, sign and function select travel alongside in registers. Stage 2 multiplies,
-    rounds, restores the sign and saturates into the ``y`` register. Both stages advance only
-    in cycles with ``en`` high, so the RPU can stall the unit with the rest of the datapath:
+    offset, sign and function select travel alongside in registers. Stage 2 multiplies the
+    slope by the offset into a product register (the base, sign and function select travel
+    alongside); stage 3 rounds, adds the base, restores the sign and saturates into the ``y``
+    register (issue 9: the multiplier and the adders after the ROM's access time are in
+    separate stages). All stages advance only in cycles with ``en`` high, so the RPU can stall the unit with the rest of the datapath:
     the sample ``(x, func)`` taken at an enabled clock edge appears on ``y`` after exactly
     :attr:`LATENCY` enabled edges, and while ``en`` is low all state holds.
 
@@ -57,14 +59,14 @@ class ActivationUnit(wiring.Component):
         Output code in ``data_format``: the activation of the sample taken :attr:`LATENCY`
         enabled edges ago.
     LATENCY : int
-        Enabled clock edges from a sample to its result on ``y``, 2.
+        Enabled clock edges from a sample to its result on ``y``, 3.
     data_format : FixedFormat
         As given.
     segments : int
         As given.
     """
 
-    LATENCY = 2
+    LATENCY = 3
 
     def __init__(self, *, data_format, segments=DEFAULT_SEGMENTS):
         try:
@@ -144,11 +146,20 @@ class ActivationUnit(wiring.Component):
                 func_r.eq(self.func),
             ]
 
-        # ---- Stage 2: interpolate, round half up, restore the sign, saturate. ----
-        base = rd.data.base
-        slope = rd.data.slope
+        # ---- Stage 2: multiply the slope by the offset. ----
         prod = Signal(unsigned(slope_bits + shift))
-        m.d.comb += prod.eq(slope * frac_r)
+        base = Signal(unsigned(base_bits))
+        neg_p = Signal()
+        func_p = Signal()
+        with m.If(self.en):
+            m.d.sync += [
+                prod.eq(rd.data.slope * frac_r),
+                base.eq(rd.data.base),
+                neg_p.eq(neg_r),
+                func_p.eq(func_r),
+            ]
+
+        # ---- Stage 3: round half up, add the base, restore the sign, saturate. ----
         interp = Signal(unsigned(slope_bits + 1))
         # round_shift: (p + 2**(shift-1)) >> shift.
         m.d.comb += interp.eq((prod + (1 << (shift - 1))) >> shift)
@@ -159,9 +170,9 @@ class ActivationUnit(wiring.Component):
         # nor 2**F - ymag can wrap before saturation.
         res_shape = signed(max(len(ymag), fmt.frac_bits + 1) + 2)
         res = Signal(res_shape)
-        with m.If(~neg_r):
+        with m.If(~neg_p):
             m.d.comb += res.eq(ymag)
-        with m.Elif(func_r == SIGMOID):
+        with m.Elif(func_p == SIGMOID):
             m.d.comb += res.eq((1 << fmt.frac_bits) - ymag)   # sigmoid(-x) = 1 - sigmoid(x)
         with m.Else():
             m.d.comb += res.eq(-ymag)                         # tanh(-x) = -tanh(x)

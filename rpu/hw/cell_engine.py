@@ -161,10 +161,13 @@ class CellEngine(wiring.Component):
 
         # Context sequencing ----------------------------------------------------------------
         ctx_index = Signal(range(MAX_CONTEXTS))
+        next_index = Signal(range(MAX_CONTEXTS))
+        m.d.comb += next_index.eq(ctx_index + 1)
         ctx_cycle = Signal(COUNTER_WIDTH)
-        # Plain bits viewed through the CONTEXT layout (see rpu.hw.program.CONTEXT).
+        # The running context, a register loaded as its index advances (so that no context
+        # multiplexer is in front of the routes): plain bits viewed through the CONTEXT
+        # layout (see rpu.hw.program.CONTEXT).
         context_bits = Signal(CONTEXT.size, name="context")
-        m.d.comb += context_bits.eq(self.contexts[ctx_index])
         context = data.View(CONTEXT, context_bits)
         op = Signal(OP_BITS)
         ctx_cycles = context.cycles
@@ -180,7 +183,8 @@ class CellEngine(wiring.Component):
         with m.If(self.en):
             with m.If(self.busy):
                 with m.If(ctx_cycle == ctx_cycles - 1):
-                    m.d.sync += [ctx_cycle.eq(0), ctx_index.eq(ctx_index + 1)]
+                    m.d.sync += [ctx_cycle.eq(0), ctx_index.eq(next_index),
+                                 context_bits.eq(self.contexts[next_index])]
                     with m.If(ctx_index == self.n_contexts - 1):
                         m.d.sync += self.busy.eq(0)
                         m.d.comb += self.done.eq(1)
@@ -189,6 +193,7 @@ class CellEngine(wiring.Component):
             with m.Elif(self.start):
                 m.d.sync += [
                     self.busy.eq(1), ctx_index.eq(0), ctx_cycle.eq(0),
+                    context_bits.eq(self.contexts[0]),
                     layer.eq(self.layer), group.eq(self.group), bank.eq(self.bank),
                     zero_state.eq(self.zero_state), hidden_size.eq(self.hidden_size),
                     output.eq(self.output),

@@ -69,7 +69,9 @@ class Controller(wiring.Component):
     source : Out(Source)
         Operand source of the column issued in this cycle.
     need_x : Out(1)
-        The column issued in this cycle takes its operand from the input stream.
+        The column issued in this cycle takes its operand from the input stream. A register
+        (set one cycle ahead, from the column about to be issued), since it decides the
+        RPU's global run enable.
     x_addr : Out(range(max_layer_input))
     h_addr : Out(range(2 * padded_hidden))
         Addresses in the x and hidden-state memories of this cycle's operand.
@@ -152,7 +154,11 @@ class Controller(wiring.Component):
                 self.h_addr.eq(h_address(config, layer, bank,
                                          column - 1 - current.input_size, other=True)),
             ]
-        m.d.comb += self.need_x.eq(self.valid & (self.source == Source.X_STREAM))
+        # need_x is valid & (source == X_STREAM), i.e. busy and columns 1 .. input_size of the
+        # first layer's group 0, registered: the next column is column + 1 of the same group
+        # unless the period wraps (to column 0, the bias; busy falls only then).
+        next_takes_x = ((layer == self.first_layer) & (group == 0)
+                        & (column < current.input_size))
 
         with m.If(self.en):
             with m.If(self.busy):
@@ -160,8 +166,9 @@ class Controller(wiring.Component):
                 with m.If(self.valid & self.last):
                     m.d.sync += [self.post_layer.eq(layer), self.post_group.eq(group),
                                  self.post_bank.eq(bank), self.post_zero.eq(zero_state)]
+                m.d.sync += self.need_x.eq(next_takes_x)
                 with m.If(cycle == period - 1):
-                    m.d.sync += cycle.eq(0)
+                    m.d.sync += [cycle.eq(0), self.need_x.eq(0)]
                     with m.If(~last_group):
                         m.d.sync += group.eq(group + 1)
                     with m.Elif(layer != self.last_layer):
@@ -176,7 +183,7 @@ class Controller(wiring.Component):
                 with m.Else():
                     m.d.sync += cycle.eq(cycle + 1)
             with m.Elif(self.start):
-                m.d.sync += [self.busy.eq(1), step.eq(0), layer.eq(self.first_layer),
+                m.d.sync += [self.busy.eq(1), self.need_x.eq(0), step.eq(0), layer.eq(self.first_layer),
                              group.eq(0), cycle.eq(0), self.addr.eq(first.weight_base),
                              keep_state.eq(self.keep_state), steps.eq(self.steps)]
         return m

@@ -23,8 +23,12 @@ class ElementwiseUnit(wiring.Component):
       ``y = narrow(a*b * 2**s + c*d, data_frac_bits + s)`` in the cell format, with
       ``s = data_frac_bits - cell_frac_bits``.
 
-    A 2-stage pipeline (products, then sum and narrowing) that advances only while ``en``
-    is 1: operands presented in an enabled cycle give ``y`` after 2 enabled clock edges.
+    A 3-stage pipeline (operands registered, partial products, then sum and narrowing) that
+    advances only while ``en`` is 1: operands presented in an enabled cycle give ``y`` after 3
+    enabled clock edges. The operand registers keep the interconnect's routing in front of the
+    units out of the multipliers' paths; each product is computed as two partial products
+    (``b`` and ``d`` split in a low, unsigned, and a high, signed, half), which the sum stage
+    adds, so that no multiplier is wider than ``width x width/2``.
 
     Parameters
     ----------
@@ -44,7 +48,7 @@ class ElementwiseUnit(wiring.Component):
         Narrowing saturated the value now on ``y``.
     """
 
-    LATENCY = 2
+    LATENCY = 3
 
     def __init__(self, *, data_format, cell_format=None):
         cell_format = data_format if cell_format is None else cell_format
@@ -71,17 +75,30 @@ class ElementwiseUnit(wiring.Component):
         fmt, cell_fmt = self._format, self._cell_format
         shift = fmt.frac_bits - cell_fmt.frac_bits
         m = Module()
-        ab = Signal(signed(2 * fmt.width + shift))
-        cd = Signal(signed(2 * fmt.width))
+        a, b, c, d = (Signal(signed(fmt.width), name=name) for name in "abcd")
+        operand_cell = Signal()
+        half = fmt.width // 2
+        # a*b = ab_lo + ab_hi * 2**half (and c*d likewise), each shifted in cell mode.
+        ab_lo = Signal(signed(fmt.width + half + 1 + shift))
+        ab_hi = Signal(signed(2 * fmt.width - half + shift))
+        cd_lo = Signal(signed(fmt.width + half + 1))
+        cd_hi = Signal(signed(2 * fmt.width - half))
         cell = Signal()
-        narrowed, saturated = narrow(ab + cd, fmt.frac_bits, fmt.width)
-        cell_narrowed, cell_saturated = narrow(ab + cd, fmt.frac_bits + shift, cell_fmt.width)
+        total = Signal(signed(2 * fmt.width + shift + 1))
+        m.d.comb += total.eq(ab_lo + (ab_hi << half) + cd_lo + (cd_hi << half))
+        narrowed, saturated = narrow(total, fmt.frac_bits, fmt.width)
+        cell_narrowed, cell_saturated = narrow(total, fmt.frac_bits + shift, cell_fmt.width)
         with m.If(self.en):
             m.d.sync += [
+                a.eq(self.a), b.eq(self.b), c.eq(self.c), d.eq(self.d),
+                operand_cell.eq(self.cell),
                 # In cell mode a*b (data x cell fractional bits) is aligned with c*d.
-                ab.eq(Mux(self.cell, (self.a * self.b) << shift, self.a * self.b)),
-                cd.eq(self.c * self.d),
-                cell.eq(self.cell),
+                ab_lo.eq(Mux(operand_cell, (a * b[:half]) << shift, a * b[:half])),
+                ab_hi.eq(Mux(operand_cell, (a * b[half:].as_signed()) << shift,
+                             a * b[half:].as_signed())),
+                cd_lo.eq(c * d[:half]),
+                cd_hi.eq(c * d[half:].as_signed()),
+                cell.eq(operand_cell),
                 self.y.eq(Mux(cell, cell_narrowed, narrowed)),
                 self.saturated.eq(Mux(cell, cell_saturated, saturated)),
             ]

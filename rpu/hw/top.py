@@ -14,11 +14,17 @@ from rpu.hw.program import (Reg, LayerReg, CONTEXT, CONTEXT_BASE, MAX_CONTEXTS, 
                             h_address, cell_address, scale_address)
 
 
-__all__ = ["RPU", "STATUS_WIDTH", "StateTarget", "ACTIVITY_COUNTERS", "activity_layout"]
+__all__ = ["RPU", "STATUS_WIDTH", "STATUS_LATENCY", "StateTarget", "ACTIVITY_COUNTERS",
+           "activity_layout"]
 
 
 #: Width of the status counters of a run (``cycles``, ``saturations``, ``activity``).
 STATUS_WIDTH = 32
+
+#: Cycles ``busy`` stays high after the last event of a run, while the status counters take
+#: it: events are registered, then counted; the saturation events are registered, summed into
+#: a register, then counted (see :class:`RPU`).
+STATUS_LATENCY = 2
 
 #: Activity counters of a run (each counts events; see :class:`RPU`), in the order of the
 #: ``activity`` port's fields. The expansion model and the energy model read this list.
@@ -85,9 +91,12 @@ class RPU(wiring.Component):
     * ``h`` (stream out): ``(h, c)`` pairs, H per step, unit 0 first; of the last layer, or of
       every layer in order when the program sets OUTPUT_ALL.
     * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress, or its last h has not
-      been taken yet; busy cycles of the last (or current) run, counted from the cycle after
-      ``start``; saturation events of that run (dot products and cell/hidden updates of real
-      units).
+      been taken yet, or (for :data:`STATUS_LATENCY` = 2 cycles after that) the status
+      counters are still taking the run's last events; busy cycles of the last (or current)
+      run, counted from the cycle after ``start``; saturation events of that run (dot
+      products and cell/hidden updates of real units). Activity events are registered, then
+      counted one cycle later; saturation flags are registered, summed, then counted two
+      cycles later: every counter is final once ``busy`` is low.
     * ``activity`` (out): event counters of the last (or current) run, for the energy model:
       ``columns`` issued (each is one weight read and one MAC in every lane), ``x_writes``,
       ``x_reads``, ``h_reads``, ``h_writes`` (words of the x and h memories), ``cell_reads``,
@@ -194,8 +203,14 @@ class RPU(wiring.Component):
         issued_group = ctrl.valid & ctrl.last
         with m.If(run):
             m.d.sync += outstanding.eq(outstanding + issued_group - engine.done)
-        # Busy until the last h of a run has been taken from the output register.
-        m.d.comb += self.busy.eq(ctrl.busy | (outstanding != 0) | engine.busy | self.h.valid)
+        # Working until the last h of a run has been taken from the output register; busy
+        # STATUS_LATENCY cycles longer, while the status counters take the registered events
+        # of the last working cycle.
+        working = Signal()
+        settling = Signal(STATUS_LATENCY)
+        m.d.comb += working.eq(ctrl.busy | (outstanding != 0) | engine.busy | self.h.valid)
+        m.d.sync += settling.eq(Cat(working, settling))
+        m.d.comb += self.busy.eq(working | settling.any())
         start = self.start & ~self.busy & (self.steps != 0)
         m.d.comb += [
             ctrl.en.eq(run),
@@ -206,34 +221,7 @@ class RPU(wiring.Component):
             ctrl.last_layer.eq(last_layer),
             ctrl.layers.eq(layers),
         ]
-        lane_saturations = sum_tree(array.saturated[i] for array in arrays
-                                    for i in range(config.lanes_per_array))
-        events = {
-            "columns": run & ctrl.valid,
-            "x_writes": self.x.valid & self.x.ready,
-            "x_reads": run & ctrl.valid & (ctrl.source == Source.X_MEMORY),
-            "h_reads": run & ctrl.valid & (ctrl.source == Source.H_MEMORY),
-            "h_writes": engine.h_wr_en,
-            "cell_reads": engine.activity.cell_read,
-            "cell_writes": engine.activity.cell_write,
-            "activation_cycles": engine.activity.activations,
-            "elementwise_cycles": engine.activity.elementwise,
-            "outputs": self.h.valid & self.h.ready,
-        }
-        with m.If(start):
-            m.d.sync += [self.activity[name].eq(0) for name in ACTIVITY_COUNTERS]
-        with m.Else():
-            m.d.sync += [self.activity[name].eq(self.activity[name] + event)
-                         for name, event in events.items()]
-        with m.If(start):
-            m.d.sync += [self.cycles.eq(0), self.saturations.eq(0)]
-        with m.Elif(self.busy):
-            m.d.sync += self.cycles.eq(self.cycles + 1)
-            with m.If(run):
-                m.d.sync += self.saturations.eq(
-                    self.saturations + Mux(engine.loading, lane_saturations, 0)
-                    + engine.saturations)
-
+        self._count_events(m, ctrl, engine, arrays, run, start)
         # Operands: x and h memories, one cycle after the column is issued -------------------
         word = signed(config.data_width)
         # Any layer can be the first of a run (layer by layer), so x holds any layer's input.
@@ -325,3 +313,53 @@ class RPU(wiring.Component):
         with m.Elif(self.h.ready):
             m.d.sync += self.h.valid.eq(0)
         return m
+
+    def _count_events(self, m, ctrl, engine, arrays, run, start):
+        """The status counters. Each cycle's events are registered first and counted in the
+        next cycle, so that no counter's adder is on the datapath's paths; the saturation
+        flags are registered, summed into a register, then counted. The counters settle
+        :data:`STATUS_LATENCY` cycles after the last event (``busy`` covers them)."""
+        config = self.config
+        events = {
+            "columns": run & ctrl.valid,
+            "x_writes": self.x.valid & self.x.ready,
+            "x_reads": run & ctrl.valid & (ctrl.source == Source.X_MEMORY),
+            "h_reads": run & ctrl.valid & (ctrl.source == Source.H_MEMORY),
+            "h_writes": engine.h_wr_en,
+            "cell_reads": engine.activity.cell_read,
+            "cell_writes": engine.activity.cell_write,
+            "activation_cycles": engine.activity.activations,
+            "elementwise_cycles": engine.activity.elementwise,
+            "outputs": self.h.valid & self.h.ready,
+        }
+        pending = Signal(data.StructLayout({name: 1 for name in ACTIVITY_COUNTERS}))
+        # Saturation flags of this cycle: of the lanes (taken when the engine loads their
+        # results), of the element-wise units, and whether the cycle counts (a stalled cycle
+        # repeats the flags of the last one).
+        lane_flags = Signal(config.mac_lanes)
+        engine_flags = Signal.like(engine.saturations)
+        counted = Signal()
+        loaded = Signal()
+        lane_saturations = sum_tree(lane_flags[i] for i in range(config.mac_lanes))
+        pending_saturations = Signal(range(config.mac_lanes + config.elementwise_units + 1))
+        m.d.sync += [
+            lane_flags.eq(Cat(*(array.saturated for array in arrays))),
+            engine_flags.eq(engine.saturations),
+            loaded.eq(engine.loading),
+        ]
+        # A start clears the counters and drops the events of its own cycle.
+        with m.If(start):
+            m.d.sync += [self.activity[name].eq(0) for name in ACTIVITY_COUNTERS]
+            m.d.sync += [pending.eq(0), counted.eq(0), pending_saturations.eq(0)]
+            m.d.sync += [self.cycles.eq(0), self.saturations.eq(0)]
+        with m.Else():
+            m.d.sync += [pending[name].eq(event) for name, event in events.items()]
+            m.d.sync += [self.activity[name].eq(self.activity[name] + pending[name])
+                         for name in ACTIVITY_COUNTERS]
+            m.d.sync += counted.eq(self.busy & run)
+            m.d.sync += pending_saturations.eq(
+                Mux(counted, Mux(loaded, lane_saturations, 0) + engine_flags, 0))
+            m.d.sync += self.saturations.eq(self.saturations + pending_saturations)
+            with m.If(self.busy):
+                m.d.sync += self.cycles.eq(self.cycles + 1)
+

@@ -86,8 +86,9 @@ def test_step_gap_is_necessary_and_sufficient():
 
 
 def test_lane_to_engine_is_the_lane_latency_and_the_start_cycle():
-    # Issue, product, accumulate, result_valid: the engine takes the start one cycle later.
-    assert LANE_TO_ENGINE == PIMLane.LATENCY + 1 == 4
+    # Issue, operands, product, accumulate, narrow, result_valid (issue 9: the lane is
+    # pipelined deeper): the engine takes the start one cycle later.
+    assert LANE_TO_ENGINE == PIMLane.LATENCY + 1 == 6
 
 
 def test_activity_counts_every_counter_of_the_rtl():

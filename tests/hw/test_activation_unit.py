@@ -70,7 +70,7 @@ def check_exhaustive(fmt, segments):
 
 
 def test_latency_constant():
-    assert ActivationUnit.LATENCY == 2
+    assert ActivationUnit.LATENCY == 3      # ROM read, product, sum and saturation (issue 9)
 
 
 def test_exhaustive_default_format():
@@ -104,7 +104,7 @@ def test_stall_holds_pipeline():
     rng = np.random.default_rng(3)
     n = 4000
     ens = rng.random(n) < 0.6
-    ens[:4] = [1, 0, 1, 0]          # a stall between the two stages right away
+    ens[:4] = [1, 0, 1, 0]          # stalls between the stages right away
     ens[100:110] = 0                # a long stall
     funcs = rng.integers(0, 2, n)
     # x and func change every cycle, stalled or not: a stalled unit must ignore them.

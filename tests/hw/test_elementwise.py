@@ -103,7 +103,7 @@ def check(fmt, samples, **kwargs):
 
 
 def test_latency_constant():
-    assert ElementwiseUnit.LATENCY == 2
+    assert ElementwiseUnit.LATENCY == 3      # operands, partial products, sum (issue 9)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=str)
@@ -152,12 +152,13 @@ def test_stalls(fmt):
     check(fmt, samples, seed=6, stall_prob=0.4)
 
 
-def test_first_result_after_two_enabled_edges():
-    """One sample after zeros: y shows it after exactly two enabled edges, not one."""
+def test_first_result_after_three_enabled_edges():
+    """One sample after zeros: y shows it after exactly three enabled edges, not fewer."""
     fmt = FixedFormat(16, 12)
     one = 1 << fmt.frac_bits
-    samples = [[one, 3 * one, one, -one], [0, 0, 0, 0], [0, 0, 0, 0]]
+    samples = [[one, 3 * one, one, -one], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
     after = simulate(fmt, samples, seed=7)
     assert after[0][0] == 0                 # after edge 1: still the reset value
-    assert after[1][0] == 2 * one           # after edge 2: 1*3 + 1*(-1) = 2
-    assert after[2][0] == 0
+    assert after[1][0] == 0                 # after edge 2: still the reset value
+    assert after[2][0] == 2 * one           # after edge 3: 1*3 + 1*(-1) = 2
+    assert after[3][0] == 0

@@ -80,8 +80,8 @@ def simulate(config, image, rows, *, seed, stall_prob=0.0):
         for j, (a, v) in enumerate(zip(addrs, operands)):
             issues.append((a, j == 0, j == len(addrs) - 1, v))
         last_of_row.append(len(issues) - 1)
-    issues += [None] * 4
-    finishes = {n + 3: index for index, n in enumerate(last_of_row)}
+    issues += [None] * PIMArray.LATENCY
+    finishes = {n + PIMArray.LATENCY: index for index, n in enumerate(last_of_row)}
     got = {}
 
     async def testbench(ctx):
@@ -174,7 +174,7 @@ def test_lanes_hold_distinct_weights():
 
 
 def test_array_latency_is_the_lanes():
-    assert PIMArray.LATENCY == PIMLane.LATENCY == 3
+    assert PIMArray.LATENCY == PIMLane.LATENCY == 5
 
 
 @pytest.mark.parametrize("lanes, message", [
