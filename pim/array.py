@@ -53,13 +53,14 @@ class PIMArray(wiring.Component):
     LATENCY = PIMLane.LATENCY
 
     def __init__(self, *, lanes, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 scale_depth=0, sram_macros=False):
+                 scale_depth=0, sram_macros=False, split_products=True):
         self.lanes = _unused_on_error(self, lambda: check_integer("lanes", lanes, 1))
         self._lane_parameters = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
             scale_depth=scale_depth))
         self.sram_macros = bool(sram_macros)
+        self.split_products = bool(split_products)
         n, params = self.lanes, self._lane_parameters
         super().__init__({
             **issue_ports(depth=params["depth"], data_width=params["data_width"],
@@ -75,7 +76,8 @@ class PIMArray(wiring.Component):
         m = Module()
         saturated = []
         for index in range(self.lanes):
-            lane = PIMLane(**self._lane_parameters, sram_macros=self.sram_macros)
+            lane = PIMLane(**self._lane_parameters, sram_macros=self.sram_macros,
+                           split_products=self.split_products)
             m.submodules[f"lane{index}"] = lane
             m.d.comb += [
                 lane.en.eq(self.en),

@@ -162,7 +162,7 @@ class PIMLane(wiring.Component):
     LATENCY = 5
 
     def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 scale_depth=0, sram_macros=False):
+                 scale_depth=0, sram_macros=False, split_products=True):
         params = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
@@ -174,6 +174,10 @@ class PIMLane(wiring.Component):
         self.depth = params["depth"]
         self.scale_depth = params["scale_depth"]
         self.sram_macros = bool(sram_macros)
+        # Two half-width partial products (short paths for a standard-cell multiplier), or
+        # one whole product (an FPGA's DSP block takes an 18x18 product in one piece). The
+        # latency and the results are the same.
+        self.split_products = bool(split_products)
         super().__init__({
             **issue_ports(depth=self.depth, data_width=self.data_width,
                           scale_depth=self.scale_depth),
@@ -207,9 +211,10 @@ class PIMLane(wiring.Component):
         operand = Signal(signed(self.data_width))
         # weight * operand = product_lo + product_hi * 2**half, with the operand's low half
         # taken as unsigned and its high half as signed.
-        half = self.data_width // 2
-        product_lo = Signal(signed(self.weight_width + half + 1))
-        product_hi = Signal(signed(product_width - half))
+        half = self.data_width // 2 if self.split_products else self.data_width
+        product_lo = Signal(signed(self.weight_width + half + 1)
+                            if self.split_products else signed(product_width))
+        product_hi = Signal(signed(product_width - half) if self.split_products else 1)
         # The sum is acc_hi * 2**low + carry * 2**low + acc_lo (modulo 2**acc_width, which
         # it never leaves); the carry of adding two terms to acc_lo is 0, 1 or 2.
         low = self.acc_width // 2
@@ -243,8 +248,10 @@ class PIMLane(wiring.Component):
                 valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
                 valid3.eq(valid2), first3.eq(first2), last3.eq(last2),
                 weight.eq(weights.rd_data), operand.eq(self.operand),
-                product_lo.eq(weight * operand[:half]),
-                product_hi.eq(weight * operand[half:].as_signed()),
+                product_lo.eq(weight * operand[:half] if self.split_products
+                              else weight * operand),
+                product_hi.eq(weight * operand[half:].as_signed() if self.split_products
+                              else 0),
                 ended.eq(valid3 & last3),
             ]
             with m.If(valid3):

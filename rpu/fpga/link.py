@@ -152,7 +152,8 @@ class _Engine:
         m.d.comb += [self.receiver.rx.eq(link.rx), link.tx.eq(self.transmitter.tx)]
         self.rx, self.tx = self.receiver.bytes, self.transmitter.bytes
         self.reset = Signal()
-        self.core = core = RPU(config=config)
+        # Whole products: each MAC is one MULT18X18D (a split product would take two).
+        self.core = core = RPU(config=config, split_products=False)
         self.x_fifo = x_fifo = fifo.SyncFIFOBuffered(width=config.data_width,
                                                      depth=link.fifo_depth)
         self.h_fifo = h_fifo = fifo.SyncFIFOBuffered(width=2 * config.data_width,

@@ -117,9 +117,10 @@ class CellEngine(wiring.Component):
         Element-wise results of real units that saturated in this cycle.
     """
 
-    def __init__(self, *, config, sram_macros=False):
+    def __init__(self, *, config, sram_macros=False, split_products=True):
         self._config = config
         self._sram_macros = bool(sram_macros)
+        self._split_products = bool(split_products)
         word = signed(config.data_width)
         super().__init__({
             "en": In(1),
@@ -212,7 +213,8 @@ class CellEngine(wiring.Component):
         ews = []
         for index in range(n_ew):
             unit = ElementwiseUnit(data_format=config.data_format,
-                                   cell_format=config.cell_format)
+                                   cell_format=config.cell_format,
+                                   split_products=self._split_products)
             m.submodules[f"ew{index}"] = unit
             m.d.comb += [unit.en.eq(self.en),
                          unit.a.eq(ic.ew_a[index]), unit.b.eq(ic.ew_b[index]),

@@ -50,7 +50,9 @@ class ElementwiseUnit(wiring.Component):
 
     LATENCY = 3
 
-    def __init__(self, *, data_format, cell_format=None):
+    def __init__(self, *, data_format, cell_format=None, split_products=True):
+        # Two half-width partial products per product, or one whole (for FPGA DSP blocks).
+        self.split_products = bool(split_products)
         cell_format = data_format if cell_format is None else cell_format
         if cell_format.width != data_format.width or \
                 cell_format.frac_bits > data_format.frac_bits:
@@ -77,7 +79,7 @@ class ElementwiseUnit(wiring.Component):
         m = Module()
         a, b, c, d = (Signal(signed(fmt.width), name=name) for name in "abcd")
         operand_cell = Signal()
-        half = fmt.width // 2
+        half = fmt.width // 2 if self.split_products else fmt.width
         # a*b = ab_lo + ab_hi * 2**half (and c*d likewise), each shifted in cell mode.
         ab_lo = Signal(signed(fmt.width + half + 1 + shift))
         ab_hi = Signal(signed(2 * fmt.width - half + shift))
@@ -93,11 +95,13 @@ class ElementwiseUnit(wiring.Component):
                 a.eq(self.a), b.eq(self.b), c.eq(self.c), d.eq(self.d),
                 operand_cell.eq(self.cell),
                 # In cell mode a*b (data x cell fractional bits) is aligned with c*d.
-                ab_lo.eq(Mux(operand_cell, (a * b[:half]) << shift, a * b[:half])),
+                ab_lo.eq(Mux(operand_cell, (a * b[:half]) << shift, a * b[:half])
+                         if self.split_products else
+                         Mux(operand_cell, (a * b) << shift, a * b)),
                 ab_hi.eq(Mux(operand_cell, (a * b[half:].as_signed()) << shift,
-                             a * b[half:].as_signed())),
-                cd_lo.eq(c * d[:half]),
-                cd_hi.eq(c * d[half:].as_signed()),
+                             a * b[half:].as_signed()) if self.split_products else 0),
+                cd_lo.eq(c * d[:half] if self.split_products else c * d),
+                cd_hi.eq(c * d[half:].as_signed() if self.split_products else 0),
                 cell.eq(operand_cell),
                 self.y.eq(Mux(cell, cell_narrowed, narrowed)),
                 self.saturated.eq(Mux(cell, cell_saturated, saturated)),

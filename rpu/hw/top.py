@@ -116,11 +116,14 @@ class RPU(wiring.Component):
         Amaranth's simulator runs.
     """
 
-    def __init__(self, *, config, sram_macros=False):
+    def __init__(self, *, config, sram_macros=False, split_products=True):
         if not isinstance(config, RPUConfig):
             raise TypeError(f"config must be an RPUConfig, not {config!r}")
         self.config = config
         self.sram_macros = bool(sram_macros)
+        # The MAC and element-wise products as two half-width partial products (short
+        # paths in standard cells), or whole (FPGA DSP blocks): same latency, same results.
+        self.split_products = bool(split_products)
         word = signed(config.data_width)
         super().__init__({
             "weights": In(stream.Signature(weight_layout(config))),
@@ -141,14 +144,16 @@ class RPU(wiring.Component):
         config = self.config
         m = Module()
         m.submodules.controller = ctrl = Controller(config=config)
-        m.submodules.engine = engine = CellEngine(config=config, sram_macros=self.sram_macros)
+        m.submodules.engine = engine = CellEngine(config=config, sram_macros=self.sram_macros,
+                                                  split_products=self.split_products)
         arrays = []
         for index in range(config.pim_arrays):
             array = PIMArray(lanes=config.lanes_per_array, data_width=config.data_width,
                              weight_width=config.weight_width,
                              weight_frac_bits=config.weight_frac_bits,
                              acc_width=config.acc_width, depth=config.weight_depth,
-                             scale_depth=config.scale_depth, sram_macros=self.sram_macros)
+                             scale_depth=config.scale_depth, sram_macros=self.sram_macros,
+                             split_products=self.split_products)
             m.submodules[f"pim{index}"] = array
             arrays.append(array)
 

@@ -55,11 +55,11 @@ def random_samples(rng, fmt, count):
     return rng.integers(fmt.min_code, fmt.max_code + 1, size=(count, 4)).tolist()
 
 
-def simulate(fmt, samples, *, seed, stall_prob=0.0):
+def simulate(fmt, samples, *, seed, stall_prob=0.0, split_products=True):
     """Present one sample per enabled cycle; return (y, saturated) after each enabled edge,
     checking that disabled edges change nothing."""
     rng = np.random.default_rng(seed)
-    dut = ElementwiseUnit(data_format=fmt)
+    dut = ElementwiseUnit(data_format=fmt, split_products=split_products)
     after = []   # (y, saturated) after each enabled edge
 
     async def testbench(ctx):
@@ -100,6 +100,15 @@ def check(fmt, samples, **kwargs):
             f"{fmt}: a, b, c, d = {samples[index]}: got y={y} saturated={s}, expected "
             f"y={want_y} saturated={want_s}")
     return codes, sat
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=str)
+def test_whole_products_give_the_same_results(fmt):
+    """split_products=False (one whole product each, for FPGA DSP blocks): the same
+    results at the same latency, on extreme and random operands."""
+    rng = np.random.default_rng(8)
+    samples = extreme_samples(fmt) + random_samples(rng, fmt, 300)
+    check(fmt, samples, seed=9, split_products=False)
 
 
 def test_latency_constant():

@@ -75,7 +75,7 @@ def columns_for_sum(target, config):
     return row
 
 
-def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0):
+def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products=True):
     """Run ``rows`` (lists of (weight, operand) codes) through one lane.
 
     Rows are packed into batches whose weights fit the memory; each batch is loaded through
@@ -85,7 +85,7 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0):
     whole output trace against the timing described in the module docstring.
     """
     rng = np.random.default_rng(seed)
-    dut = PIMLane(**lane_parameters(config))
+    dut = PIMLane(**lane_parameters(config), split_products=split_products)
     depth = config.weight_depth
     wf, df = config.weight_format, config.data_format
 
@@ -222,6 +222,15 @@ def test_random_rows_with_gaps(config):
     rows = [random_row(rng, config, int(rng.integers(1, config.max_columns + 1)))
             for _ in range(25)]
     check(config, rows, seed=4, gap_prob=0.3)
+
+
+def test_whole_products_give_the_same_results(config):
+    """split_products=False (one whole product, for an FPGA's DSP block): the same results
+    at the same latency, with stalls and gaps."""
+    rng = np.random.default_rng(31)
+    rows = [random_row(rng, config, int(rng.integers(1, config.max_columns + 1)))
+            for _ in range(12)] + boundary_rows(config)[1]
+    check(config, rows, seed=32, stall_prob=0.2, gap_prob=0.2, split_products=False)
 
 
 def test_random_stalls_change_nothing(config):
