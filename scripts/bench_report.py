@@ -147,15 +147,15 @@ def _method():
             "fixed-point model.",
             "- **Ops per step**: docs/architecture.md, section 3, 8H(I+H) + 13H.",
             "- **Clock**: the critical path of the synthesized netlist (Yosys + ABC on the "
-            "generic 45 nm gate-equivalent library of `rpu.cell_library`, logical-effort "
+            "generic 45 nm gate-equivalent library of `rpu.eda.cell_library`, logical-effort "
             "delays; static timing estimate without wire load, one corner); **estimated**.",
             "- **Throughput** = ops per step x clock / cycles per step.",
             "- **Area**: logic from synthesis (hierarchy kept; GE, 1 GE = NAND2 = 0.798 um2 "
             "at 45 nm); every memory as an SRAM macro priced by the density model of "
-            "`rpu.sram_model` (**modelled**). GOPS/mm2 uses logic plus SRAM.",
-            "- **Energy**: action counts x per-action energies at 45 nm (`rpu.energy`, "
+            "`rpu.eda.sram_model` (**modelled**). GOPS/mm2 uses logic plus SRAM.",
+            "- **Energy**: action counts x per-action energies at 45 nm (`rpu.energy.model`, "
             "Horowitz ISSCC 2014 and derived), the counts from the activity counters "
-            f"(`rpu.energy_actions`) that the schedule implies for {REPORT_STEPS} steps; "
+            f"(`rpu.energy.activity`) that the schedule implies for {REPORT_STEPS} steps; "
             "the weight-read energy is scaled to the size of the lane memories. "
             "**Modelled**: no leakage, clock tree or control. For S the counters of the "
             "Amaranth simulation give the same counts (below).",
