@@ -98,8 +98,11 @@ class RPUConfig:
         the layer's input (x, or the previous layer's h), then h: ``1 + input_size +
         hidden_size`` for one layer, ``1 + max(input_size, hidden_size) + hidden_size`` for
         more.
+    layer_weight_depth : int
+        Words of one layer's slot in a lane's weight memory, ``max_groups * max_columns``
+        (layer ``l`` starts at ``l * layer_weight_depth``).
     weight_depth : int
-        Words per lane weight memory, ``num_layers * max_groups * max_columns``.
+        Words per lane weight memory, ``num_layers * layer_weight_depth``.
     scale_depth : int
         Words per lane scale memory: ``num_layers * max_groups`` with ``row_scales``, else 0.
     load_depth : int
@@ -225,8 +228,12 @@ class RPUConfig:
         return 1 + self.max_layer_input + self.hidden_size
 
     @property
+    def layer_weight_depth(self):
+        return self.max_groups * self.max_columns
+
+    @property
     def weight_depth(self):
-        return self.num_layers * self.max_groups * self.max_columns
+        return self.num_layers * self.layer_weight_depth
 
     @property
     def scale_depth(self):

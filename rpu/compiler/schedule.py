@@ -391,8 +391,8 @@ def plan_schedule(config, input_size, hidden_size, *, first_layer=0, output_all=
     # Lengthening the last layer's gap lengthens the step by as much: one correction does.
     layers[-1] = replace(layers[-1], gap=layers[-1].gap + recurrence_deficit(layers))
 
-    slot_depth = config.max_groups * config.max_columns
-    layers = [replace(layer, weight_base=layer.layer * slot_depth) for layer in layers]
+    layers = [replace(layer, weight_base=layer.layer * config.layer_weight_depth)
+              for layer in layers]
     limit = (1 << COUNTER_WIDTH) - 1
     for layer in layers:
         if layer.period + layer.gap > limit:

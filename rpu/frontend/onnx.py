@@ -98,15 +98,7 @@ def onnx_lstm_nodes(path):
         ``R`` ``(num_directions, 4H, H)``, ``B`` ``(num_directions, 8H)`` or None, as
         float64, in ONNX's gate order i, o, f, c.
     """
-    graph = _open_graph(path)
-    try:
-        return _describe_nodes(graph)
-    except ProtoError as error:
-        raise ModelImportError(f"{path}: corrupt ONNX file: {error}") from None
-    except ModelImportError as error:
-        if str(error).startswith(graph.where):
-            raise
-        raise ModelImportError(f"{graph.where}: {error}") from None
+    return _on_graph(path, _describe_nodes)
 
 
 def _describe_nodes(graph):
@@ -443,9 +435,15 @@ def _convert_lstm_node(graph, node, layer):
 
 def load_onnx(path, prefix):
     """Import the LSTM stack of the ONNX file ``path`` (see :func:`rpu.frontend.load_model`)."""
+    return _on_graph(path, _import)
+
+
+def _on_graph(path, function):
+    """``function(graph)`` on the graph of ``path``; every error it raises is a
+    ModelImportError that names the file."""
     graph = _open_graph(path)
     try:
-        return _import(graph)
+        return function(graph)
     except ProtoError as error:
         raise ModelImportError(f"{path}: corrupt ONNX file: {error}") from None
     except ModelImportError as error:

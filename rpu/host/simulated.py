@@ -15,12 +15,10 @@ and the harness sleeps while the design waits for the host (the link's ``quiesce
 output). :meth:`SimulatedBoard.inject_framing_error` sends the next byte with a low stop bit.
 """
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from lstm_ref.checks import check_integer
 from rpu.config import RPUConfig
 from rpu.fpga import protocol
 from rpu.fpga.link import HostLink
+from rpu.sim.build import cached_build
 from rpu.sim.hdl import find_verilator, BuildError
 
 
@@ -183,43 +182,29 @@ def build_board_model(config, *, divisor, build_dir=None, **link_options):
     digest = hashlib.sha256()
     for part in (tool.version, " ".join(VERILATOR_FLAGS), text, HARNESS_CPP):
         digest.update(part.encode() + b"\0")
-    root = _cache_root(build_dir)
-    final = root / digest.hexdigest()[:24]
-    executable = final / "Vrpu_board"
-    if (final / "ok").is_file():
-        return executable, 0.0
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / f"{final.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (final / "ok").is_file():
-            return executable, 0.0
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
-        try:
-            (staging / f"{TOP}.v").write_text(text)
-            (staging / "harness.cpp").write_text(HARNESS_CPP)
-            command = [tool.executable, *VERILATOR_FLAGS,
-                       *(option for flag in tool.make_flags for option in ("-MAKEFLAGS", flag)),
-                       "-j", "2", "--Mdir", "obj", "-o", str(staging / "Vrpu_board"),
-                       f"{TOP}.v", "harness.cpp"]
-            started = time.monotonic()
-            log = staging / "build.log"
-            with open(log, "w") as file:
-                result = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT,
-                                        cwd=staging, env=tool.environ())
-            if result.returncode != 0 or not (staging / "Vrpu_board").is_file():
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-                raise BuildError(f"Verilator build of the board failed (exit "
-                                 f"{result.returncode}):\n{tail}")
-            seconds = time.monotonic() - started
-            shutil.rmtree(staging / "obj", ignore_errors=True)
-            (staging / "ok").write_text("")
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return executable, seconds
+    timings = {"seconds": 0.0}
+
+    def build(staging):
+        (staging / f"{TOP}.v").write_text(text)
+        (staging / "harness.cpp").write_text(HARNESS_CPP)
+        command = [tool.executable, *VERILATOR_FLAGS,
+                   *(option for flag in tool.make_flags for option in ("-MAKEFLAGS", flag)),
+                   "-j", "2", "--Mdir", "obj", "-o", str(staging / "Vrpu_board"),
+                   f"{TOP}.v", "harness.cpp"]
+        started = time.monotonic()
+        log = staging / "build.log"
+        with open(log, "w") as file:
+            result = subprocess.run(command, stdout=file, stderr=subprocess.STDOUT,
+                                    cwd=staging, env=tool.environ())
+        if result.returncode != 0 or not (staging / "Vrpu_board").is_file():
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            raise BuildError(f"Verilator build of the board failed (exit "
+                             f"{result.returncode}):\n{tail}")
+        timings["seconds"] = time.monotonic() - started
+        shutil.rmtree(staging / "obj", ignore_errors=True)
+
+    final = cached_build(_cache_root(build_dir), digest.hexdigest()[:24], build)
+    return final / "Vrpu_board", timings["seconds"]
 
 
 class SimulatedBoard:
