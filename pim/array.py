@@ -16,15 +16,18 @@ class PIMArray(wiring.Component):
 
     All lanes see the same address, flags and broadcast operand each cycle (each lane holds
     different weight rows at that address); a load writes the same address of every lane at
-    once, one weight per lane.
+    once, one word per lane. With ``weights_per_word`` P, the array has ``lanes * P`` MACs;
+    MAC ``k`` is MAC ``k % P`` of lane ``k // P``, and ``wr_data``, ``results`` and
+    ``saturated`` are indexed by MAC.
 
     Parameters
     ----------
     lanes : int
         MAC lanes (1 or more).
-    data_width, weight_width, weight_frac_bits, acc_width, depth, scale_depth : int
-        Those of every lane; see :class:`~pim.lane.PIMLane` (``scale_depth`` 0, the default:
-        no scale memories).
+    data_width, weight_width, weight_frac_bits, acc_width, depth, weights_per_word, \
+scale_depth : int
+        Those of every lane; see :class:`~pim.lane.PIMLane` (``weights_per_word`` 1 and
+        ``scale_depth`` 0 by default: one MAC per lane, no scale memories).
     sram_macros : bool
         Weight memories as ``rpu_sram`` macro instances.
 
@@ -41,27 +44,28 @@ class PIMArray(wiring.Component):
         Broadcast to every lane; see :class:`~pim.lane.PIMLane` (``scale_addr`` only with
         scales).
     wr_addr : In(range(depth + scale_depth))
-    wr_data : In(ArrayLayout(signed(weight_width), lanes))
-        One weight per lane.
+    wr_data : In(ArrayLayout(signed(weight_width), lanes * weights_per_word))
+        One weight per MAC.
     wr_en : In(1)
-    results : Out(ArrayLayout(signed(data_width), lanes))
+    results : Out(ArrayLayout(signed(data_width), lanes * weights_per_word))
     result_valid : Out(1)
-    saturated : Out(lanes)
-        Per-lane saturation flags of the last results.
+    saturated : Out(lanes * weights_per_word)
+        Per-MAC saturation flags of the last results.
     """
 
     LATENCY = PIMLane.LATENCY
 
     def __init__(self, *, lanes, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 scale_depth=0, sram_macros=False, split_products=True):
+                 weights_per_word=1, scale_depth=0, sram_macros=False, split_products=True):
         self.lanes = _unused_on_error(self, lambda: check_integer("lanes", lanes, 1))
         self._lane_parameters = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
-            scale_depth=scale_depth))
+            scale_depth=scale_depth, weights_per_word=weights_per_word))
         self.sram_macros = bool(sram_macros)
         self.split_products = bool(split_products)
-        n, params = self.lanes, self._lane_parameters
+        params = self._lane_parameters
+        n = self.lanes * params["weights_per_word"]
         super().__init__({
             **issue_ports(depth=params["depth"], data_width=params["data_width"],
                           scale_depth=params["scale_depth"]),
@@ -75,6 +79,7 @@ class PIMArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         saturated = []
+        P = self._lane_parameters["weights_per_word"]
         for index in range(self.lanes):
             lane = PIMLane(**self._lane_parameters, sram_macros=self.sram_macros,
                            split_products=self.split_products)
@@ -87,10 +92,11 @@ class PIMArray(wiring.Component):
                 lane.last.eq(self.last),
                 lane.operand.eq(self.operand),
                 lane.wr_addr.eq(self.wr_addr),
-                lane.wr_data.eq(self.wr_data[index]),
+                lane.wr_data.eq(self.wr_data.as_value()[index * P * lane.weight_width:
+                                                        (index + 1) * P * lane.weight_width]),
                 lane.wr_en.eq(self.wr_en),
-                self.results[index].eq(lane.result),
             ]
+            m.d.comb += [self.results[index * P + k].eq(lane.results[k]) for k in range(P)]
             if self._lane_parameters["scale_depth"]:
                 m.d.comb += lane.scale_addr.eq(self.scale_addr)
             if index == 0:

@@ -1,7 +1,7 @@
 """One PIM lane: a weight memory and the multiply-accumulate unit beside it."""
 
 from amaranth.hdl import Module, Signal, Mux, Cat, signed
-from amaranth.lib import wiring
+from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
 from lstm_ref.checks import check_integer
@@ -28,7 +28,7 @@ def _unused_on_error(component, check):
 
 
 def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                          scale_depth=0):
+                          scale_depth=0, weights_per_word=1):
     """Validate the parameters of a lane (or of an array of lanes) up front.
 
     Returns
@@ -58,6 +58,7 @@ def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_wid
         "acc_width": check_integer("acc_width", acc_width, product_width),
         "depth": check_integer("depth", depth, 1),
         "scale_depth": scale_depth,
+        "weights_per_word": check_integer("weights_per_word", weights_per_word, 1),
     }
 
 
@@ -79,53 +80,61 @@ def issue_ports(*, depth, data_width, scale_depth=0):
 
 
 class PIMLane(wiring.Component):
-    """A weight memory with a MAC lane beside it.
+    """A weight memory with ``weights_per_word`` MAC units beside it.
 
     The weights stay in the lane: each cycle the controller issues a memory address and the
-    broadcast input word arrives one cycle later, together with the weight read from that
-    address. Their product is accumulated at full precision; the last column of a row narrows
-    the sum to ``data_width`` bits (drop ``weight_frac_bits``, plus the row's scale with
-    scales, with round half up; saturate) into :attr:`result`.
+    broadcast input word arrives one cycle later, together with the word read from that
+    address. A word holds P = ``weights_per_word`` weights, the same column of P rows; MAC
+    ``k`` multiplies weight ``k`` of the word by the operand and accumulates the product at
+    full precision (P MACs per read). The last column of a row narrows each sum to
+    ``data_width`` bits (drop ``weight_frac_bits``, plus the row's scale with scales, with
+    round half up; saturate) into ``results[k]``.
 
     Pipeline (every register advances only while ``en`` is 1):
 
     * issue cycle: ``addr``, ``valid``, ``first``, ``last`` sampled, the memory is read;
-    * +1: the weight read and ``operand`` registered (so that neither the memories' access
-      time nor the operand's multiplexer is in front of the multiplier);
-    * +2: the weight multiplied by the operand's low and high halves into two partial
+    * +1: the weight word read and ``operand`` registered (so that neither the memories'
+      access time nor the operand's multiplexer is in front of the multipliers);
+    * +2: each weight multiplied by the operand's low and high halves into two partial
       product registers (two multipliers of half the width, whose sum is the product);
-    * +3: both partial products added to the accumulator (or replacing it on ``first``).
-      The accumulator is split in a low and a high half: the low half's carry is registered
-      and added into the high half with the next column (a carry-delayed accumulator), so
-      that no adder is wider than half the accumulator;
-    * +4: after ``last``, the pending carry added and the exact sum narrowed into ``result``
-      (a stage of its own, so that the accumulator's adders and the narrowing's rounding
-      adder are not in series); ``result_valid`` pulses in the next cycle
+    * +3: both partial products added to the MAC's accumulator (or replacing it on
+      ``first``). The accumulator is split in a low and a high half: the low half's carry
+      is registered and added into the high half with the next column (a carry-delayed
+      accumulator), so that no adder is wider than half the accumulator;
+    * +4: after ``last``, the pending carry added and the exact sum narrowed into
+      ``results`` (a stage of its own, so that the accumulator's adders and the narrowing's
+      rounding adder are not in series); ``result_valid`` pulses in the next cycle
       (+5 = :attr:`LATENCY`).
 
     Parameters
     ----------
     data_width : int
-        Width of the broadcast operand and of the result (signed, 2 or more).
+        Width of the broadcast operand and of the results (signed, 2 or more).
     weight_width : int
         Width of a weight (signed, 1 or more).
     weight_frac_bits : int
         Fractional bits of a weight, dropped when the sum is narrowed (0 to
         ``weight_width - 1``): the result has the operand's fractional bits.
     acc_width : int
-        Width of the accumulator, at least ``data_width + weight_width``; the caller makes it
-        wide enough that its longest sum cannot overflow.
+        Width of the accumulators, at least ``data_width + weight_width``; the caller makes
+        them wide enough that the longest sum cannot overflow.
     depth : int
         Words of the weight memory.
+    weights_per_word : int
+        Weights per memory word, and MAC units (1, the default, or more).
     scale_depth : int
         Words of the scale memory (0, the default: none). With scales, each row's sum is
-        narrowed by ``weight_frac_bits`` plus the row's :data:`SCALE_BITS`-bit scale word
-        (its extra fractional bits), read from the scale memory at ``scale_addr``; the load
-        port writes scale word ``a`` (the low :data:`SCALE_BITS` bits of ``wr_data``) at
-        ``wr_addr = depth + a``.
+        narrowed by ``weight_frac_bits`` plus the row's :data:`SCALE_BITS`-bit scale (its
+        extra fractional bits), read from the scale memory at ``scale_addr`` (a word holds
+        the scales of the P rows); the load port writes scale word ``a`` (the low
+        :data:`SCALE_BITS` bits of each weight of ``wr_data``) at ``wr_addr = depth + a``.
     sram_macros : bool
         Make the weight (and scale) memories ``rpu_sram`` macro instances (see
         :class:`pim.sram.SRAM`).
+    split_products : bool
+        Multiply as two half-width partial products (default; short paths in standard
+        cells), or as one product (an FPGA's DSP block takes an 18x18 product in one
+        piece). The latency and the results are the same.
 
     Raises
     ------
@@ -145,54 +154,55 @@ class PIMLane(wiring.Component):
     operand : In(signed(data_width))
         Broadcast input word, one cycle after its column is issued.
     scale_addr : In(range(scale_depth))
-        Only with scales: the scale word of the row whose last column was issued in the
+        Only with scales: the scale word of the rows whose last column was issued in the
         previous enabled cycle (it arrives with that column's operand; it may change once the
-        next row's last column is issued).
-    wr_addr, wr_data, wr_en : In
-        Weight (and scale) memory write port (loading weights while idle); ``wr_addr`` has
-        ``depth + scale_depth`` addresses.
-    result : Out(signed(data_width))
-        Narrowed dot product of the last finished row.
+        next rows' last column is issued).
+    wr_addr : In(range(depth + scale_depth))
+    wr_data : In(ArrayLayout(signed(weight_width), weights_per_word))
+    wr_en : In(1)
+        Weight (and scale) memory write port (loading weights while idle): a whole word.
+    results : Out(ArrayLayout(signed(data_width), weights_per_word))
+        Narrowed dot products of the last finished rows, one per MAC.
     result_valid : Out(1)
-        One-cycle pulse when ``result`` has just been updated.
-    saturated : Out(1)
-        Set with ``result_valid`` when narrowing saturated.
+        One-cycle pulse when ``results`` have just been updated.
+    saturated : Out(weights_per_word)
+        Set with ``result_valid``, per MAC, when narrowing saturated.
     """
 
     LATENCY = 5
 
     def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 scale_depth=0, sram_macros=False, split_products=True):
+                 weights_per_word=1, scale_depth=0, sram_macros=False, split_products=True):
         params = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
-            scale_depth=scale_depth))
+            scale_depth=scale_depth, weights_per_word=weights_per_word))
         self.data_width = params["data_width"]
         self.weight_width = params["weight_width"]
         self.weight_frac_bits = params["weight_frac_bits"]
         self.acc_width = params["acc_width"]
         self.depth = params["depth"]
         self.scale_depth = params["scale_depth"]
+        self.weights_per_word = params["weights_per_word"]
         self.sram_macros = bool(sram_macros)
-        # Two half-width partial products (short paths for a standard-cell multiplier), or
-        # one whole product (an FPGA's DSP block takes an 18x18 product in one piece). The
-        # latency and the results are the same.
         self.split_products = bool(split_products)
+        P = self.weights_per_word
         super().__init__({
             **issue_ports(depth=self.depth, data_width=self.data_width,
                           scale_depth=self.scale_depth),
-            "wr_data": In(signed(self.weight_width)),
+            "wr_data": In(data.ArrayLayout(signed(self.weight_width), P)),
             "wr_en": In(1),
-            "result": Out(signed(self.data_width)),
+            "results": Out(data.ArrayLayout(signed(self.data_width), P)),
             "result_valid": Out(1),
-            "saturated": Out(1),
+            "saturated": Out(P),
         })
 
     def elaborate(self, platform):
         m = Module()
-
+        P = self.weights_per_word
         m.submodules.weights = weights = SRAM(
-            depth=self.depth, shape=signed(self.weight_width), macro=self.sram_macros)
+            depth=self.depth, shape=data.ArrayLayout(signed(self.weight_width), P),
+            macro=self.sram_macros)
         m.d.comb += [
             weights.rd_addr.eq(self.addr),
             weights.rd_en.eq(self.en),
@@ -202,29 +212,52 @@ class PIMLane(wiring.Component):
             weights.wr_en.eq(self.wr_en & (self.wr_addr < self.depth) if self.scale_depth
                              else self.wr_en),
         ]
-
-        product_width = self.data_width + self.weight_width
         valid1, first1, last1 = Signal(), Signal(), Signal()
         valid2, first2, last2 = Signal(), Signal(), Signal()
         valid3, first3, last3 = Signal(), Signal(), Signal()
-        weight = Signal(signed(self.weight_width))
+        word = Signal(data.ArrayLayout(signed(self.weight_width), P))
         operand = Signal(signed(self.data_width))
+        ended = Signal()
+        scales = self._scales(m) if self.scale_depth else None
+        with m.If(self.en):
+            m.d.sync += [
+                self.result_valid.eq(0),
+                valid1.eq(self.valid), first1.eq(self.first), last1.eq(self.last),
+                valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
+                valid3.eq(valid2), first3.eq(first2), last3.eq(last2),
+                word.eq(weights.rd_data), operand.eq(self.operand),
+                ended.eq(valid3 & last3),
+            ]
+            with m.If(ended):
+                m.d.sync += self.result_valid.eq(1)
+        for k in range(P):
+            self._mac(m, k, word[k], operand, valid3, first3, ended,
+                      None if scales is None else scales[k])
+        return m
+
+    def _mac(self, m, k, weight, operand, valid3, first3, ended, scale):
+        """MAC ``k``: ``weight`` (registered) times ``operand`` (registered), accumulated into
+        a carry-delayed accumulator, narrowed into ``results[k]`` after a row's last column
+        (stages +2 to +4 of the pipeline)."""
+        name = "" if self.weights_per_word == 1 else f"_{k}"
+        product_width = self.data_width + self.weight_width
         # weight * operand = product_lo + product_hi * 2**half, with the operand's low half
         # taken as unsigned and its high half as signed.
         half = self.data_width // 2 if self.split_products else self.data_width
-        product_lo = Signal(signed(self.weight_width + half + 1)
-                            if self.split_products else signed(product_width))
-        product_hi = Signal(signed(product_width - half) if self.split_products else 1)
+        product_lo = Signal(signed(self.weight_width + half + 1) if self.split_products
+                            else signed(product_width), name=f"product_lo{name}")
+        product_hi = Signal(signed(product_width - half) if self.split_products else 1,
+                            name=f"product_hi{name}")
         # The sum is acc_hi * 2**low + carry * 2**low + acc_lo (modulo 2**acc_width, which
         # it never leaves); the carry of adding two terms to acc_lo is 0, 1 or 2.
         low = self.acc_width // 2
-        acc_lo = Signal(low)
-        acc_hi = Signal(signed(self.acc_width - low))
-        carry = Signal(2)
-        terms = [Signal(signed(self.acc_width), name=f"term_{n}") for n in ("lo", "hi")]
+        acc_lo = Signal(low, name=f"acc_lo{name}")
+        acc_hi = Signal(signed(self.acc_width - low), name=f"acc_hi{name}")
+        carry = Signal(2, name=f"carry{name}")
+        terms = [Signal(signed(self.acc_width), name=f"term_{n}{name}") for n in ("lo", "hi")]
         m.d.comb += [terms[0].eq(product_lo), terms[1].eq(product_hi << half)]
-        lo_sum = Signal(low + 2)
-        hi_sum = Signal(signed(self.acc_width - low))
+        lo_sum = Signal(low + 2, name=f"lo_sum{name}")
+        hi_sum = Signal(signed(self.acc_width - low), name=f"hi_sum{name}")
         # The first column of a row (the bias) starts a new sum.
         m.d.comb += [
             lo_sum.eq(terms[0][:low] + terms[1][:low] + Mux(first3, 0, acc_lo)),
@@ -232,52 +265,41 @@ class PIMLane(wiring.Component):
                       + Mux(first3, 0, acc_hi + carry)),
         ]
         # The row's sum is complete: resolve the carry and narrow it in this cycle.
-        ended = Signal()
-        acc = Signal(signed(self.acc_width))
+        acc = Signal(signed(self.acc_width), name=f"acc{name}")
         m.d.comb += acc.eq(Cat(acc_lo, acc_hi + carry))
-
-        if self.scale_depth:
-            narrowed, saturated = narrow_scaled(acc, self.weight_frac_bits,
-                                                self._scales(m), self.data_width)
-        else:
+        if scale is None:
             narrowed, saturated = narrow(acc, self.weight_frac_bits, self.data_width)
+        else:
+            narrowed, saturated = narrow_scaled(acc, self.weight_frac_bits, scale,
+                                                self.data_width)
         with m.If(self.en):
             m.d.sync += [
-                self.result_valid.eq(0),
-                valid1.eq(self.valid), first1.eq(self.first), last1.eq(self.last),
-                valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
-                valid3.eq(valid2), first3.eq(first2), last3.eq(last2),
-                weight.eq(weights.rd_data), operand.eq(self.operand),
                 product_lo.eq(weight * operand[:half] if self.split_products
                               else weight * operand),
                 product_hi.eq(weight * operand[half:].as_signed() if self.split_products
                               else 0),
-                ended.eq(valid3 & last3),
             ]
             with m.If(valid3):
                 m.d.sync += [acc_lo.eq(lo_sum[:low]), carry.eq(lo_sum[low:]),
                              acc_hi.eq(hi_sum)]
             with m.If(ended):
-                m.d.sync += [
-                    self.result.eq(narrowed),
-                    self.result_valid.eq(1),
-                    self.saturated.eq(saturated),
-                ]
-        return m
+                m.d.sync += [self.results[k].eq(narrowed), self.saturated[k].eq(saturated)]
 
     def _scales(self, m):
-        """The scale memory; its read data, delayed to the narrowing stage: the scale of the
-        row being narrowed."""
+        """The scale memory; its read word, delayed to the narrowing stage: the scales of the
+        rows being narrowed (one per MAC)."""
+        P = self.weights_per_word
+        shape = data.ArrayLayout(SCALE_BITS, P)
         m.submodules.scales = scales = SRAM(
-            depth=self.scale_depth, shape=SCALE_BITS, macro=self.sram_macros)
+            depth=self.scale_depth, shape=shape, macro=self.sram_macros)
         m.d.comb += [
             scales.rd_addr.eq(self.scale_addr),
             scales.rd_en.eq(self.en),
             scales.wr_addr.eq(self.wr_addr - self.depth),
-            scales.wr_data.eq(self.wr_data[:SCALE_BITS]),
+            scales.wr_data.eq(Cat(*(self.wr_data[k][:SCALE_BITS] for k in range(P)))),
             scales.wr_en.eq(self.wr_en & (self.wr_addr >= self.depth)),
         ]
-        scale1, scale2 = Signal(SCALE_BITS), Signal(SCALE_BITS)
+        scale1, scale2 = Signal(shape), Signal(shape)
         with m.If(self.en):
             m.d.sync += [scale1.eq(scales.rd_data), scale2.eq(scale1)]
         return scale2

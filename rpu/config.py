@@ -27,6 +27,9 @@ MAX_SIZE = 16384
 MAX_LANES = 1024
 MAX_STEPS = (1 << 16) - 1
 MAX_LAYERS = 16
+#: Most weights in one lane's weight word (``weights_per_word``), and the widest word.
+MAX_WEIGHTS_PER_WORD = 16
+MAX_WORD_BITS = 64
 #: Words per lane weight memory: every weight address (a layer's WEIGHT_BASE) must fit a
 #: 32-bit program word (rpu.hw.program.PROGRAM_DATA_BITS).
 MAX_WEIGHT_DEPTH = 1 << 32
@@ -57,9 +60,15 @@ class RPUConfig:
     pim_arrays : int
         Number of PIM arrays. Every array receives the same broadcast input vector.
     lanes_per_array : int
-        MAC lanes per PIM array; each lane has its own weight memory. The total,
-        ``pim_arrays * lanes_per_array``, must be a multiple of 4: a row group holds the four
-        gates (i, f, g, o) of ``mac_lanes / 4`` hidden units.
+        Lanes per PIM array; each lane has its own weight memory.
+    weights_per_word : int
+        Weights P in one word of a lane's weight memory (1 to 16; ``P * weight_width`` at
+        most 64 bits). A lane reads one word per issued column and feeds its P weights, the
+        same column of P different rows, to P multiply-accumulate units of
+        ``data_width x weight_width`` bits: P MACs per read. Default 1. The MACs,
+        ``mac_lanes = pim_arrays * lanes_per_array * weights_per_word``, must be a multiple
+        of 4: a row group holds the four gates (i, f, g, o) of ``mac_lanes / 4`` hidden
+        units.
     activation_units : int
         Sigmoid/tanh units; must divide ``mac_lanes / 4``.
     elementwise_units : int
@@ -87,8 +96,16 @@ class RPUConfig:
 
     Attributes
     ----------
+    lanes : int
+        Lanes (weight memories), ``pim_arrays * lanes_per_array``.
+    macs_per_array : int
+        Multiply-accumulate units of an array, ``lanes_per_array * weights_per_word``.
     mac_lanes : int
-        Total MAC lanes, ``pim_arrays * lanes_per_array``.
+        Multiply-accumulate units in all, ``pim_arrays * macs_per_array``: the rows of a
+        row group. The compiler and the schedule see these "MAC lanes"; MAC lane ``k`` of an
+        array is weight ``k % weights_per_word`` of lane ``k // weights_per_word``.
+    weight_word_bits : int
+        Bits of a lane's weight word, ``weights_per_word * weight_width``.
     units_per_group : int
         Hidden units per row group, ``mac_lanes / 4``.
     max_groups : int
@@ -124,6 +141,7 @@ class RPUConfig:
     num_layers: int = 1
     pim_arrays: int = 4
     lanes_per_array: int = 16
+    weights_per_word: int = 1
     activation_units: int = 4
     elementwise_units: int = 2
     data_width: int = 16
@@ -140,11 +158,14 @@ class RPUConfig:
         _check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
         _check_int("pim_arrays", self.pim_arrays, 1, MAX_LANES)
         _check_int("lanes_per_array", self.lanes_per_array, 1, MAX_LANES)
+        _check_int("weights_per_word", self.weights_per_word, 1, MAX_WEIGHTS_PER_WORD)
+        product = ("pim_arrays * lanes_per_array" if self.weights_per_word == 1
+                   else "pim_arrays * lanes_per_array * weights_per_word")
         if self.mac_lanes > MAX_LANES:
-            raise ConfigError(f"pim_arrays * lanes_per_array must be at most {MAX_LANES}, "
+            raise ConfigError(f"{product} (MAC lanes) must be at most {MAX_LANES}, "
                               f"not {self.mac_lanes}")
         if self.mac_lanes % 4 != 0:
-            raise ConfigError(f"pim_arrays * lanes_per_array must be a multiple of 4 (one lane "
+            raise ConfigError(f"{product} (MAC lanes) must be a multiple of 4 (one lane "
                               f"per gate of each hidden unit), not {self.mac_lanes}")
         allowed = _divisors(self.units_per_group)
         for name in ("activation_units", "elementwise_units"):
@@ -160,6 +181,10 @@ class RPUConfig:
             object.__setattr__(self, "data_frac_bits", max(0, self.data_width - 4))
         _check_int("data_frac_bits", self.data_frac_bits, 0, self.data_width - 2)
         _check_int("weight_width", self.weight_width, 2, 20)
+        if self.weight_word_bits > MAX_WORD_BITS:
+            raise ConfigError(f"weights_per_word * weight_width (the lanes' weight word) must "
+                              f"be at most {MAX_WORD_BITS} bits, not {self.weights_per_word} "
+                              f"* {self.weight_width} = {self.weight_word_bits}")
         if self.weight_frac_bits is None:
             object.__setattr__(self, "weight_frac_bits", max(0, self.weight_width - 4))
         _check_int("weight_frac_bits", self.weight_frac_bits, 0, self.weight_width - 1)
@@ -205,8 +230,20 @@ class RPUConfig:
         return FixedFormat(self.weight_width, self.weight_frac_bits)
 
     @property
-    def mac_lanes(self):
+    def lanes(self):
         return self.pim_arrays * self.lanes_per_array
+
+    @property
+    def macs_per_array(self):
+        return self.lanes_per_array * self.weights_per_word
+
+    @property
+    def mac_lanes(self):
+        return self.pim_arrays * self.macs_per_array
+
+    @property
+    def weight_word_bits(self):
+        return self.weights_per_word * self.weight_width
 
     @property
     def units_per_group(self):
@@ -279,11 +316,14 @@ class RPUConfig:
                 and all(1 <= h <= self.hidden_size for h in hidden))
 
     def to_dict(self):
-        """The parameters as a dict; ``row_scales`` only when it is on (so that the
-        parameter files of configurations without it are those of earlier versions)."""
+        """The parameters as a dict; ``row_scales`` only when it is on and
+        ``weights_per_word`` only when it is not 1 (so that the parameter files of
+        configurations without them are those of earlier versions)."""
         values = asdict(self)
         if not self.row_scales:
             del values["row_scales"]
+        if self.weights_per_word == 1:
+            del values["weights_per_word"]
         return values
 
     @classmethod

@@ -88,8 +88,11 @@ def _ports(config):
                      f"; from weight_depth = {config.weight_depth} on, the scale memories "
                      f"(a row's shift in the low 4 bits of its lane's word) at weight_depth + "
                      f"{SCALE_ADDRESS_FORMULA}" if config.row_scales else ""),
-                 "data": f"{config.lanes_per_array} x {Ww}-bit signed weights, lane 0 in the "
-                         f"lowest bits"}),
+                 "data": f"{config.macs_per_array} x {Ww}-bit signed weights, lane 0 in the "
+                         f"lowest bits" + (
+                             f" (MAC lane k: weight k % {config.weights_per_word} of lane k // "
+                             f"{config.weights_per_word}'s word)"
+                             if config.weights_per_word > 1 else "")}),
         _stream("program", "in", program_layout(),
                 "program load (see program_registers); ready while busy is low",
                 {"addr": "program word address", "data": "program word"}),
@@ -132,8 +135,8 @@ def _scale_memories(config):
     """The lanes' scale memories (with row scales): rpu.json's entry, or none."""
     if not config.row_scales:
         return []
-    return [{"name": "pim{a}.lane{l}.scales", "count": config.mac_lanes,
-             "words": config.scale_depth, "width": SCALE_BITS,
+    return [{"name": "pim{a}.lane{l}.scales", "count": config.lanes,
+             "words": config.scale_depth, "width": SCALE_BITS * config.weights_per_word,
              "contents": "lane gate*U+u: the shift (extra fractional bits) of row gate*H + "
                          "g*U + u at " + SCALE_ADDRESS_FORMULA}]
 
@@ -172,10 +175,14 @@ def describe(config, *, input_size=None, hidden_size=None):
         "ports": _ports(config),
         "sram_module": SRAM_MODULE,
         "memories": [
-            {"name": "pim{a}.lane{l}.weights", "count": config.mac_lanes,
-             "words": config.weight_depth, "width": config.weight_width,
+            {"name": "pim{a}.lane{l}.weights", "count": config.lanes,
+             "words": config.weight_depth, "width": config.weight_word_bits,
              "contents": "lane gate*U+u: row gate*H + g*U + u of [bias|W_ih|W_hh] at "
-                         "addresses g*COLS .. g*COLS+COLS-1"},
+                         "addresses g*COLS .. g*COLS+COLS-1" + (
+                             f" (MAC lanes; a word holds the weights of "
+                             f"{config.weights_per_word} MAC lanes, the lowest first)"
+                             if config.weights_per_word > 1
+                             else "")},
             *_scale_memories(config),
             {"name": "x_memory", "count": 1, "words": config.max_layer_input, "width": W,
              "contents": "x_t (the input of a run's first layer)"},

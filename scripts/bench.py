@@ -51,12 +51,29 @@ from bench_report import (markdown, SHAPES, PAPER, H100, REPORT_STEPS,   # noqa:
                           AMARANTH_STEPS)
 
 
-#: Weight precision on S: per-row scales make 8- and 4-bit weights usable (issue 9, item 1;
-#: one weight per read, P = 1).
+#: Weight precision and packed weight words on S and M (issue 9, items 1 and 2): per-row
+#: scales make 8- and 4-bit weights usable; P weights per lane word feed P MACs per read. The
+#: packed points keep the 64 lanes of the default resources (P times the MACs) and give the
+#: cell engine the units to keep up (A8 E4 from 256 MACs on). (name, shape, resources,
+#: synthesized on OSU 0.18 um too?)
+_W8, _W4 = dict(weight_width=8, row_scales=True), dict(weight_width=4, row_scales=True)
+_ENGINE = dict(activation_units=8, elementwise_units=4)
 PRECISION = [
-    ("S-w8", dict(weight_width=8, row_scales=True)),
-    ("S-w4", dict(weight_width=4, row_scales=True)),
+    ("S-w8", "S", _W8, False),
+    ("S-w4", "S", _W4, False),
+    ("S-w8-P2", "S", dict(_W8, weights_per_word=2), False),
+    ("S-w8-P4", "S", dict(_W8, weights_per_word=4, **_ENGINE), False),
+    ("S-w4-P4", "S", dict(_W4, weights_per_word=4, **_ENGINE), False),
+    ("S-w4-P8", "S", dict(_W4, weights_per_word=8, **_ENGINE), False),
+    # The headline configuration: 12-bit data, 8-bit weights with row scales, 4 per word.
+    ("S-d12-w8-P4", "S", dict(_W8, data_width=12, weights_per_word=4, **_ENGINE), True),
+    ("M-w8-P2", "M", dict(_W8, weights_per_word=2), False),
+    ("M-w8-P4", "M", dict(_W8, weights_per_word=4, **_ENGINE), False),
+    ("M-w4-P4", "M", dict(_W4, weights_per_word=4, **_ENGINE), False),
+    ("M-w4-P8", "M", dict(_W4, weights_per_word=8, **_ENGINE), False),
 ]
+#: The configuration README and docs/benchmarks.md hold against the paper's three figures.
+HEADLINE = "S-d12-w8-P4"
 
 #: The resource sweep on S: (name, resources, synthesized?).
 SWEEP = [
@@ -223,7 +240,7 @@ def random_lstm(config, I, H, steps, seed=0):
                    weight_hh=rng.uniform(-bound, bound, (4 * H, H)),
                    bias_ih=rng.uniform(-bound, bound, 4 * H),
                    bias_hh=rng.uniform(-bound, bound, 4 * H))
-    program = compile_lstm(config, **weights)
+    program = compile_lstm(config, **weights, row_shifts="auto" if config.row_scales else None)
     x = config.data_format.quantize(rng.standard_normal((steps, I)))
     return program, x
 
@@ -237,7 +254,8 @@ def session_cycles(program, results):
 
 
 def golden(config, program, x):
-    return config.fixed_model().run(program.matrix, x)
+    shifts = None if program.row_shifts is None else program.row_shifts[0]
+    return config.fixed_model().run(program.matrix, x, row_shifts=shifts)
 
 
 def simulate_amaranth_s(config, I, H):
@@ -368,18 +386,19 @@ def configurations():
     for name, resources, synth in SWEEP:
         points.append({"name": name, "shape": "S", "I": 64, "H": 128, "resources": resources,
                        "synthesize": synth, "kind": "sweep"})
-    for name, resources in PRECISION:
-        points.append({"name": name, "shape": "S", "I": 64, "H": 128, "resources": resources,
-                       "synthesize": True, "kind": "precision"})
+    for name, shape, resources, osu018 in PRECISION:
+        I, H = SHAPES[shape]
+        points.append({"name": name, "shape": shape, "I": I, "H": H, "resources": resources,
+                       "synthesize": True, "osu018": osu018, "kind": "precision"})
     for p in points:
         p["config"] = RPUConfig(input_size=p["I"], hidden_size=p["H"], **p["resources"])
     return points
 
 
-def digits_accuracy(weight_width, row_scales):
+def digits_accuracy(weight_width, row_scales, data_width=16):
     """Accuracy of examples/digits' 450 test images in the bit-accurate model of an RPU with
-    ``weight_width``-bit weights (16-bit data), formats calibrated on the example's 40
-    calibration images as ``rpu run`` does, against float64."""
+    ``weight_width``-bit weights and ``data_width``-bit data, formats calibrated on the
+    example's 40 calibration images as ``rpu run`` does, against float64."""
     from lstm_ref.float_lstm import lstm_forward
     from rpu.compiler.calibration import calibrate
     from rpu.frontend import load_model
@@ -388,9 +407,10 @@ def digits_accuracy(weight_width, row_scales):
     [params] = load_model(digits / "model.safetensors").layers
     test, head = np.load(digits / "test_set.npz"), np.load(digits / "classifier.npz")
     calibration = np.load(digits / "calibration_set.npz")["x"].astype(np.float64)
-    chosen = calibrate([params], list(calibration), data_width=16, weight_width=weight_width,
-                       row_scales=row_scales)
-    config = chosen.apply(RPUConfig(input_size=8, hidden_size=32, weight_width=weight_width))
+    chosen = calibrate([params], list(calibration), data_width=data_width,
+                       weight_width=weight_width, row_scales=row_scales)
+    config = chosen.apply(RPUConfig(input_size=8, hidden_size=32, weight_width=weight_width,
+                                    data_width=data_width))
     shifts = chosen.row_shifts[0] if chosen.row_shifts is not None else None
     matrix = quantize_lstm(params["weight_ih"], params["weight_hh"], params["bias_ih"],
                            params["bias_hh"], config.weight_format, row_shifts=shifts)
@@ -405,7 +425,7 @@ def digits_accuracy(weight_width, row_scales):
     fixed = np.array([fmt.to_float(model.run(matrix, fmt.quantize(s), row_shifts=shifts).h[-1])
                       for s in x])
     reference = np.array([lstm_forward(s, **params).h[-1] for s in x])
-    return {"weight_width": weight_width, "row_scales": row_scales,
+    return {"data_width": data_width, "weight_width": weight_width, "row_scales": row_scales,
             "formats": {"data": str(config.data_format), "weights": str(config.weight_format)},
             "accuracy": accuracy(fixed), "float64_accuracy": accuracy(reference),
             "note": "bit-accurate fixed-point model (the RTL is bit exact with it)"}
@@ -446,7 +466,9 @@ def run(args):
     log("digits accuracy at 16, 8 and 4-bit weights (golden model)")
     bench["digits_precision"] = [digits_accuracy(16, False), digits_accuracy(8, False),
                                  digits_accuracy(8, True), digits_accuracy(4, False),
-                                 digits_accuracy(4, True)]
+                                 digits_accuracy(4, True), digits_accuracy(8, True, 12),
+                                 digits_accuracy(4, True, 12)]
+    bench["headline"] = HEADLINE
 
     bench["machine"]["load_average_at_end"] = list(os.getloadavg())
     bench["wall_s"] = time.monotonic() - started
@@ -548,11 +570,20 @@ def synthesize_rest(args, bench, rest, workdir):
             result = future.result()
             result["parallel_jobs"] = args.jobs
             _record_synth(bench, result)
+    for p in rest:
+        if p.get("osu018"):
+            synthesize_osu018(bench, p, workdir)
+        elif p["kind"] == "precision":
+            bench["not_run"].append({
+                "what": f"synthesis of {p['name']} on OSU 0.18 um",
+                "why": f"only S and {HEADLINE} are synthesized on both libraries (several "
+                       f"minutes each)"})
 
 
 def simulate_all(args, bench, points, workdir):
     """S in Amaranth; S, M and L in Verilator (S's first result from an empty cache too)."""
-    configs = {p["name"]: p["config"] for p in points if p["name"] in SHAPES}
+    configs = {p["name"]: p["config"] for p in points}
+    shapes = {p["name"]: SHAPES[p["shape"]] for p in points}
     sims = {}
     if not args.simulate:
         bench["not_run"].append({"what": "all simulations", "why": "--no-simulate"})
@@ -567,12 +598,13 @@ def simulate_all(args, bench, points, workdir):
         bench["not_run"].append({"what": "Verilator simulation (S speed, one step of L)",
                                  "why": f"Verilator not available: {version}"})
     for key, name, steps in (("S_verilator", "S", REPORT_STEPS),
-                             ("M_verilator", "M", REPORT_STEPS), ("L_verilator", "L", 1)):
+                             ("M_verilator", "M", REPORT_STEPS), ("L_verilator", "L", 1),
+                             ("headline_verilator", HEADLINE, REPORT_STEPS)):
         if not ok:
             break
         log(f"Verilator simulation: {key} ({steps} step(s); builds if not cached)")
         try:
-            sims[key] = simulate_verilator(configs[name], *SHAPES[name], steps, seed=2,
+            sims[key] = simulate_verilator(configs[name], *shapes[name], steps, seed=2,
                                            build_dir=workdir / "hdl_sim", cold=name == "S")
             sims[key]["verilator_version"] = version
         except Exception:

@@ -423,38 +423,86 @@ def _library_section(pts):
             f"{osu['sram_um2'] / 1e6:.3f} mm2 | {path(osu['clock'])} |", ""]
 
 
-def _precision_section(bench):
-    """## Weight precision on S: 8- and 4-bit weights with per-row scales."""
-    pts = bench["points"]
-    names = [n for n in ("S", "S-w8", "S-w4") if n in pts]
-    if len(names) < 2:
+#: The paper's figures times the issue's factors: the headline configuration's targets.
+TARGETS = {"gops": 2 * PAPER["gops"], "gops_per_mm2": 2 * PAPER["gops_per_mm2"],
+           "gops_per_watt": 4 * PAPER["gops_per_watt"]}
+
+
+def _weights(config):
+    return (f"{config['weight_width']} bits" + (" + row scales" if config.get("row_scales")
+                                               else "")
+            + f", P = {config.get('weights_per_word', 1)}")
+
+
+def _precision_row(name, p):
+    s, t = p.get("synthesis"), p.get("throughput")
+    ok = s and "error" not in s and t
+    config, model = p["configuration"], p["model"]
+    return (f"| {name} | {config['data_width']} | {_weights(config)} | {model['mac_lanes']} "
+            f"| {model['cycles_per_step']:,} | {model['utilization_20_steps']:.1%} | "
+            + (f"{s['f_max_mhz']:.0f} | {t['gops']:.1f} | {s['logic_um2'] / 1e6:.3f} | "
+               f"{s['sram_um2'] / 1e6:.3f} | {t['gops_per_mm2']:.1f} | " if ok
+               else "not synthesized | | | | | ")
+            + f"{p['energy']['gops_per_watt']:,.0f} |")
+
+
+def _headline_lines(bench, name):
+    """The headline configuration against the paper's three figures (x2, x2, x4)."""
+    p = bench["points"].get(name)
+    if not p or not p.get("throughput"):
         return []
-    out = ["## Weight precision on S (I=64, H=128)", "",
+    t, e = p["throughput"], p["energy"]
+    got = {"gops": t["gops"], "gops_per_mm2": t["gops_per_mm2"],
+           "gops_per_watt": e["gops_per_watt"]}
+    out = [f"**{name}** (S at batch 1, 45 nm; clock estimated, area and energy modelled) "
+           "against the paper (Gong et al., SiPS 2017) and the targets of 2x, 2x and 4x "
+           "its figures:", "",
+           "| figure | paper | target | " + name + " | met |", "|---|---:|---:|---:|---|"]
+    for key, label in (("gops", "GOPS"), ("gops_per_mm2", "GOPS/mm2"),
+                       ("gops_per_watt", "GOPS/W")):
+        out.append(f"| {label} | {PAPER[key]:,.0f} | {TARGETS[key]:,.0f} | {got[key]:,.1f} | "
+                   f"{'yes' if got[key] >= TARGETS[key] else 'no'} |")
+    osu = p.get("synthesis_osu018")
+    if osu and "error" not in osu:
+        out += ["", f"On OSU 0.18 um the same RTL closes at {osu['f_max_mhz']:.0f} MHz "
+                f"(estimated; logic {osu['logic_um2'] / 1e6:.2f} mm2 at 180 nm)."]
+    sim = bench.get("simulation", {}).get("headline_verilator")
+    if sim and "error" not in sim:
+        out += ["", f"Verilator, {sim['steps']} steps: {sim['run_cycles']:,} cycles "
+                f"(predicted {sim['predicted_run_cycles']:,}), bit exact with the fixed-point "
+                f"model: {'yes' if sim['bit_exact'] else 'NO'}."]
+    return out + [""]
+
+
+def _precision_section(bench):
+    """## Weight precision and packed words on S and M."""
+    pts = bench["points"]
+    names = [n for n in pts if pts[n]["kind"] == "precision" or n in ("S", "M")]
+    if len(names) < 3:
+        return []
+    names.sort(key=lambda n: (list(SHAPES).index(pts[n]["shape"]), pts[n]["kind"] != "shape"))
+    out = ["## Weight precision and packed weight words (S: I=64, H=128; M: I=256, H=256)",
+           "",
            "Weights of 16, 8 and 4 bits with a power-of-two scale per weight row (`--weight-"
-           "width N --row-scales 1`), one weight per read (P = 1). The multipliers are sized "
-           "to the operands; energy is modelled at the widths built.", "",
-           "| point | weights | clock (MHz) | GOPS | logic (GE) | SRAM (mm2) | total (mm2) | "
-           "GOPS/mm2 | GOPS/W (modelled) |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for n in names:
-        p = pts[n]
-        s, t = p.get("synthesis"), p.get("throughput")
-        ok = s and "error" not in s and t
-        config = p["configuration"]
-        out.append(f"| {n} | {config['weight_width']} bits"
-                   + (" + row scales" if config.get("row_scales") else "") + " | "
-                   + (f"{s['f_max_mhz']:.0f} | {t['gops']:.1f} | {s['logic_ge']:,.0f} | "
-                      f"{s['sram_um2'] / 1e6:.3f} | {s['total_um2'] / 1e6:.3f} | "
-                      f"{t['gops_per_mm2']:.1f} | " if ok else "not synthesized | | | | | | ")
-                   + f"{p['energy']['gops_per_watt']:,.0f} |")
+           "width N --row-scales 1`); P weights per lane memory word (`--weights-per-word P`) "
+           "read once and used by P MACs. The packed points keep the default 64 lanes (so "
+           "64 x P MACs); from 256 MACs on they have 8 activation and 4 element-wise units. "
+           "The multipliers are sized to the operands (data x weight bits); energy is "
+           "modelled at the widths built, a weight read at the word's bits.", "",
+           "| point | data bits | weights | MACs | cycles/step | utilization | clock (MHz) | "
+           "GOPS | logic (mm2) | SRAM (mm2) | GOPS/mm2 | GOPS/W (modelled) |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out += [_precision_row(n, pts[n]) for n in names] + [""]
+    out += _headline_lines(bench, bench.get("headline"))
     digits = bench.get("digits_precision")
     if digits:
-        out += ["", "Accuracy of `examples/digits` (450 test images; formats calibrated as "
-                "`rpu run` does; bit-accurate model):", "",
-                "| weights | row scales | formats | accuracy | float64 | difference |",
-                "|---|---|---|---:|---:|---:|"]
+        out += ["Accuracy of `examples/digits` (450 test images; formats calibrated as "
+                "`rpu run` does; bit-accurate model, with which the RTL is bit exact):", "",
+                "| data | weights | row scales | formats | accuracy | float64 | difference |",
+                "|---:|---|---|---|---:|---:|---:|"]
         for d in digits:
-            out.append(f"| {d['weight_width']} bits | {'yes' if d['row_scales'] else 'no'} | "
+            out.append(f"| {d.get('data_width', 16)} bits | {d['weight_width']} bits | "
+                       f"{'yes' if d['row_scales'] else 'no'} | "
                        f"{d['formats']['data']}, {d['formats']['weights']} | "
                        f"{d['accuracy']:.2%} | {d['float64_accuracy']:.2%} | "
                        f"{(d['accuracy'] - d['float64_accuracy']) * 100:+.2f} pp |")

@@ -2,6 +2,7 @@
 (every error names its parameter), immutability and the dict round trip."""
 
 import dataclasses
+import re
 from math import ceil
 
 import pytest
@@ -235,9 +236,10 @@ def test_hashable_and_equal_by_value():
 def test_dict_round_trip(values):
     config = RPUConfig(**values)
     values = config.to_dict()
-    # row_scales appears only when on (test_row_scales_dict_round_trip).
+    # row_scales appears only when on (test_row_scales_dict_round_trip), weights_per_word
+    # only when not 1 (test_packed_words_dict_round_trip).
     assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)} \
-        - {"row_scales"}
+        - {"row_scales", "weights_per_word"}
     assert all(type(value) is int for value in values.values())
     again = RPUConfig.from_dict(values)
     assert again == config
@@ -315,6 +317,46 @@ def test_row_scales_dict_round_trip():
     config = RPUConfig(**SMALL, row_scales=True)
     values = config.to_dict()
     assert values["row_scales"] is True
-    assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)}
+    assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)} \
+        - {"weights_per_word"}
     assert RPUConfig.from_dict(values) == config
     assert RPUConfig.from_dict(values) != RPUConfig(**SMALL)
+
+
+def test_packed_words_sizes():
+    """4 lanes of 2 weights: 8 MAC lanes, 2 hidden units per row group, 16-bit words."""
+    config = RPUConfig(**dict(SMALL, lanes_per_array=4), weights_per_word=2, weight_width=8)
+    assert (config.lanes, config.macs_per_array, config.mac_lanes) == (4, 8, 8)
+    assert config.units_per_group == 2
+    assert config.max_groups == 3              # ceil(5 / 2)
+    assert config.weight_word_bits == 16
+    assert config.weight_depth == 3 * config.max_columns
+    plain = RPUConfig(**SMALL)
+    assert (plain.lanes, plain.mac_lanes, plain.weight_word_bits) == (8, 8, 16)
+
+
+def test_packed_words_dict_round_trip():
+    config = RPUConfig(**SMALL, weights_per_word=4, weight_width=4)
+    values = config.to_dict()
+    assert values["weights_per_word"] == 4
+    assert RPUConfig.from_dict(values) == config
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(weights_per_word=0), "weights_per_word must be from 1 to 16, not 0"),
+    (dict(weights_per_word=17, weight_width=2), "weights_per_word must be from 1 to 16, not 17"),
+    (dict(weights_per_word=2.0), "weights_per_word must be an integer, not 2.0"),
+    (dict(weights_per_word=True), "weights_per_word must be an integer, not True"),
+    (dict(weights_per_word=5, weight_width=16),
+     "weights_per_word * weight_width (the lanes' weight word) must be at most 64 bits, not "
+     "5 * 16 = 80"),
+    (dict(weights_per_word=3, lanes_per_array=3),
+     "pim_arrays * lanes_per_array * weights_per_word (MAC lanes) must be a multiple of 4 "
+     "(one lane per gate of each hidden unit), not 9"),
+    (dict(weights_per_word=16, weight_width=4, lanes_per_array=128),
+     "pim_arrays * lanes_per_array * weights_per_word (MAC lanes) must be at most 1024, not "
+     "2048"),
+])
+def test_bad_weights_per_word_named(values, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        RPUConfig(**dict(SMALL, **values))

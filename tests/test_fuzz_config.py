@@ -56,17 +56,20 @@ FIELDS = tuple(f.name for f in fields(RPUConfig))
 DEFAULTS = {f.name: f.default for f in fields(RPUConfig)}
 HAS_CELL_FORMAT = "cell_frac_bits" in FIELDS
 HAS_ROW_SCALES = "row_scales" in FIELDS
+HAS_PACKED_WORDS = "weights_per_word" in FIELDS
 
 # The documented limits (rpu/config.py); re-stated here so that the oracle is independent.
 MAX_SIZE, MAX_LAYERS, MAX_LANES = 16384, 16, 1024
 MAX_WEIGHT_DEPTH = 1 << 32          # weight addresses are 32-bit program words
+MAX_WEIGHTS_PER_WORD, MAX_WORD_BITS = 16, 64
 
 # Parameters tied by a constraint: a bad value of one may be reported under another.
 GROUPS = [
     {"input_size"}, {"hidden_size"}, {"num_layers"},
-    {"pim_arrays", "lanes_per_array", "activation_units", "elementwise_units"},
+    {"pim_arrays", "lanes_per_array", "weights_per_word", "activation_units",
+     "elementwise_units"},
     {"data_width", "data_frac_bits", "cell_frac_bits", "activation_segments"},
-    {"weight_width", "weight_frac_bits", "row_scales"},
+    {"weight_width", "weight_frac_bits", "row_scales", "weights_per_word"},
 ]
 SHAPE_NAMES = {"input_size", "hidden_size", "num_layers", "first_layer"}
 
@@ -114,7 +117,11 @@ def config_is_valid(values):
             ("input_size", MAX_SIZE), ("hidden_size", MAX_SIZE), ("num_layers", MAX_LAYERS),
             ("pim_arrays", MAX_LANES), ("lanes_per_array", MAX_LANES))):
         return False
-    lanes = p["pim_arrays"] * p["lanes_per_array"]
+    packing = p.get("weights_per_word", 1)
+    if not _in(packing, 1, MAX_WEIGHTS_PER_WORD):
+        return False
+    # MAC lanes: weights_per_word per lane.
+    lanes = p["pim_arrays"] * p["lanes_per_array"] * packing
     if lanes > MAX_LANES or lanes % 4:
         return False
     units = lanes // 4
@@ -123,7 +130,8 @@ def config_is_valid(values):
             return False
     if not (_in(p["data_width"], 4, 20) and _in(p["data_frac_bits"], 0, p["data_width"] - 2)
             and _in(p["weight_width"], 2, 20)
-            and _in(p["weight_frac_bits"], 0, p["weight_width"] - 1)):
+            and _in(p["weight_frac_bits"], 0, p["weight_width"] - 1)
+            and packing * p["weight_width"] <= MAX_WORD_BITS):
         return False
     if HAS_CELL_FORMAT and p["cell_frac_bits"] is not None \
             and not _in(p["cell_frac_bits"], 0, p["data_frac_bits"]):
@@ -181,7 +189,7 @@ def _specific_wild(r, name, base):
     """Values of ``name`` near or beyond its limits, given the base (valid) values."""
     W, Ww = base["data_width"], base["weight_width"]
     dfb = base["data_frac_bits"]
-    lanes = base["pim_arrays"] * base["lanes_per_array"]
+    lanes = base["pim_arrays"] * base["lanes_per_array"] * base.get("weights_per_word", 1)
     U = lanes // 4
     non_divisors = [v for v in range(2, U) if U % v]
     choices = {
@@ -199,6 +207,8 @@ def _specific_wild(r, name, base):
         "weight_width": [0, 1, 2, 3, 4, 20, 21, 33],
         "weight_frac_bits": [-1, Ww, Ww + 1, 40, Ww - 1, 0, None],
         "row_scales": [2, -1, "yes", None, 1.0, np.bool_(True), 0, 1, True, False],
+        "weights_per_word": [0, -1, 3, 5, 16, 17, MAX_WORD_BITS // Ww,
+                             MAX_WORD_BITS // Ww + 1, 2 * base.get("weights_per_word", 1)],
         "activation_segments": [0, -256, 3, 6, 100, 255, 1 << (W - 1), 1 << (W - 2), 1,
                                 1 << 30, 1 << 19],
     }
@@ -250,6 +260,13 @@ def _base_config(r):
         del values["data_frac_bits"]
     if HAS_ROW_SCALES and Ww >= 4 and r.random() < 0.3:
         values["row_scales"] = r.choice([True, True, True, 1])
+    # Packed weight words: the same MAC lanes on fewer lanes of P weights each.
+    if HAS_PACKED_WORDS and r.random() < 0.3:
+        packings = [P for P in (2, 3, 4, 8) if values["lanes_per_array"] % P == 0
+                    and P * Ww <= MAX_WORD_BITS]
+        if packings:
+            P = r.choice(packings)
+            values.update(lanes_per_array=values["lanes_per_array"] // P, weights_per_word=P)
     return values
 
 

@@ -12,6 +12,11 @@ context are registers, the element-wise units register their operands and multip
 half-width partial products, the activation units multiply and add in separate stages, and
 the PIM lanes' MAC is pipelined deeper (operands registered, two half-width partial
 products, carry-delayed accumulate, narrowing in a stage of its own).
+
+Re-pinned in issue 9 (item 2, packed weight words): a lane's ports are indexed by its MACs
+(``wr_data``, ``results``, ``saturated`` are arrays of ``weights_per_word`` elements; the
+one-MAC lane's ``result`` became ``results``), so ``rpu.v`` changed in name only; every
+``rpu.json`` of one weight per word is unchanged. The ``packed`` configuration was added.
 """
 
 import hashlib
@@ -29,30 +34,37 @@ CONFIGS = {
                   weight_width=12, weight_frac_bits=8),
     "odd_lanes": dict(input_size=10, hidden_size=13, pim_arrays=4, lanes_per_array=3,
                       activation_units=3, elementwise_units=1),
+    "packed": dict(input_size=16, hidden_size=32, lanes_per_array=4, weights_per_word=4,
+                   weight_width=8, row_scales=True),
 }
 
 SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "7f769670d61c9382bf4947fa98069db9774561f6fc4996a412488d7ca54264b0",
+        "rpu.v": "9282e1cad71a39a07a797a68bb7e4fbfcddaaeb305d1c0732fd3e1d760c760f5",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4692255704af0ab0fead442762f8fc21f6b6017b6649e1024e92facfdd486d33",
     },
     "stacked": {
-        "rpu.v": "92fd572e3d2979912416ce3a729d38c17d92a2eb64a5c2613aedd9dc5dc665d4",
+        "rpu.v": "fce87af010a604afd3e8f53c56089c925608f6c9d36969bf5eea0baadb26c3ac",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "63613f2febbe146af825b2662e8249e130f7fe8430888e78ce72db496647b2b9",
     },
     "12bit": {
-        "rpu.v": "97a10206e0b2fe935280375e5cb5da6949fbd2e86fe608287030f60ae36cdde2",
+        "rpu.v": "7f890d78bc36ed30fe525e7b61a75fc20cdad2d579893d359e61b4098b236da9",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "709b6fdf2f75cb67ae7c388e9eb0846b54f465b4271a947d291dc3e8c12a3e80",
     },
     "odd_lanes": {
-        "rpu.v": "ebfb9cdfb1cd2424d8c92682663155f6cf0300ac35c0e51fe0e79ef69945b047",
+        "rpu.v": "5d6f8e929c926503448bc3ed4ae7e1a04e2a2ae80b0f860b55d77c2d4f34278e",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "af1dc2a932bcf21f94ccbdcf0e7b1e4d2421162f3e7c0dcdfb390fdcd6466e3c",
+    },
+    "packed": {
+        "rpu.v": "29a8036d22fb6eb6e977965dcb5e66f4caf6661bda193471436d9d9af31ebe6d",
+        "rpu_sram.v": SRAM_MODEL,
+        "rpu.json": "2c5155a441ba1edf70a0d1eaaf16e475149c2b8e44751e6091eac53bd1d8d4bb",
     },
 }
 

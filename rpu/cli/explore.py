@@ -51,11 +51,17 @@ def add_parser(commands):
     sweep = parser.add_argument_group("sweep (comma-separated lists)")
     for names, key, help_text in (
             (("--pim-arrays",), "pim_arrays", "PIM arrays"),
-            (("--lanes-per-array", "--lanes"), "lanes_per_array", "MAC lanes per array"),
+            (("--lanes-per-array", "--lanes"), "lanes_per_array", "lanes per array"),
+            (("--weights-per-word",), "weights_per_word",
+             "weights per lane weight word, each feeding its own MAC (1 to 16; times the "
+             "weight width at most 64 bits)"),
             (("--activation-units",), "activation_units", "sigmoid/tanh units"),
             (("--elementwise-units",), "elementwise_units", "element-wise units"),
             (("--data-widths",), "data_widths", "data widths (bits; fractional bits by "
-                                                "calibration)")):
+                                                "calibration)"),
+            (("--row-scales",), "row_scales", "per-row power-of-two weight scales off (0) "
+                                              "and/or on (1), crossed with the widths; "
+                                              "shifts by calibration")):
         default = ",".join(map(str, DEFAULT_SWEEP[key]))
         sweep.add_argument(*names, dest=key, type=_int_list(names[0]), metavar="LIST",
                            help=f"{help_text} (default {default})")
@@ -127,9 +133,10 @@ def run(args):
     try:
         result = explore(
             model, x, calibration_inputs=calibration, pim_arrays=args.pim_arrays,
-            lanes_per_array=args.lanes_per_array, activation_units=args.activation_units,
-            elementwise_units=args.elementwise_units, data_widths=args.data_widths,
-            weight_widths=args.weight_widths, activation_segments=args.activation_segments,
+            lanes_per_array=args.lanes_per_array, weights_per_word=args.weights_per_word,
+            activation_units=args.activation_units, elementwise_units=args.elementwise_units,
+            data_widths=args.data_widths, weight_widths=args.weight_widths,
+            row_scales=args.row_scales, activation_segments=args.activation_segments,
             steps=args.steps, synthesize=not args.no_synth, liberty=args.liberty,
             synth_cache=cache, synth_timeout=args.synth_timeout, jobs=args.jobs,
             scheduler=args.scheduler, scheduler_timeout=args.scheduler_timeout)

@@ -28,8 +28,8 @@ class Program:
     matrices : tuple of numpy.ndarray
         Weight-format codes of ``[bias | W_ih | W_hh]`` per layer, (4H, 1 + I + H).
     weight_image : numpy.ndarray
-        Codes per ``(array, address, lane)`` of the weight stream, shape ``(pim_arrays,
-        load_depth, lanes_per_array)``: the weights, then (with ``row_scales``) the scale
+        Codes per ``(array, address, MAC lane)`` of the weight stream, shape ``(pim_arrays,
+        load_depth, macs_per_array)``: the weights, then (with ``row_scales``) the scale
         words.
     registers : tuple of (int, int)
         ``(address, word)`` pairs of the program stream.
@@ -118,15 +118,21 @@ class Program:
     def memory_map(self):
         """Where each weight row lives: for each lane, the (layer, row) of its groups."""
         s = self.schedule
-        U, n = s.units_per_group, self.config.lanes_per_array
+        U, P = s.units_per_group, self.config.weights_per_word
+        n = self.config.macs_per_array
         lanes = []
         for lane in range(self.config.mac_lanes):
             gate, u = divmod(lane, U)
             rows = [[layer.layer, gate * layer.hidden_size + g * U + u]
                     for layer in s.layers for g in range(layer.groups)
                     if g * U + u < layer.hidden_size]
-            lanes.append({"array": lane // n, "lane": lane % n, "gate": "ifgo"[gate],
-                          "rows": rows})
+            entry = {"array": lane // n, "lane": lane % n // P, "gate": "ifgo"[gate],
+                     "rows": rows}
+            if P > 1:
+                # MAC lane k of an array is weight k % P of lane k // P's words.
+                entry = {"array": entry["array"], "lane": entry["lane"], "weight": lane % P,
+                         **{key: entry[key] for key in ("gate", "rows")}}
+            lanes.append(entry)
         return {
             "word_address": "weight_base(layer) + group * columns + column",
             "columns": "bias, the layer's input (x or the previous layer's h), h",

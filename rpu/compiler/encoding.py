@@ -19,7 +19,7 @@ def scale_word(shift, weight_width):
 
 def weight_image(config, schedule, matrices, *, row_shifts=None):
     """Codes per ``(array, address, lane)`` of the weight stream, shape ``(pim_arrays,
-    load_depth, lanes_per_array)``: lane ``gate*U + u`` holds row ``gate*H + g*U + u`` of a
+    load_depth, macs_per_array)``: MAC lane ``gate*U + u`` holds row ``gate*H + g*U + u`` of a
     layer's ``matrix`` at ``weight_base + g*columns ..``; with ``row_shifts`` (one (4H,)
     array per layer, for an RPU with ``row_scales``), that row's shift at ``weight_depth +
     scale_address(layer, g)`` (:func:`scale_word`)."""
@@ -39,7 +39,7 @@ def weight_image(config, schedule, matrices, *, row_shifts=None):
                                                                       group)
                         image[lane, address] = scale_word(
                             int(row_shifts[position][gate * H + unit]), config.weight_width)
-    return image.reshape(config.pim_arrays, config.lanes_per_array, config.load_depth) \
+    return image.reshape(config.pim_arrays, config.macs_per_array, config.load_depth) \
                 .transpose(0, 2, 1).copy()
 
 

@@ -12,8 +12,10 @@ With ``L = mac_lanes``, ``U = units_per_group = L / 4``, ``A = activation_units`
 ``E = elementwise_units``, ``W = data_width`` and the counters of one run:
 
 ``mac``, ``weight_read``
-    ``columns * L``. Every issued column is one weight read and one multiply-accumulate in
-    every lane, padding lanes included (a lane computes whether or not its row is real).
+    ``mac``: ``columns * L``. Every issued column is one multiply-accumulate in every MAC
+    lane, padding lanes included (a lane computes whether or not its row is real).
+    ``weight_read``: ``columns * L / P`` (``P = weights_per_word``): every issued column
+    reads one word of ``P`` weights in every lane's memory.
     Over a step this is ``sum over layers of groups * (1 + I + H) * L``, which contains the
     ``4H(I+H)`` useful MACs of the expansion model (docs/architecture.md) (the bias column and padding are the
     rest).
@@ -71,11 +73,12 @@ Energies
 The per-action energies are those of :func:`rpu.energy.model.action_energy_table` (45 nm,
 cited there) at the widths the configuration builds: ``data_width``, ``weight_width`` and
 ``acc_width`` (a MAC is a ``data_width x weight_width`` multiply and an ``acc_width``
-add, a weight read reads ``weight_width`` bits, and so on); at the default widths (16, 16
-and 40 bits) that is :data:`rpu.energy.model.ACTION_ENERGY_PJ`. With
-``memory_scaled=True`` (the default) ``weight_read`` is moreover priced for the actual
-lane weight memory, ``sram_access_energy_pj(weight_depth * weight_width / 8,
-weight_width)``, instead of the table's 4096 words: a lane's memory is 3 KB for S (1.5 pJ
+add, a weight read reads a word of ``weights_per_word * weight_width`` bits, and so on); at
+the default widths (16, 16 and 40 bits, one weight per word) that is
+:data:`rpu.energy.model.ACTION_ENERGY_PJ`. With ``memory_scaled=True`` (the default)
+``weight_read`` is moreover priced for the actual lane weight memory,
+``sram_access_energy_pj(weight_depth * weight_word_bits / 8, weight_word_bits)``, instead
+of the table's 4096 words: a lane's memory is 3 KB for S (1.5 pJ
 per read) and 256 KB for L (14 pJ per read). State memories keep the table's 1024 words
 (the largest of them is 2048 words, the L h memory).
 """
@@ -197,7 +200,7 @@ def action_counts(config, activity):
                      + groups * engine_buffer_words(config) * W)
     return {
         "mac": macs,
-        "weight_read": macs,
+        "weight_read": a["columns"] * config.lanes,
         "state_read": a["x_reads"] + a["h_reads"] + E * a["cell_reads"],
         "state_write": a["x_writes"] + a["h_writes"] + E * a["cell_writes"],
         "activation": activations,
@@ -211,16 +214,18 @@ def action_energies(config, *, memory_scaled=True):
     """Per-action energies (pJ) used for ``config``.
 
     :func:`rpu.energy.model.action_energy_table` at the configuration's ``data_width``,
-    ``weight_width`` and ``acc_width``; with ``memory_scaled`` the weight read is priced
-    for the configuration's lane weight memory (``weight_depth * weight_width / 8``
-    bytes), otherwise for the table's 4096 words of ``weight_width`` bits.
+    ``weight_width`` and ``acc_width``, a weight read being a word of ``weight_word_bits``;
+    with ``memory_scaled`` the weight read is priced for the configuration's lane weight
+    memory (``weight_depth * weight_word_bits / 8`` bytes), otherwise for the table's 4096
+    words.
     """
     if not isinstance(config, RPUConfig):
         raise TypeError(f"config must be an RPUConfig, not {config!r}")
-    memory = config.weight_depth * config.weight_width / 8 if memory_scaled else None
+    memory = config.weight_depth * config.weight_word_bits / 8 if memory_scaled else None
     return action_energy_table(data_width=config.data_width,
                                weight_width=config.weight_width,
-                               acc_width=config.acc_width, weight_memory_bytes=memory)
+                               acc_width=config.acc_width, weight_memory_bytes=memory,
+                               weight_word_bits=config.weight_word_bits)
 
 
 def energy_from_activity(config, activity, steps, ops_per_step, seconds_per_step=None, *,

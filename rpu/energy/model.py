@@ -191,7 +191,7 @@ def _width(name, value):
 
 
 def action_energy_table(*, data_width=16, weight_width=16, acc_width=40,
-                        weight_memory_bytes=None):
+                        weight_memory_bytes=None, weight_word_bits=None):
     """Energy of each action at 45 nm for the widths a configuration builds, pJ.
 
     Parameters
@@ -204,7 +204,10 @@ def action_energy_table(*, data_width=16, weight_width=16, acc_width=40,
         Width of a lane's accumulator, bits.
     weight_memory_bytes : int or float, optional
         Capacity of the weight memory a weight is read from, bytes; default the table's
-        ``WEIGHT_TABLE_WORDS`` words of ``weight_width`` bits (8 KB at 16 bits).
+        ``WEIGHT_TABLE_WORDS`` words of ``weight_word_bits`` bits (8 KB at 16 bits).
+    weight_word_bits : int, optional
+        Bits of a weight memory word (one read); default ``weight_width`` (one weight per
+        word).
 
     Returns
     -------
@@ -212,7 +215,7 @@ def action_energy_table(*, data_width=16, weight_width=16, acc_width=40,
         One energy per action of :data:`ACTIONS` (see :data:`ACTION_SOURCES`):
 
         * ``mac``: a ``data_width x weight_width`` multiply plus an ``acc_width`` add;
-        * ``weight_read``: ``weight_width`` bits of the weight memory;
+        * ``weight_read``: a word (``weight_word_bits``) of the weight memory;
         * ``state_read``, ``state_write``: ``W`` bits of a ``STATE_MEMORY_WORDS``-word
           memory of ``W``-bit words;
         * ``activation``: a ``2W``-bit entry of a ``ACTIVATION_TABLE_ENTRIES``-entry
@@ -226,12 +229,13 @@ def action_energy_table(*, data_width=16, weight_width=16, acc_width=40,
     w = _width("data_width", data_width)
     ww = _width("weight_width", weight_width)
     acc = _width("acc_width", acc_width)
+    word = ww if weight_word_bits is None else _width("weight_word_bits", weight_word_bits)
     if weight_memory_bytes is None:
-        weight_memory_bytes = WEIGHT_TABLE_WORDS * ww / 8
+        weight_memory_bytes = WEIGHT_TABLE_WORDS * word / 8
     mult_w = int_mult_energy_pj(w)
     return {
         "mac": int_mult_energy_pj(w, ww) + int_add_energy_pj(acc),
-        "weight_read": sram_access_energy_pj(weight_memory_bytes, ww),
+        "weight_read": sram_access_energy_pj(weight_memory_bytes, word),
         "state_read": sram_access_energy_pj(STATE_MEMORY_WORDS * w / 8, w),
         "state_write": sram_access_energy_pj(STATE_MEMORY_WORDS * w / 8, w),
         "activation": (sram_access_energy_pj(ACTIVATION_TABLE_ENTRIES * 2 * w / 8, 2 * w)

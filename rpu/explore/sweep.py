@@ -1,8 +1,8 @@
 """``python -m rpu explore MODEL``: which RPU to build for a trained LSTM.
 
-A design-space sweep over resources (PIM arrays x lanes per array, activation units,
-element-wise units) and fixed-point formats (data and weight widths). For every valid
-combination (a *point*) it reports:
+A design-space sweep over resources (PIM arrays x lanes per array x weights per lane word,
+activation units, element-wise units) and fixed-point formats (data and weight widths, with or
+without per-row weight scales). For every valid combination (a *point*) it reports:
 
 * **cycles** per step and for a run of ``steps`` steps, and the MAC-lane utilization, from
   the expansion model's schedule (:func:`rpu.compiler.plan_schedule`). These are exact:
@@ -19,13 +19,14 @@ combination (a *point*) it reports:
   (:class:`lstm_ref.fixed_lstm.FixedLSTM`). No RTL is simulated: the RTL is checked bit for
   bit against this model elsewhere (``tests/test_end_to_end.py``, ``tests/test_stacked.py``,
   ``python -m rpu run``), for any resources, so accuracy depends on the formats only and is
-  computed once per format. Each format's fractional bits are chosen by calibration
+  computed once per format (data width, weight width, row scales). Each format's fractional
+  bits, and with row scales the per-row shifts, are chosen by calibration
   (:func:`rpu.compiler.calibration.calibrate`) on the calibration inputs.
 
-Invalid combinations (e.g. activation units that do not divide ``mac_lanes / 4``) are
-skipped and counted. The non-dominated points over (area, latency, energy per step, max
-error), all minimized, form the Pareto front; without synthesis, area is left out and the
-latency is in cycles.
+Invalid combinations (e.g. activation units that do not divide ``mac_lanes / 4``, or a
+weight word wider than 64 bits) are skipped and counted. The non-dominated points over (area,
+latency, energy per step, max error), all minimized, form the Pareto front; without
+synthesis, area is left out and the latency is in cycles.
 
 Outputs (in ``DIR``, all of them or none): ``points.csv`` (one row per point, units in the
 header), ``pareto.csv`` (the Pareto points, same columns), ``area_vs_latency.png`` and
@@ -45,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from lstm_ref.checks import is_integer
-from rpu.config import RPUConfig, ConfigError, MAX_LANES, MAX_STEPS
+from rpu.config import RPUConfig, ConfigError, MAX_LANES, MAX_STEPS, MAX_WEIGHTS_PER_WORD
 from rpu.explore.cache import synthesis_key, synthesis_report
 from rpu.explore.columns import COLUMNS, NO_SYNTH
 from rpu.explore.errors import ExploreInputError, ExplorePointError
@@ -61,8 +62,9 @@ __all__ = ["explore", "evaluate_point", "calibrate_format", "pareto_front", "syn
            "DEFAULT_SCHEDULER_TIMEOUT"]
 
 #: Sweep values used when an option is not given.
-DEFAULT_SWEEP = {"pim_arrays": (1, 2), "lanes_per_array": (8, 16), "activation_units": (1, 2),
-                 "elementwise_units": (1,), "data_widths": (12, 16)}
+DEFAULT_SWEEP = {"pim_arrays": (1, 2), "lanes_per_array": (8, 16), "weights_per_word": (1,),
+                 "activation_units": (1, 2), "elementwise_units": (1,),
+                 "data_widths": (12, 16), "row_scales": (0,)}
 #: Steps of the run that latency and energy refer to, without ``--inputs`` or ``--steps``.
 DEFAULT_STEPS = 20
 #: Synthetic inputs without ``--inputs``: this many N(0, 1) sequences, seed 0.
@@ -70,9 +72,11 @@ SYNTHETIC_SEQUENCES = 8
 #: Seconds to wait for a Dask scheduler.
 DEFAULT_SCHEDULER_TIMEOUT = 30.0
 #: Configuration fields copied into every row.
-_CONFIG_COLUMNS = ("pim_arrays", "lanes_per_array", "activation_units", "elementwise_units",
-                   "data_width", "data_frac_bits", "cell_frac_bits", "weight_width",
-                   "weight_frac_bits", "activation_segments")
+_CONFIG_COLUMNS = ("pim_arrays", "lanes_per_array", "weights_per_word", "activation_units",
+                   "elementwise_units", "data_width", "data_frac_bits", "cell_frac_bits",
+                   "weight_width", "weight_frac_bits", "row_scales", "activation_segments")
+#: The defaults of the fields that :meth:`RPUConfig.to_dict` leaves out at their defaults.
+_OMITTED_DEFAULTS = {"weights_per_word": 1, "row_scales": False}
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,10 +156,11 @@ class ExploreResult:
 
 
 def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_per_array=None,
-            activation_units=None, elementwise_units=None, data_widths=None,
-            weight_widths=None, activation_segments=None, steps=None, synthesize=True,
-            liberty=None, synth_cache=None, synth_timeout=None, jobs=None, scheduler=None,
-            scheduler_timeout=DEFAULT_SCHEDULER_TIMEOUT, progress_stream=None):
+            weights_per_word=None, activation_units=None, elementwise_units=None,
+            data_widths=None, weight_widths=None, row_scales=None, activation_segments=None,
+            steps=None, synthesize=True, liberty=None, synth_cache=None, synth_timeout=None,
+            jobs=None, scheduler=None, scheduler_timeout=DEFAULT_SCHEDULER_TIMEOUT,
+            progress_stream=None):
     """Sweep the design space of RPUs for ``model``.
 
     Parameters
@@ -168,11 +173,16 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
         Inputs to calibrate the formats on (default: ``x``).
     pim_arrays, lanes_per_array, activation_units, elementwise_units : sequence of int
         Resource values swept (defaults: :data:`DEFAULT_SWEEP`).
+    weights_per_word : sequence of int
+        Weights per lane weight word (P MACs per lane) swept (default: 1).
     data_widths : sequence of int
         Data widths swept (default :data:`DEFAULT_SWEEP`).
     weight_widths : sequence of int, optional
         Weight widths swept against every data width; default: each data width with a
         weight width equal to it.
+    row_scales : sequence of int, optional
+        Per-row weight scales off (0) and/or on (1), crossed with the widths (default: off).
+        Calibrated per format; the accuracy is that of the calibrated shifts.
     activation_segments : int, optional
         Sigmoid/tanh table segments (default that of :class:`RPUConfig`), capped for narrow
         data widths at ``2**(data_width - 2)``.
@@ -203,9 +213,11 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
     """
     started = time.monotonic()
     stream = sys.stderr if progress_stream is None else progress_stream
-    sweep, segments = _check_sweep(pim_arrays, lanes_per_array, activation_units,
-                                   elementwise_units, data_widths, weight_widths,
-                                   activation_segments)
+    sweep, segments = _check_sweep(
+        {"pim_arrays": pim_arrays, "lanes_per_array": lanes_per_array,
+         "weights_per_word": weights_per_word, "activation_units": activation_units,
+         "elementwise_units": elementwise_units, "data_widths": data_widths,
+         "row_scales": row_scales}, weight_widths, activation_segments)
     jobs = _check_run_options(steps, jobs, synth_timeout)
     liberty = _check_liberty(liberty)
 
@@ -219,11 +231,7 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
         widths, candidates, combinations, skipped = _candidates(model, sweep, segments, stream)
         formats = _calibrate_formats(runner, model, widths, candidates, inputs, segments,
                                      stream)
-        points = []
-        for key, values in candidates:
-            fmt = formats[key]
-            config = RPUConfig(**dict(values, **fmt["values"]))
-            points.append({"point": len(points), "config": config.to_dict(), "format": fmt})
+        points = _points(candidates, formats)
         context = {"input_size": model.input_size, "hidden_sizes": list(model.hidden_sizes),
                    "steps": steps, "synthesize": bool(synthesize),
                    "synth_cache": None if synth_cache is None
@@ -252,11 +260,19 @@ def _count(number, noun):
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
+def _config_values(point):
+    """The point's configuration fields, with those :meth:`RPUConfig.to_dict` leaves out
+    at their defaults."""
+    return {**_OMITTED_DEFAULTS, **point["config"]}
+
+
 def _describe(point):
-    c = point["config"]
-    return (f"point {point['point']} ({c['pim_arrays']}x{c['lanes_per_array']} lanes, "
+    c = _config_values(point)
+    words = "" if c["weights_per_word"] == 1 else f" x {c['weights_per_word']} weights/word"
+    return (f"point {point['point']} ({c['pim_arrays']}x{c['lanes_per_array']} lanes{words}, "
             f"{c['activation_units']} act., {c['elementwise_units']} elt., "
-            f"{c['data_width']}/{c['weight_width']} bits)")
+            f"{c['data_width']}/{c['weight_width']} bits"
+            f"{', row scales' if c['row_scales'] else ''})")
 
 
 # Checks of the options, before any work -------------------------------------------------
@@ -272,25 +288,21 @@ def _check_values(option, values, low, high):
     return sorted(set(values))
 
 
-def _check_sweep(pim_arrays, lanes_per_array, activation_units, elementwise_units,
-                 data_widths, weight_widths, activation_segments):
-    """The swept values, checked, sorted and deduplicated (defaults: :data:`DEFAULT_SWEEP`),
-    and the activation segments."""
-    sweep = {
-        "pim_arrays": _check_values("--pim-arrays",
-                                    pim_arrays or DEFAULT_SWEEP["pim_arrays"], 1, MAX_LANES),
-        "lanes_per_array": _check_values(
-            "--lanes-per-array", lanes_per_array or DEFAULT_SWEEP["lanes_per_array"],
-            1, MAX_LANES),
-        "activation_units": _check_values(
-            "--activation-units", activation_units or DEFAULT_SWEEP["activation_units"],
-            1, MAX_LANES // 4),
-        "elementwise_units": _check_values(
-            "--elementwise-units", elementwise_units or DEFAULT_SWEEP["elementwise_units"],
-            1, MAX_LANES // 4),
-        "data_widths": _check_values("--data-widths",
-                                     data_widths or DEFAULT_SWEEP["data_widths"], 4, 20),
-    }
+#: ``(option, lowest, highest)`` of every swept value with a default in :data:`DEFAULT_SWEEP`.
+_SWEEP_LIMITS = {"pim_arrays": ("--pim-arrays", 1, MAX_LANES),
+                 "lanes_per_array": ("--lanes-per-array", 1, MAX_LANES),
+                 "weights_per_word": ("--weights-per-word", 1, MAX_WEIGHTS_PER_WORD),
+                 "activation_units": ("--activation-units", 1, MAX_LANES // 4),
+                 "elementwise_units": ("--elementwise-units", 1, MAX_LANES // 4),
+                 "data_widths": ("--data-widths", 4, 20),
+                 "row_scales": ("--row-scales", 0, 1)}
+
+
+def _check_sweep(values, weight_widths, activation_segments):
+    """The swept values (``values``, keyed by :data:`DEFAULT_SWEEP`'s keys, None or empty
+    for the default), checked, sorted and deduplicated, and the activation segments."""
+    sweep = {key: _check_values(option, values[key] or DEFAULT_SWEEP[key], low, high)
+             for key, (option, low, high) in _SWEEP_LIMITS.items()}
     if weight_widths is not None:
         sweep["weight_widths"] = _check_values("--weight-widths", weight_widths, 2, 20)
     segments = RPUConfig().activation_segments if activation_segments is None \
@@ -373,14 +385,17 @@ def _inputs(model, x, calibration_inputs, steps):
 
 def _candidates(model, sweep, segments, stream):
     """The valid combinations of the sweep: ``(widths, candidates, combinations, skipped)``,
-    ``candidates`` a list of ``((data width, weight width), RPUConfig keyword arguments)``
-    and ``skipped`` the count of invalid ones per reason. Valid or not does not depend on the
-    fractional bits (calibrated later), so placeholder ones are used."""
+    ``widths`` the formats' keys ``(data width, weight width, row scales)``, ``candidates``
+    a list of ``(format key, RPUConfig keyword arguments)`` and ``skipped`` the count of
+    invalid ones per reason. Valid or not does not depend on the fractional bits (calibrated
+    later), so placeholder ones are used."""
     from rpu.compiler import plan_schedule
     if "weight_widths" in sweep:
-        widths = list(itertools.product(sweep["data_widths"], sweep["weight_widths"]))
+        pairs = itertools.product(sweep["data_widths"], sweep["weight_widths"])
     else:
-        widths = [(width, width) for width in sweep["data_widths"]]
+        pairs = [(width, width) for width in sweep["data_widths"]]
+    widths = [(data_width, weight_width, bool(scales)) for (data_width, weight_width), scales
+              in itertools.product(pairs, sweep["row_scales"])]
     capacity = {"input_size": model.input_size, "hidden_size": max(model.hidden_sizes),
                 "num_layers": model.num_layers}
     try:
@@ -390,22 +405,24 @@ def _candidates(model, sweep, segments, stream):
         raise ExploreInputError(f"MODEL: too large for an RPU: {error}") from None
     candidates, skipped = [], {}
     combinations = 0
-    for (data_width, weight_width), arrays, lanes, act, elt in itertools.product(
-            widths, sweep["pim_arrays"], sweep["lanes_per_array"],
+    for key, arrays, lanes, words, act, elt in itertools.product(
+            widths, sweep["pim_arrays"], sweep["lanes_per_array"], sweep["weights_per_word"],
             sweep["activation_units"], sweep["elementwise_units"]):
         combinations += 1
+        data_width, weight_width, scales = key
         values = dict(capacity, data_width=data_width, data_frac_bits=data_width - 2,
                       weight_width=weight_width, weight_frac_bits=weight_width - 1,
+                      row_scales=scales,
                       activation_segments=min(segments, 1 << (data_width - 2)),
-                      pim_arrays=arrays, lanes_per_array=lanes, activation_units=act,
-                      elementwise_units=elt)
+                      pim_arrays=arrays, lanes_per_array=lanes, weights_per_word=words,
+                      activation_units=act, elementwise_units=elt)
         try:
             config = RPUConfig(**values)
             plan_schedule(config, model.input_size, list(model.hidden_sizes))
         except ConfigError as error:
             skipped[str(error)] = skipped.get(str(error), 0) + 1
             continue
-        candidates.append(((data_width, weight_width), values))
+        candidates.append((key, values))
     skipped_count = sum(skipped.values())
     if not candidates:
         reasons = "; ".join(f"{reason} ({count}x)" for reason, count in skipped.items())
@@ -418,8 +435,8 @@ def _candidates(model, sweep, segments, stream):
 
 
 def _calibrate_formats(runner, model, widths, candidates, inputs, segments, stream):
-    """Calibrate once per (data width, weight width) that has a valid point (accuracy
-    depends on the formats only); returns ``{widths: calibrate_format(...)}``."""
+    """Calibrate once per (data width, weight width, row scales) that has a valid point
+    (accuracy depends on the formats only); returns ``{key: calibrate_format(...)}``."""
     used = [w for w in widths if any(key == w for key, _ in candidates)]
     shared = {"layers": model.layers, "calibration": inputs["calibration"],
               "sequences": inputs["sequences"], "references": inputs["references"],
@@ -427,23 +444,34 @@ def _calibrate_formats(runner, model, widths, candidates, inputs, segments, stre
     print(f"explore: calibrating {_count(len(used), 'format')} on "
           f"{runner.where(len(used))}", file=stream, flush=True)
     results = runner.map(calibrate_format, shared, used,
-                         lambda w: f"calibration of {w[0]}/{w[1]} bits",
+                         lambda w: f"calibration of {w[0]}/{w[1]} bits"
+                         + (" with row scales" if w[2] else ""),
                          ProgressBar(len(used), stream=stream, label="calibrate",
                                      unit="formats"))
     return dict(zip(used, results))
 
 
-# Rows, Pareto front, summary --------------------------------------------------------------
+# Points, rows, Pareto front, summary ----------------------------------------------------
+
+def _points(candidates, formats):
+    """One point per valid combination, with its calibrated format (``point`` id,
+    ``config`` as :meth:`RPUConfig.to_dict`, ``format``)."""
+    points = []
+    for key, values in candidates:
+        fmt = formats[key]
+        config = RPUConfig(**dict(values, **fmt["values"]))
+        points.append({"point": len(points), "config": config.to_dict(), "format": fmt})
+    return points
+
 
 def _rows(points, results, steps):
     """One row per point, keyed by :data:`COLUMNS` (None where there is no value)."""
     rows = []
     for point, result in zip(points, results):
-        config = point["config"]
+        config = _config_values(point)
         row = dict.fromkeys(key for key, _ in COLUMNS)
         row.update({key: config[key] for key in _CONFIG_COLUMNS})
-        row.update({"point": point["point"],
-                    "mac_lanes": config["pim_arrays"] * config["lanes_per_array"],
+        row.update({"point": point["point"], "mac_lanes": RPUConfig(**config).mac_lanes,
                     "steps": steps})
         row.update(result["row"])
         accuracy = point["format"]["accuracy"]
@@ -475,8 +503,8 @@ _NOTES = [
     "accuracy: the bit-accurate fixed-point model (lstm_ref.fixed_lstm) against the "
     "float64 LSTM on the inputs, last layer's h; no RTL simulation, since the RTL "
     "is bit exact to that model for any resources (tests/test_end_to_end.py, "
-    "tests/test_stacked.py); it depends only on the formats, chosen per width by "
-    "calibration (rpu.calibration)",
+    "tests/test_stacked.py); it depends only on the formats, chosen per width (and row "
+    "scales: with them, the per-row shifts too) by calibration (rpu.compiler.calibration)",
     "no task metric: an imported model is the LSTM alone (no head), so accuracy is "
     "the error against float64",
     "energy: modelled (rpu.energy_actions: the schedule's exact activity counts x "

@@ -51,7 +51,8 @@ def weight_layout(config):
         "array": range(config.pim_arrays),
         # With row scales, the scale words follow the weights (rpu.hw.program.scale_address).
         "addr": range(config.load_depth),
-        "data": data.ArrayLayout(signed(config.weight_width), config.lanes_per_array),
+        # One weight per MAC lane (weights_per_word per lane's word).
+        "data": data.ArrayLayout(signed(config.weight_width), config.macs_per_array),
     })
 
 
@@ -74,8 +75,9 @@ class RPU(wiring.Component):
 
     Ports (all synchronous to the one clock domain ``sync``; ``rst`` is synchronous):
 
-    * ``weights`` (stream in): while idle, writes ``data`` (one weight per lane of PIM array
-      ``array``) at address ``addr`` of that array's lanes. The memory image comes from
+    * ``weights`` (stream in): while idle, writes ``data`` (one weight per MAC lane of PIM
+      array ``array``: ``weights_per_word`` weights per lane's word) at address ``addr`` of
+      that array's lanes. The memory image comes from
       :func:`rpu.compiler.codegen.compile_lstm`. With ``row_scales``, addresses from
       ``weight_depth`` on write the lanes' scale memories (a row's shift in the low bits of
       its lane's word, at ``weight_depth +`` :func:`~rpu.hw.program.scale_address`).
@@ -152,6 +154,7 @@ class RPU(wiring.Component):
                              weight_width=config.weight_width,
                              weight_frac_bits=config.weight_frac_bits,
                              acc_width=config.acc_width, depth=config.weight_depth,
+                             weights_per_word=config.weights_per_word,
                              scale_depth=config.scale_depth, sram_macros=self.sram_macros,
                              split_products=self.split_products)
             m.submodules[f"pim{index}"] = array

@@ -8,7 +8,7 @@ import pytest
 from rpu.config import RPUConfig
 from rpu.energy.model import ACTIONS, ACTION_ENERGY_PJ, sram_access_energy_pj
 from rpu.energy.activity import (action_counts, action_energies, energy_from_activity,
-                                engine_buffer_words)
+                                engine_buffer_words, ACTIVITY_NAMES)
 from rpu.compiler import compile_lstm
 from rpu.sim.session import simulate_program
 from tests.helpers import random_lstm
@@ -176,3 +176,26 @@ def test_energies_follow_the_configured_widths():
     # With the memory scaled to the lane memory the same rules hold (same depth).
     assert action_energies(narrow)["weight_read"] == pytest.approx(
         action_energies(base)["weight_read"] * 0.5 * math.sqrt(0.5))
+
+
+def test_packed_words_read_once_for_p_macs():
+    """With P weights per word, every issued column reads one word of P weights in each lane
+    (not one per MAC), priced as a read of P * weight_width bits from the lane's memory."""
+    values = dict(input_size=64, hidden_size=128, weight_width=4)
+    packed = RPUConfig(**values, lanes_per_array=4, weights_per_word=4)
+    plain = RPUConfig(**values, lanes_per_array=16)
+    assert packed.mac_lanes == plain.mac_lanes == 64
+    assert packed.weight_depth == plain.weight_depth == 8 * 193
+    activity = dict.fromkeys(ACTIVITY_NAMES, 0)
+    activity.update(columns=1000)
+    counts = [action_counts(c, activity) for c in (packed, plain)]
+    assert counts[0]["mac"] == counts[1]["mac"] == 64 * 1000
+    assert counts[0]["weight_read"] == 16 * 1000
+    assert counts[1]["weight_read"] == 64 * 1000
+    # 10 pJ per 64 bits of an 8 KB array (Horowitz), bits read, sqrt of the capacity:
+    # 16-bit words of a 1544-word memory (3088 bytes), 4-bit words of the same depth.
+    read = [action_energies(c)["weight_read"] for c in (packed, plain)]
+    assert read[0] == pytest.approx(10 * 16 / 64 * math.sqrt(1544 * 2 / 8192))
+    assert read[1] == pytest.approx(10 * 4 / 64 * math.sqrt(1544 / 2 / 8192))
+    # Same MAC energy (a 16 x 4 multiply each).
+    assert action_energies(packed)["mac"] == action_energies(plain)["mac"]

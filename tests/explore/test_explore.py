@@ -4,18 +4,21 @@ synthesized for real; CSV columns and rows, the Pareto front (checked independen
 the plots, and bad input."""
 
 import csv
+import io
 import json
 import struct
 
 import numpy as np
 import pytest
 
-from rpu.compiler.calibration import evaluate_formats
+from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm
+from lstm_ref.float_lstm import lstm_forward
+from rpu.compiler.calibration import calibrate, evaluate_formats
 from rpu.cli import main
 from rpu.config import RPUConfig
 from rpu.energy.activity import energy_from_activity
 from rpu.compiler import plan_schedule
-from rpu.explore.sweep import COLUMNS, pareto_front
+from rpu.explore.sweep import COLUMNS, explore, pareto_front
 from rpu.frontend import load_model
 from tests.helpers import IMPORT_DATA as DATA
 
@@ -238,12 +241,127 @@ def test_failed_synthesis_writes_nothing(inputs, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_sweep_over_weights_per_word(inputs, tmp_path):
+    """P weights per lane word: P MACs per lane. Every row's MAC lanes and cycles are those
+    of the same RPUConfig's schedule, and P = 2 with L lanes takes the cycles of P = 1 with
+    2L lanes (the same MACs)."""
+    out = tmp_path / "out"
+    assert run(["explore", MODEL, "--inputs", str(inputs), "--pim-arrays", "1",
+                "--lanes-per-array", "4,8", "--weights-per-word", "1,2,4",
+                "--activation-units", "1", "--elementwise-units", "1", "--data-widths", "12",
+                "--weight-widths", "8", "--no-synth", "--jobs", "1", "-o", str(out)]) == 0
+    header, rows = read_csv(out / "points.csv")
+    assert header == HEADERS
+    assert "weights_per_word [weights]" in header and "row_scales [bool]" in header
+    assert len(rows) == 6
+    cycles = {}
+    for row in rows:
+        lanes = int(row["lanes_per_array [lanes]"])
+        words = int(row["weights_per_word [weights]"])
+        assert int(row["weight_width [bits]"]) == 8 and row["row_scales [bool]"] == "false"
+        config = RPUConfig(input_size=3, hidden_size=5, pim_arrays=1, lanes_per_array=lanes,
+                           weights_per_word=words, activation_units=1, elementwise_units=1,
+                           data_width=12, weight_width=8)
+        schedule = plan_schedule(config, 3, 5)
+        assert int(row["mac_lanes [lanes]"]) == config.mac_lanes == lanes * words
+        assert int(row["cycles_per_step [cycles]"]) == schedule.step_cycles
+        assert int(row["total_cycles [cycles]"]) == schedule.total_cycles(7)
+        assert float(row["utilization [fraction]"]) == schedule.utilization(7)
+        cycles[(lanes, words)] = schedule.total_cycles(7)
+    assert set(cycles) == {(lanes, words) for lanes in (4, 8) for words in (1, 2, 4)}
+    assert cycles[(4, 2)] == cycles[(8, 1)]
+    assert cycles[(4, 4)] == cycles[(8, 2)]
+    assert cycles[(4, 2)] < cycles[(4, 1)]              # not vacuous: P changes the cycles
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sweep"]["weights_per_word"] == [1, 2, 4]
+    assert summary["sweep"]["row_scales"] == [0]
+    assert summary["skipped_invalid"] == 0
+
+
+def test_invalid_weights_per_word_combinations_are_skipped(inputs):
+    """A weight word wider than 64 bits, or MACs not a multiple of 4, is skipped and
+    counted, like any invalid combination."""
+    model = load_model(MODEL)
+    result = explore(model, np.load(inputs), pim_arrays=[1], lanes_per_array=[1, 4],
+                     weights_per_word=[2, 16], activation_units=[1], elementwise_units=[1],
+                     data_widths=[12], weight_widths=[4, 8], synthesize=False, jobs=1,
+                     progress_stream=io.StringIO())
+    summary = result.summary
+    assert summary["combinations"] == 8 and summary["points"] == len(result.rows) == 4
+    assert summary["skipped_invalid"] == 4
+    reasons = summary["skipped_reasons"]
+    assert sum(count for reason, count in reasons.items() if "64 bits" in reason) == 2
+    assert sum(count for reason, count in reasons.items() if "multiple of 4" in reason) == 2
+    # The valid ones: 1 lane x 16 weights of 4 bits, and 4 lanes x 2 or 16 (4-bit) weights.
+    assert sorted((row["lanes_per_array"], row["weights_per_word"], row["weight_width"],
+                   row["mac_lanes"]) for row in result.rows) == [
+        (1, 16, 4, 16), (4, 2, 4, 8), (4, 2, 8, 8), (4, 16, 4, 64)]
+
+
+def test_sweep_over_row_scales(inputs):
+    """Row scales on and off at 4-bit weights are two formats, calibrated apart; with them,
+    the accuracy is that of the golden model with the calibrated shifts."""
+    model = load_model(MODEL)
+    x = np.load(inputs)
+    result = explore(model, x, pim_arrays=[1], lanes_per_array=[4], activation_units=[1],
+                     elementwise_units=[1], data_widths=[12], weight_widths=[4],
+                     row_scales=[0, 1], synthesize=False, jobs=1,
+                     progress_stream=io.StringIO())
+    rows = {row["row_scales"]: row for row in result.rows}
+    assert len(result.rows) == 2 and set(rows) == {0, 1}
+    assert [f["row_scales"] for f in result.summary["formats"]] == [False, True]
+    assert result.summary["sweep"]["row_scales"] == [0, 1]
+    sequences = list(model.sequences(x))
+    [layer] = model.layers
+    references = [lstm_forward(sequence, layer["weight_ih"], layer["weight_hh"],
+                               layer["bias_ih"], layer["bias_hh"]).h for sequence in sequences]
+    # Without row scales: the fixed-point model with the calibrated formats.
+    plain = calibrate(model.layers, sequences, data_width=12, weight_width=4)
+    config = plain.apply(RPUConfig(input_size=3, hidden_size=5, data_width=12,
+                                   weight_width=4))
+    _, error = evaluate_formats(model.layers, sequences, data_format=config.data_format,
+                                weight_format=config.weight_format,
+                                cell_format=config.cell_format)
+    assert rows[0]["max_abs_error_h"] == error
+    # With them: quantized and narrowed by the calibrated shifts.
+    scaled = calibrate(model.layers, sequences, data_width=12, weight_width=4,
+                       row_scales=True)
+    config = scaled.apply(RPUConfig(input_size=3, hidden_size=5, data_width=12,
+                                    weight_width=4))
+    assert config.row_scales
+    for key in ("data_frac_bits", "cell_frac_bits", "weight_frac_bits"):
+        assert rows[1][key] == getattr(config, key)
+    golden = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
+                       activation_segments=config.activation_segments,
+                       cell_format=config.cell_format)
+    matrix = quantize_lstm(layer["weight_ih"], layer["weight_hh"], layer["bias_ih"],
+                           layer["bias_hh"], config.weight_format,
+                           row_shifts=scaled.row_shifts[0])
+    assert np.max(scaled.row_shifts[0]) > 0                  # the scales do something
+    largest = 0.0
+    for sequence, reference in zip(sequences, references):
+        [output] = golden.run_stacked([matrix], config.data_format.quantize(sequence),
+                                      row_shifts=scaled.row_shifts)
+        largest = max(largest, float(np.max(np.abs(
+            config.data_format.to_float(output.h) - reference))))
+    assert rows[1]["max_abs_error_h"] == largest
+    assert rows[1]["max_abs_error_h"] < rows[0]["max_abs_error_h"]    # the scales help
+    # Same resources, so the same cycles.
+    assert rows[0]["total_cycles"] == rows[1]["total_cycles"]
+
+
 @pytest.mark.parametrize("change, message", [
     ({"model": "missing.npz"}, "MODEL"),
     ({"model": "{garbage}"}, "MODEL"),
     ({"--lanes-per-array": "4,x"}, "--lanes-per-array"),
     ({"--data-widths": "30"}, "--data-widths"),
     ({"--pim-arrays": "0"}, "--pim-arrays"),
+    ({"--weights-per-word": "0"}, "--weights-per-word"),
+    ({"--weights-per-word": "17"}, "--weights-per-word"),
+    ({"--weights-per-word": "2,x"}, "--weights-per-word"),
+    ({"--row-scales": "2"}, "--row-scales"),
+    ({"--row-scales": "-1"}, "--row-scales"),
+    ({"--row-scales": "yes"}, "--row-scales"),
     ({"--inputs": "{wrong_shape}"}, "--inputs"),
     ({"--inputs": "{nan}"}, "--inputs"),
     ({"--activation-units": "3"}, "no valid point"),

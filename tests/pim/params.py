@@ -11,4 +11,5 @@ def lane_parameters(config):
 
 def array_parameters(config):
     """``PIMArray`` parameters of an array of ``config``."""
-    return dict(lanes=config.lanes_per_array, **lane_parameters(config))
+    return dict(lanes=config.lanes_per_array, weights_per_word=config.weights_per_word,
+                **lane_parameters(config))

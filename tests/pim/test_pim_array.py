@@ -1,14 +1,17 @@
-"""A PIM array in simulation: one wide write loads a different weight into every lane, the
-broadcast operand meets each lane's own weights, and results and saturation flags come out
-per lane.
+"""A PIM array in simulation: one wide write loads a different weight into every MAC lane,
+the broadcast operand meets each MAC lane's own weights, and results and saturation flags
+come out per MAC lane (with ``weights_per_word`` P, P MAC lanes share each lane's words).
 
 Expected values are computed here with numpy from the weight image and the operands:
 lane ``l`` of a row over addresses ``a_j`` and operands ``v_j`` gives
 ``narrow(sum_j W[a_j, l] * v_j, weight_frac_bits, data_format)``.
 """
 
+import re
+
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth.sim import Simulator
 
 from lstm_ref.fixedpoint import narrow
@@ -29,6 +32,14 @@ CONFIGS = {
                                 lanes_per_array=12, activation_units=3, elementwise_units=1,
                                 data_width=10, data_frac_bits=7, weight_width=14,
                                 weight_frac_bits=9, activation_segments=32),
+    # Packed words: 2 lanes of 2 x 8-bit weights; 3 lanes of 4 x 4-bit weights.
+    "2x2-w8": RPUConfig(input_size=4, hidden_size=5, pim_arrays=1, lanes_per_array=2,
+                        weights_per_word=2, activation_units=1, elementwise_units=1,
+                        weight_width=8),
+    "3x4-d8w4": RPUConfig(input_size=3, hidden_size=6, pim_arrays=1, lanes_per_array=3,
+                          weights_per_word=4, activation_units=3, elementwise_units=1,
+                          data_width=8, data_frac_bits=4, weight_width=4,
+                          weight_frac_bits=2, activation_segments=16),
 }
 
 
@@ -48,7 +59,7 @@ def make_image(rng, config):
     ``l % 3 == 0`` high and ``l % 3 == 1`` low (and the reverse with minimal operands).
     """
     wf, df = config.weight_format, config.data_format
-    n_lanes, depth = config.lanes_per_array, config.weight_depth
+    n_lanes, depth = config.macs_per_array, config.weight_depth
     image = rng.integers(wf.min_code, wf.max_code + 1, size=(depth, n_lanes))
     n = min(config.max_columns, depth)
     for lane in range(n_lanes):
@@ -58,7 +69,9 @@ def make_image(rng, config):
         elif kind == 1:
             image[:n, lane] = wf.min_code
         else:
-            image[:n, lane] = rng.integers(-2, 3, size=n)
+            # Small enough not to saturate in any format of CONFIGS.
+            image[:n, lane] = 0
+            image[0, lane] = rng.integers(-2, 3)
     rows = [(list(range(n)), [df.max_code] * n), (list(range(n)), [df.min_code] * n)]
     for _ in range(12):
         length = int(rng.integers(1, config.max_columns + 1))
@@ -134,7 +147,7 @@ def test_per_lane_results_and_saturation(name, stall_prob):
     rng = np.random.default_rng(11)
     image, rows = make_image(rng, config)
     got = simulate(config, image, rows, seed=12, stall_prob=stall_prob)
-    n_lanes = config.lanes_per_array
+    n_lanes = config.macs_per_array
     for index, ((addrs, operands), (results, saturated)) in enumerate(zip(rows, got)):
         codes, sat = reference(image, addrs, operands, config)
         assert results == codes.tolist(), f"row {index}: results {results}, expected {codes}"
@@ -175,6 +188,17 @@ def test_lanes_hold_distinct_weights():
 
 def test_array_latency_is_the_lanes():
     assert PIMArray.LATENCY == PIMLane.LATENCY == 5
+
+
+def test_packed_lanes_read_one_word_per_column():
+    """With weights_per_word P, an array has lanes_per_array weight memories of P-weight
+    words and lanes_per_array * P MACs."""
+    config = CONFIGS["3x4-d8w4"]
+    array = PIMArray(**array_parameters(config))
+    assert len(array.results) == len(array.wr_data) == len(array.saturated) == 12
+    text = rtlil.convert(array)
+    memories = re.findall(r"memory width (\d+) size (\d+)", text)
+    assert memories == [("16", str(config.weight_depth))] * 3
 
 
 @pytest.mark.parametrize("lanes, message", [

@@ -124,12 +124,12 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products
                 layout.append(addrs)
                 for a, (w, _) in zip(addrs, row):
                     ctx.set(dut.wr_addr, a)
-                    ctx.set(dut.wr_data, w)
+                    ctx.set(dut.wr_data[0], w)
                     await ctx.tick()
             ctx.set(dut.wr_en, 0)
             # A stray weight write while running would be caught by the results.
             ctx.set(dut.wr_addr, 0)
-            ctx.set(dut.wr_data, 0)
+            ctx.set(dut.wr_data[0], 0)
 
             # Enabled-cycle program: per enabled cycle, the issued column (or None) and the
             # operand of the previous enabled cycle's column.
@@ -152,7 +152,7 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products
                     ctx.set(dut.en, 0)
                     garbage()
                     _, _, result, valid, sat = await ctx.tick().sample(
-                        dut.result, dut.result_valid, dut.saturated)
+                        dut.results[0], dut.result_valid, dut.saturated)
                     pending_stall.append((result, valid, sat))
                     continue
                 ctx.set(dut.en, 1)
@@ -170,7 +170,7 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products
                 ctx.set(dut.operand, previous[3] if previous is not None else
                         int(rng.integers(df.min_code, df.max_code + 1)))
                 _, _, result, valid, sat = await ctx.tick().sample(
-                    dut.result, dut.result_valid, dut.saturated)
+                    dut.results[0], dut.result_valid, dut.saturated)
                 # Stalled cycles show exactly what the next enabled cycle shows.
                 for stalled in pending_stall:
                     assert stalled == (result, valid, sat), (n, stalled, (result, valid, sat))

@@ -47,7 +47,7 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed):
             starts.append(address)
             for w, _ in row:
                 ctx.set(dut.wr_addr, address)
-                ctx.set(dut.wr_data, w)
+                ctx.set(dut.wr_data[0], w)
                 await ctx.tick()
                 address += 1
         # Scale words after the weights: a signed word whose low bits are the shift, with
@@ -56,7 +56,7 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed):
             high = int(rng.integers(0, 1 << (weight_width - SCALE_BITS)))
             word = (high << SCALE_BITS | shift) & mask
             ctx.set(dut.wr_addr, depth + index)
-            ctx.set(dut.wr_data, word - (1 << weight_width) if word >> (weight_width - 1)
+            ctx.set(dut.wr_data[0], word - (1 << weight_width) if word >> (weight_width - 1)
                     else word)
             await ctx.tick()
         ctx.set(dut.wr_en, 0)
@@ -82,7 +82,7 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed):
                 # Between rows the scale address may be anything.
                 ctx.set(dut.scale_addr, int(rng.integers(0, len(scales))))
             _, _, result, valid, saturated = await ctx.tick().sample(
-                dut.result, dut.result_valid, dut.saturated)
+                dut.results[0], dut.result_valid, dut.saturated)
             if valid:
                 results.append((result, bool(saturated)))
             previous = issue

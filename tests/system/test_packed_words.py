@@ -1,0 +1,163 @@
+"""Packed weight words (issue 9, item 2) on the simulated RPU.
+
+With ``weights_per_word`` P, a lane's weight memory word holds P weights (the same column of P
+rows) and the lane has P MACs: P multiply-accumulates per weight read. The reference is
+independent of the compiler and of the packing: the golden model,
+:class:`lstm_ref.fixed_lstm.FixedLSTM`, on matrices quantized here with
+:func:`lstm_ref.fixed_lstm.quantize_lstm`. The RTL's h and c equal it bit for bit, every
+layer, in exactly the cycles the expansion model predicts, with the activity counters it
+predicts; and an RPU of P-weight words computes, cycle for cycle, what an RPU with P times
+the lanes of one weight computes, while reading P times fewer words.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm, choose_row_shifts
+from rpu.config import RPUConfig
+from rpu.compiler import compile_stacked
+from rpu.energy.activity import action_counts
+from rpu.generator import describe
+from rpu.sim.hdl import find_verilator, find_icarus
+from rpu.sim.session import Load, Run, StallPatterns, simulate_session
+from tests.helpers import random_stack, require_simulator
+
+
+STEPS = 4
+
+
+def golden(config, layers, x_codes, shifts=None):
+    """Every layer's FixedLSTMOutput, from the parameters (and the row shifts) alone."""
+    model = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
+                      activation_segments=config.activation_segments,
+                      cell_format=config.cell_format)
+    shifts = shifts or [None] * len(layers)
+    matrices = [quantize_lstm(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
+                              config.weight_format, row_shifts=s)
+                for p, s in zip(layers, shifts)]
+    return model.run_stacked(matrices, x_codes, row_shifts=shifts if shifts[0] is not None
+                             else None)
+
+
+# (input size, hidden sizes, configuration)
+CASES = {
+    "P2-w8-d16": (3, [5], dict(pim_arrays=1, lanes_per_array=4, weights_per_word=2,
+                               weight_width=8)),
+    "P4-w4-d8-scales-2arrays": (3, [6], dict(pim_arrays=2, lanes_per_array=2,
+                                             weights_per_word=4, weight_width=4,
+                                             data_width=8, activation_units=2,
+                                             row_scales=True)),
+    "P8-w4-d12-one-lane": (4, [5], dict(pim_arrays=1, lanes_per_array=1, weights_per_word=8,
+                                        weight_width=4, data_width=12)),
+    "P4-w16-64bit-words": (2, [3], dict(pim_arrays=1, lanes_per_array=1, weights_per_word=4,
+                                        weight_width=16)),
+    "P3-w6-d10-odd": (5, [4], dict(pim_arrays=1, lanes_per_array=4, weights_per_word=3,
+                                   weight_width=6, data_width=10, activation_units=3)),
+    "stacked-P2-w8-scales": (3, [5, 4], dict(pim_arrays=2, lanes_per_array=2,
+                                             weights_per_word=2, weight_width=8,
+                                             row_scales=True)),
+}
+
+
+def case_config(input_size, hidden_sizes, resources):
+    values = dict(activation_units=1, elementwise_units=1, activation_segments=16)
+    values.update(resources)
+    return RPUConfig(input_size=input_size, hidden_size=max(hidden_sizes),
+                     num_layers=len(hidden_sizes), **values)
+
+
+def shifts_of(config, layers):
+    if not config.row_scales:
+        return None
+    return [choose_row_shifts(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
+                              config.weight_format) for p in layers]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_rtl_bit_exact_with_packed_words(name):
+    I, hidden, resources = CASES[name]
+    config = case_config(I, hidden, resources)
+    assert config.weights_per_word > 1
+    rng = np.random.default_rng(len(name) + 100)
+    layers = random_stack(rng, I, hidden, scale=1.5)
+    shifts = shifts_of(config, layers)
+    program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
+    x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
+    [result] = simulate_session(config, [Load(program), Run(x)])
+    expected = golden(config, layers, x, shifts)
+    for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
+        np.testing.assert_array_equal(layer_h, reference.h)
+        np.testing.assert_array_equal(layer_c, reference.c)
+    assert result.saturations == sum(output.saturations for output in expected)
+    assert result.cycles == program.schedule.total_cycles(STEPS)
+    assert result.activity == program.schedule.activity(STEPS)
+    # One word read per lane and column, P MACs per read.
+    counts = action_counts(config, result.activity)
+    assert counts["mac"] == counts["weight_read"] * config.weights_per_word
+    assert counts["weight_read"] == result.activity["columns"] * config.lanes
+
+
+@pytest.mark.parametrize("packing, weight_width", [(2, 8), (4, 4), (8, 4)])
+def test_packed_words_equal_more_lanes(packing, weight_width):
+    """16 MAC lanes as 16 lanes of one weight or 16/P lanes of P weights: the same results,
+    cycles and counters; P times fewer, P times wider weight memories."""
+    values = dict(input_size=5, hidden_size=7, pim_arrays=1, activation_units=2,
+                  elementwise_units=1, weight_width=weight_width, data_width=12,
+                  activation_segments=16)
+    plain = RPUConfig(**values, lanes_per_array=16)
+    packed = RPUConfig(**values, lanes_per_array=16 // packing, weights_per_word=packing)
+    assert plain.mac_lanes == packed.mac_lanes == 16
+    rng = np.random.default_rng(packing)
+    layers = random_stack(rng, 5, [7])
+    x = plain.data_format.quantize(rng.standard_normal((STEPS, 5)))
+    programs = [compile_stacked(c, layers) for c in (plain, packed)]
+    assert programs[0].schedule == programs[1].schedule
+    # The same codes per MAC lane: the packed image is the plain one, regrouped.
+    np.testing.assert_array_equal(programs[0].weight_image, programs[1].weight_image)
+    results = [simulate_session(p.config, [Load(p), Run(x)])[0] for p in programs]
+    np.testing.assert_array_equal(results[0].outputs, results[1].outputs)
+    assert results[0].cycles == results[1].cycles
+    assert results[0].activity == results[1].activity
+    counts = [action_counts(c, r.activity) for c, r in zip((plain, packed), results)]
+    assert counts[0]["mac"] == counts[1]["mac"]
+    assert counts[0]["weight_read"] == packing * counts[1]["weight_read"]
+    # The parameter files: 16 memories of one weight, 16/P memories of P weights.
+    memories = [next(m for m in describe(c)["memories"] if m["name"].endswith(".weights"))
+                for c in (plain, packed)]
+    assert (memories[0]["count"], memories[0]["width"]) == (16, weight_width)
+    assert (memories[1]["count"], memories[1]["width"]) == (16 // packing,
+                                                            packing * weight_width)
+    assert memories[0]["words"] == memories[1]["words"]
+    json.dumps(describe(packed))
+
+
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_hdl_simulators_agree_with_packed_words(simulator, tmp_path):
+    """The generated Verilog gives what Amaranth's simulation gives, and the golden model,
+    with every stream stalling at random (the lanes' P MACs hold together)."""
+    require_simulator(simulator, find_verilator if simulator == "verilator" else find_icarus)
+    I, hidden, resources = CASES["stacked-P2-w8-scales"]
+    config = case_config(I, hidden, dict(resources, weights_per_word=4, lanes_per_array=1,
+                                         weight_width=4, data_width=12))
+    rng = np.random.default_rng(17)
+    layers = random_stack(rng, I, hidden, scale=1.5)
+    shifts = shifts_of(config, layers)
+    program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
+    x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
+    operations = [Load(program), Run(x)]
+    stalls = StallPatterns.random(9, probability=0.6)
+    [amaranth] = simulate_session(config, operations, stalls=stalls)
+    [hdl] = simulate_session(config, operations, simulator=simulator, build_dir=tmp_path,
+                             stalls=stalls)
+    expected = golden(config, layers, x, shifts)
+    for result in (amaranth, hdl):
+        for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
+            np.testing.assert_array_equal(layer_h, reference.h)
+            np.testing.assert_array_equal(layer_c, reference.c)
+    np.testing.assert_array_equal(hdl.outputs, amaranth.outputs)
+    assert (hdl.cycles, hdl.run_cycles, hdl.saturations, hdl.activity) == \
+        (amaranth.cycles, amaranth.run_cycles, amaranth.saturations, amaranth.activity)
+    # The stalls did stall the run.
+    assert hdl.cycles > program.schedule.total_cycles(STEPS)
