@@ -3,6 +3,8 @@
 * :func:`random_lstm` -- an LSTM with ``torch.nn.LSTM``'s default initialisation;
 * :func:`random_stack` -- stacked layers of such LSTMs;
 * :func:`require_simulator` -- skip off CI, fail on CI, when a simulator is missing;
+* :func:`golden_stack` -- every layer's golden-model output, independently of the compiler;
+* :func:`assert_simulators_agree` -- Amaranth and an HDL simulator under random stalls;
 * :data:`REPO`, :data:`DATA`, :data:`IMPORT_DATA`, :data:`ON_CI`.
 """
 
@@ -55,3 +57,40 @@ def require_simulator(name, find):
         if ON_CI:
             pytest.fail(f"{name} is required on CI: {error}")
         pytest.skip(f"{name} is not installed: {error}")
+
+
+def golden_stack(config, layers, x_codes, row_shifts=None):
+    """Every layer's FixedLSTMOutput of ``layers`` on ``x_codes``, from the parameters (and
+    the row shifts) alone: :func:`lstm_ref.fixed_lstm.quantize_lstm` and
+    :class:`~lstm_ref.fixed_lstm.FixedLSTM`, not the compiler."""
+    from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm
+    model = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
+                      activation_segments=config.activation_segments,
+                      cell_format=config.cell_format)
+    shifts = [None] * len(layers) if row_shifts is None else row_shifts
+    matrices = [quantize_lstm(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
+                              config.weight_format, row_shifts=s)
+                for p, s in zip(layers, shifts)]
+    return model.run_stacked(matrices, x_codes, row_shifts=row_shifts)
+
+
+def assert_simulators_agree(config, operations, expected, simulator, build_dir, *, seed):
+    """Run ``operations`` in Amaranth's simulator and in ``simulator`` (``"verilator"`` or
+    ``"icarus"``) with the same random stalls on every stream; both must give every layer's
+    ``expected`` h and c (FixedLSTMOutputs), the same outputs and counters. Returns the HDL
+    simulator's result."""
+    from rpu.sim.session import StallPatterns, simulate_session
+    from rpu.sim.hdl import find_verilator, find_icarus
+    require_simulator(simulator, find_verilator if simulator == "verilator" else find_icarus)
+    stalls = StallPatterns.random(seed, probability=0.6)
+    [amaranth] = simulate_session(config, operations, stalls=stalls)
+    [hdl] = simulate_session(config, operations, simulator=simulator, build_dir=build_dir,
+                             stalls=stalls)
+    for result in (amaranth, hdl):
+        for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
+            np.testing.assert_array_equal(layer_h, reference.h)
+            np.testing.assert_array_equal(layer_c, reference.c)
+    np.testing.assert_array_equal(hdl.outputs, amaranth.outputs)
+    assert (hdl.cycles, hdl.run_cycles, hdl.saturations, hdl.activity) == \
+        (amaranth.cycles, amaranth.run_cycles, amaranth.saturations, amaranth.activity)
+    return hdl

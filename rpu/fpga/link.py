@@ -161,11 +161,18 @@ class _Engine:
         m.submodules.rpu = ResetInserter(self.reset)(core)
         m.submodules.x_fifo = ResetInserter(self.reset)(x_fifo)
         m.submodules.h_fifo = ResetInserter(self.reset)(h_fifo)
+        # The RPU's h.ready decides its global run enable, which reaches every register of
+        # the RPU: it is a register here, not the FIFO's level compare. A pair is pushed at
+        # most once per cycle, so a level of at most depth - 3 in the previous cycle leaves
+        # room in this one (SyncFIFOBuffered's inner FIFO holds depth - 1 words).
+        h_room = Signal()
+        m.d.sync += h_room.eq(h_fifo.level <= link.fifo_depth - 3)
         m.d.comb += [
             core.x.valid.eq(x_fifo.r_rdy), core.x.payload.eq(x_fifo.r_data),
             x_fifo.r_en.eq(core.x.ready),
-            h_fifo.w_en.eq(core.h.valid), h_fifo.w_data.eq(core.h.payload.as_value()),
-            core.h.ready.eq(h_fifo.w_rdy),
+            h_fifo.w_en.eq(core.h.valid & h_room),
+            h_fifo.w_data.eq(core.h.payload.as_value()),
+            core.h.ready.eq(h_room),
             link.busy.eq(core.busy),
         ]
         self.x_room = Signal(range(link.fifo_depth + 1))

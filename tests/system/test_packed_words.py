@@ -15,30 +15,16 @@ import json
 import numpy as np
 import pytest
 
-from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm, choose_row_shifts
+from lstm_ref.fixed_lstm import choose_row_shifts
 from rpu.config import RPUConfig
 from rpu.compiler import compile_stacked
 from rpu.energy.activity import action_counts
 from rpu.generator import describe
-from rpu.sim.hdl import find_verilator, find_icarus
-from rpu.sim.session import Load, Run, StallPatterns, simulate_session
-from tests.helpers import random_stack, require_simulator
+from rpu.sim.session import Load, Run, simulate_session
+from tests.helpers import random_stack, golden_stack, assert_simulators_agree
 
 
 STEPS = 4
-
-
-def golden(config, layers, x_codes, shifts=None):
-    """Every layer's FixedLSTMOutput, from the parameters (and the row shifts) alone."""
-    model = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
-                      activation_segments=config.activation_segments,
-                      cell_format=config.cell_format)
-    shifts = shifts or [None] * len(layers)
-    matrices = [quantize_lstm(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
-                              config.weight_format, row_shifts=s)
-                for p, s in zip(layers, shifts)]
-    return model.run_stacked(matrices, x_codes, row_shifts=shifts if shifts[0] is not None
-                             else None)
 
 
 # (input size, hidden sizes, configuration)
@@ -86,7 +72,7 @@ def test_rtl_bit_exact_with_packed_words(name):
     program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
     x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
     [result] = simulate_session(config, [Load(program), Run(x)])
-    expected = golden(config, layers, x, shifts)
+    expected = golden_stack(config, layers, x, shifts)
     for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
         np.testing.assert_array_equal(layer_h, reference.h)
         np.testing.assert_array_equal(layer_c, reference.c)
@@ -137,7 +123,6 @@ def test_packed_words_equal_more_lanes(packing, weight_width):
 def test_hdl_simulators_agree_with_packed_words(simulator, tmp_path):
     """The generated Verilog gives what Amaranth's simulation gives, and the golden model,
     with every stream stalling at random (the lanes' P MACs hold together)."""
-    require_simulator(simulator, find_verilator if simulator == "verilator" else find_icarus)
     I, hidden, resources = CASES["stacked-P2-w8-scales"]
     config = case_config(I, hidden, dict(resources, weights_per_word=4, lanes_per_array=1,
                                          weight_width=4, data_width=12))
@@ -146,18 +131,8 @@ def test_hdl_simulators_agree_with_packed_words(simulator, tmp_path):
     shifts = shifts_of(config, layers)
     program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
     x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
-    operations = [Load(program), Run(x)]
-    stalls = StallPatterns.random(9, probability=0.6)
-    [amaranth] = simulate_session(config, operations, stalls=stalls)
-    [hdl] = simulate_session(config, operations, simulator=simulator, build_dir=tmp_path,
-                             stalls=stalls)
-    expected = golden(config, layers, x, shifts)
-    for result in (amaranth, hdl):
-        for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
-            np.testing.assert_array_equal(layer_h, reference.h)
-            np.testing.assert_array_equal(layer_c, reference.c)
-    np.testing.assert_array_equal(hdl.outputs, amaranth.outputs)
-    assert (hdl.cycles, hdl.run_cycles, hdl.saturations, hdl.activity) == \
-        (amaranth.cycles, amaranth.run_cycles, amaranth.saturations, amaranth.activity)
+    hdl = assert_simulators_agree(config, [Load(program), Run(x)],
+                                  golden_stack(config, layers, x, shifts), simulator,
+                                  tmp_path, seed=9)
     # The stalls did stall the run.
     assert hdl.cycles > program.schedule.total_cycles(STEPS)

@@ -20,23 +20,11 @@ from lstm_ref.fixedpoint import FixedFormat
 from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig
 from rpu.compiler import compile_stacked, compile_lstm
-from rpu.sim.hdl import find_verilator, find_icarus
-from rpu.sim.session import Load, Run, StallPatterns, simulate_session
-from tests.helpers import random_stack, require_simulator, REPO
+from rpu.sim.session import Load, Run, simulate_session
+from tests.helpers import random_stack, golden_stack, assert_simulators_agree, REPO
 
 
 STEPS = 4
-
-
-def golden(config, layers, shifts, x_codes):
-    """Every layer's FixedLSTMOutput, from the parameters and the shifts alone."""
-    model = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
-                      activation_segments=config.activation_segments,
-                      cell_format=config.cell_format)
-    matrices = [quantize_lstm(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
-                              config.weight_format, row_shifts=s)
-                for p, s in zip(layers, shifts)]
-    return model.run_stacked(matrices, x_codes, row_shifts=shifts)
 
 
 # (weight_width, data_width, input size, hidden sizes, resources, shifts, weight scale)
@@ -80,7 +68,7 @@ def test_rtl_bit_exact_with_row_scales(name):
         np.testing.assert_array_equal(got, want)
     x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
     [result] = simulate_session(config, [Load(program), Run(x)])
-    expected = golden(config, layers, shifts, x)
+    expected = golden_stack(config, layers, x, shifts)
     for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
         np.testing.assert_array_equal(layer_h, reference.h)
         np.testing.assert_array_equal(layer_c, reference.c)
@@ -92,7 +80,7 @@ def test_rtl_bit_exact_with_row_scales(name):
         np.testing.assert_array_equal(own.c, reference.c)
     # Not vacuous: the shifts differ between rows, and change the results.
     assert len(set(np.concatenate(shifts).tolist())) > 1
-    unscaled = golden(config, layers, [np.zeros_like(s) for s in shifts], x)
+    unscaled = golden_stack(config, layers, x, [np.zeros_like(s) for s in shifts])
     assert not np.array_equal(unscaled[-1].h, expected[-1].h)
     if name == "w16-d16-saturating":
         assert result.saturations > 0
@@ -125,26 +113,15 @@ def test_zero_shifts_equal_no_scales_in_the_same_cycles():
 def test_hdl_simulators_agree_with_row_scales(simulator, tmp_path):
     """The generated Verilog gives what Amaranth's simulation gives, and the golden model,
     with every stream stalling at random (the lanes and their scale reads hold)."""
-    require_simulator(simulator, find_verilator if simulator == "verilator" else find_icarus)
     config = case_config(4, 8, 3, [5, 4], dict(pim_arrays=2, lanes_per_array=4))
     rng = np.random.default_rng(11)
     layers = random_stack(rng, 3, [5, 4], scale=1.5)
     shifts = [rng.integers(0, 16, 4 * h) for h in (5, 4)]
     program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
     x = config.data_format.quantize(rng.standard_normal((STEPS, 3)))
-    operations = [Load(program), Run(x)]
-    stalls = StallPatterns.random(7, probability=0.6)
-    [amaranth] = simulate_session(config, operations, stalls=stalls)
-    [hdl] = simulate_session(config, operations, simulator=simulator, build_dir=tmp_path,
-                             stalls=stalls)
-    expected = golden(config, layers, shifts, x)
-    for result in (amaranth, hdl):
-        for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
-            np.testing.assert_array_equal(layer_h, reference.h)
-            np.testing.assert_array_equal(layer_c, reference.c)
-    np.testing.assert_array_equal(hdl.outputs, amaranth.outputs)
-    assert (hdl.cycles, hdl.run_cycles, hdl.saturations, hdl.activity) == \
-        (amaranth.cycles, amaranth.run_cycles, amaranth.saturations, amaranth.activity)
+    hdl = assert_simulators_agree(config, [Load(program), Run(x)],
+                                  golden_stack(config, layers, x, shifts), simulator,
+                                  tmp_path, seed=7)
     # The stalls did stall the run.
     assert hdl.cycles > program.schedule.total_cycles(STEPS)
 
