@@ -1,11 +1,11 @@
 """Fixed-point narrowing in hardware, matching :func:`lstm_ref.fixedpoint.narrow` bit for bit."""
 
-from amaranth.hdl import Mux, signed, Const
+from amaranth.hdl import Cat, Const, Mux, Value, signed
 
 from lstm_ref.checks import check_integer
 
 
-__all__ = ["narrow", "narrow_scaled", "sum_tree"]
+__all__ = ["narrow", "narrow_scaled", "sum_tree", "booth_digits", "booth_rows", "carry_save"]
 
 
 #: Terms :func:`sum_tree` adds in a plain chain; more are split into a balanced tree.
@@ -83,3 +83,88 @@ def _saturate(rounded, width):
                  Mux(low, Const(min_code, signed(width)),
                      rounded[:width].as_signed()))
     return result, high | low
+
+
+def booth_digits(multiplier):
+    """Radix-4 Booth recoding of a signed value (``m`` bits): ``ceil(m / 2)`` digits from -2
+    to 2, each as its flags ``(one, two, negative)`` (magnitude 1, magnitude 2, negative),
+    such that ``multiplier = sum(digit_k * 4**k)``; see :func:`booth_rows`."""
+    y = Value.cast(multiplier)
+    # y with the implicit 0 below bit 0, sign-extended by one bit (for an odd width).
+    bits = Cat(Const(0, 1), y, y[-1])
+    digits = []
+    for k in range((len(y) + 1) // 2):
+        low, mid, high = bits[2 * k], bits[2 * k + 1], bits[2 * k + 2]
+        digits.append((mid ^ low, (high & ~mid & ~low) | (~high & mid & low), high))
+    return digits
+
+
+def booth_rows(multiplicand, digits, width, *, constant=0):
+    """Radix-4 Booth partial products: unsigned rows whose sum is
+    ``multiplicand * multiplier + constant`` modulo ``2**width``.
+
+    Digit ``k`` of the multiplier (:func:`booth_digits`) selects 0, ``±multiplicand`` or
+    ``±2 * multiplicand`` (signed, ``n + 1`` bits for an ``n``-bit signed multiplicand),
+    negated by inverting its bits and adding 1 at bit ``2k``. Each selected multiple is made
+    unsigned by inverting its sign bit, which subtracts ``2**n * 4**k``; the sum of these
+    corrections, ``constant`` and the negations' 1s form one more row (one row of constant
+    and negation bits when they do not overlap, else two). Recoding the narrower operand
+    gives fewer rows.
+
+    Parameters
+    ----------
+    multiplicand : Value
+        A signed value.
+    digits : list of (Value, Value, Value)
+        The multiplier's :func:`booth_digits` (or registered copies of them).
+    width : int
+        Bits of the result modulo which the rows sum to the product.
+    constant : int
+        Added to the product (e.g. a rounding constant).
+
+    Returns
+    -------
+    list of Value
+        Unsigned rows, for :func:`carry_save`.
+    """
+    x = Value.cast(multiplicand)
+    n = len(x)
+    rows, negations = [], []
+    for k, (one, two, negative) in enumerate(digits):
+        multiple = Mux(two, Cat(Const(0, 1), x), Mux(one, Cat(x, x[-1]), 0))
+        rows.append(Cat(Const(0, 2 * k),
+                        multiple[:n + 1] ^ Cat(negative.replicate(n), ~negative)))
+        negations += [negative, Const(0, 1)]
+    constant = (constant - (1 << n) * ((1 << 2 * len(digits)) - 1) // 3) % (1 << width)
+    low_bits = 2 * len(digits)
+    if constant & ((1 << low_bits) - 1) == 0:
+        rows.append(Cat(*negations, Const(constant >> low_bits, max(width - low_bits, 1))))
+    else:
+        rows += [Cat(*negations), Const(constant, width)]
+    return rows
+
+
+def carry_save(rows, width):
+    """Two values whose sum is the sum of ``rows`` modulo ``2**width``, by layers of 3:2
+    compressors (full adders on whole rows: no carry propagates along a row).
+
+    Parameters
+    ----------
+    rows : list of Value or int
+        Unsigned values, or ints taken modulo ``2**width``.
+    width : int
+
+    Returns
+    -------
+    (Value, Value)
+        ``unsigned(width)`` values.
+    """
+    queue = [Const(row % (1 << width), width) if isinstance(row, int)
+             else Value.cast(row)[:width] for row in rows]
+    queue += [Const(0, width)] * (2 - len(queue))
+    # First in, first out: each layer of adders takes the rows of the layer before.
+    while len(queue) > 2:
+        a, b, c = queue[:3]
+        queue = queue[3:] + [(a ^ b ^ c)[:width],
+                             Cat(Const(0, 1), (a & b) | (a & c) | (b & c))[:width]]
+    return tuple(Cat(row, Const(0, width))[:width] for row in queue)

@@ -16,18 +16,20 @@ class PIMArray(wiring.Component):
 
     All lanes see the same address, flags and broadcast operand each cycle (each lane holds
     different weight rows at that address); a load writes the same address of every lane at
-    once, one word per lane. With ``weights_per_word`` P, the array has ``lanes * P`` MACs;
-    MAC ``k`` is MAC ``k % P`` of lane ``k // P``, and ``wr_data``, ``results`` and
-    ``saturated`` are indexed by MAC.
+    once, one word per lane. With ``weights_per_word`` P, the array has ``lanes * P`` MAC
+    lanes; MAC lane ``k`` is weight ``k % P`` of lane ``k // P``, and ``wr_data`` is indexed
+    by MAC lane. With a ``batch`` of B sequences every MAC lane has B MACs, one per
+    sequence: ``results`` and ``saturated`` hold sequence ``b``'s ``lanes * P`` results at
+    ``b * lanes * P + k``.
 
     Parameters
     ----------
     lanes : int
         MAC lanes (1 or more).
-    data_width, weight_width, weight_frac_bits, acc_width, depth, weights_per_word, \
+    data_width, weight_width, weight_frac_bits, acc_width, depth, weights_per_word, batch, \
 scale_depth : int
-        Those of every lane; see :class:`~pim.lane.PIMLane` (``weights_per_word`` 1 and
-        ``scale_depth`` 0 by default: one MAC per lane, no scale memories).
+        Those of every lane; see :class:`~pim.lane.PIMLane` (``weights_per_word`` and
+        ``batch`` 1 and ``scale_depth`` 0 by default: one MAC per lane, no scale memories).
     sram_macros : bool
         Weight memories as ``rpu_sram`` macro instances.
 
@@ -47,39 +49,42 @@ scale_depth : int
     wr_data : In(ArrayLayout(signed(weight_width), lanes * weights_per_word))
         One weight per MAC.
     wr_en : In(1)
-    results : Out(ArrayLayout(signed(data_width), lanes * weights_per_word))
+    results : Out(ArrayLayout(signed(data_width), lanes * weights_per_word * batch))
     result_valid : Out(1)
-    saturated : Out(lanes * weights_per_word)
+    saturated : Out(lanes * weights_per_word * batch)
         Per-MAC saturation flags of the last results.
     """
 
     LATENCY = PIMLane.LATENCY
 
     def __init__(self, *, lanes, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 weights_per_word=1, scale_depth=0, sram_macros=False, split_products=True):
+                 weights_per_word=1, batch=1, scale_depth=0, sram_macros=False,
+                 split_products=True):
         self.lanes = _unused_on_error(self, lambda: check_integer("lanes", lanes, 1))
         self._lane_parameters = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
-            scale_depth=scale_depth, weights_per_word=weights_per_word))
+            scale_depth=scale_depth, weights_per_word=weights_per_word, batch=batch))
         self.sram_macros = bool(sram_macros)
         self.split_products = bool(split_products)
         params = self._lane_parameters
         n = self.lanes * params["weights_per_word"]
+        macs = n * params["batch"]
         super().__init__({
             **issue_ports(depth=params["depth"], data_width=params["data_width"],
-                          scale_depth=params["scale_depth"]),
+                          scale_depth=params["scale_depth"], batch=params["batch"]),
             "wr_data": In(data.ArrayLayout(signed(params["weight_width"]), n)),
             "wr_en": In(1),
-            "results": Out(data.ArrayLayout(signed(params["data_width"]), n)),
+            "results": Out(data.ArrayLayout(signed(params["data_width"]), macs)),
             "result_valid": Out(1),
-            "saturated": Out(n),
+            "saturated": Out(macs),
         })
 
     def elaborate(self, platform):
         m = Module()
-        saturated = []
-        P = self._lane_parameters["weights_per_word"]
+        P, B = self._lane_parameters["weights_per_word"], self._lane_parameters["batch"]
+        n = self.lanes * P
+        saturated = [None] * (n * B)
         for index in range(self.lanes):
             lane = PIMLane(**self._lane_parameters, sram_macros=self.sram_macros,
                            split_products=self.split_products)
@@ -96,11 +101,14 @@ scale_depth : int
                                                         (index + 1) * P * lane.weight_width]),
                 lane.wr_en.eq(self.wr_en),
             ]
-            m.d.comb += [self.results[index * P + k].eq(lane.results[k]) for k in range(P)]
+            # The lane's result b * P + k is the array's b * lanes * P + index * P + k.
+            for b in range(B):
+                for k in range(P):
+                    m.d.comb += self.results[b * n + index * P + k].eq(lane.results[b * P + k])
+                    saturated[b * n + index * P + k] = lane.saturated[b * P + k]
             if self._lane_parameters["scale_depth"]:
                 m.d.comb += lane.scale_addr.eq(self.scale_addr)
             if index == 0:
                 m.d.comb += self.result_valid.eq(lane.result_valid)
-            saturated.append(lane.saturated)
         m.d.comb += self.saturated.eq(Cat(*saturated))
         return m

@@ -28,7 +28,7 @@ def _unused_on_error(component, check):
 
 
 def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                          scale_depth=0, weights_per_word=1):
+                          scale_depth=0, weights_per_word=1, batch=1):
     """Validate the parameters of a lane (or of an array of lanes) up front.
 
     Returns
@@ -59,19 +59,26 @@ def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_wid
         "depth": check_integer("depth", depth, 1),
         "scale_depth": scale_depth,
         "weights_per_word": check_integer("weights_per_word", weights_per_word, 1),
+        "batch": check_integer("batch", batch, 1),
     }
 
 
-def issue_ports(*, depth, data_width, scale_depth=0):
-    """The ports a lane and an array share: the issued column and its broadcast operand (and,
-    with scales, the scale address of the finishing row)."""
+def operand_shape(data_width, batch):
+    """Shape of the broadcast operand: one data word, or one per sequence of a batch."""
+    word = signed(data_width)
+    return word if batch == 1 else data.ArrayLayout(word, batch)
+
+
+def issue_ports(*, depth, data_width, scale_depth=0, batch=1):
+    """The ports a lane and an array share: the issued column and its broadcast operand(s)
+    (and, with scales, the scale address of the finishing row)."""
     ports = {
         "en": In(1),
         "addr": In(range(depth)),
         "valid": In(1),
         "first": In(1),
         "last": In(1),
-        "operand": In(signed(data_width)),
+        "operand": In(operand_shape(data_width, batch)),
         "wr_addr": In(range(depth + scale_depth)),
     }
     if scale_depth:
@@ -80,15 +87,16 @@ def issue_ports(*, depth, data_width, scale_depth=0):
 
 
 class PIMLane(wiring.Component):
-    """A weight memory with ``weights_per_word`` MAC units beside it.
+    """A weight memory with ``weights_per_word * batch`` MAC units beside it.
 
     The weights stay in the lane: each cycle the controller issues a memory address and the
     broadcast input word arrives one cycle later, together with the word read from that
-    address. A word holds P = ``weights_per_word`` weights, the same column of P rows; MAC
-    ``k`` multiplies weight ``k`` of the word by the operand and accumulates the product at
-    full precision (P MACs per read). The last column of a row narrows each sum to
-    ``data_width`` bits (drop ``weight_frac_bits``, plus the row's scale with scales, with
-    round half up; saturate) into ``results[k]``.
+    address. A word holds P = ``weights_per_word`` weights, the same column of P rows; with
+    a batch of B sequences the broadcast carries B operands, one per sequence. MAC
+    ``(b, k)`` multiplies weight ``k`` of the word by operand ``b`` and accumulates the
+    product at full precision (P x B MACs per read). The last column of a row narrows each
+    sum to ``data_width`` bits (drop ``weight_frac_bits``, plus the row's scale with scales,
+    with round half up; saturate) into ``results[b * P + k]``.
 
     Pipeline (every register advances only while ``en`` is 1):
 
@@ -121,7 +129,9 @@ class PIMLane(wiring.Component):
     depth : int
         Words of the weight memory.
     weights_per_word : int
-        Weights per memory word, and MAC units (1, the default, or more).
+        Weights per memory word (1, the default, or more).
+    batch : int
+        Sequences B whose operands are broadcast side by side (1, the default, or more).
     scale_depth : int
         Words of the scale memory (0, the default: none). With scales, each row's sum is
         narrowed by ``weight_frac_bits`` plus the row's :data:`SCALE_BITS`-bit scale (its
@@ -151,8 +161,9 @@ class PIMLane(wiring.Component):
         Weight address of the column issued in this cycle.
     valid, first, last : In(1)
         A column is issued; it is the first / the last column of a row.
-    operand : In(signed(data_width))
-        Broadcast input word, one cycle after its column is issued.
+    operand : In(signed(data_width)), or In(ArrayLayout(signed(data_width), batch))
+        Broadcast input word (one per sequence with a batch), one cycle after its column is
+        issued.
     scale_addr : In(range(scale_depth))
         Only with scales: the scale word of the rows whose last column was issued in the
         previous enabled cycle (it arrives with that column's operand; it may change once the
@@ -161,22 +172,24 @@ class PIMLane(wiring.Component):
     wr_data : In(ArrayLayout(signed(weight_width), weights_per_word))
     wr_en : In(1)
         Weight (and scale) memory write port (loading weights while idle): a whole word.
-    results : Out(ArrayLayout(signed(data_width), weights_per_word))
-        Narrowed dot products of the last finished rows, one per MAC.
+    results : Out(ArrayLayout(signed(data_width), weights_per_word * batch))
+        Narrowed dot products of the last finished rows, one per MAC: sequence ``b``'s row
+        ``k`` of the word at ``b * weights_per_word + k``.
     result_valid : Out(1)
         One-cycle pulse when ``results`` have just been updated.
-    saturated : Out(weights_per_word)
+    saturated : Out(weights_per_word * batch)
         Set with ``result_valid``, per MAC, when narrowing saturated.
     """
 
     LATENCY = 5
 
     def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 weights_per_word=1, scale_depth=0, sram_macros=False, split_products=True):
+                 weights_per_word=1, batch=1, scale_depth=0, sram_macros=False,
+                 split_products=True):
         params = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
-            scale_depth=scale_depth, weights_per_word=weights_per_word))
+            scale_depth=scale_depth, weights_per_word=weights_per_word, batch=batch))
         self.data_width = params["data_width"]
         self.weight_width = params["weight_width"]
         self.weight_frac_bits = params["weight_frac_bits"]
@@ -184,17 +197,18 @@ class PIMLane(wiring.Component):
         self.depth = params["depth"]
         self.scale_depth = params["scale_depth"]
         self.weights_per_word = params["weights_per_word"]
+        self.batch = params["batch"]
         self.sram_macros = bool(sram_macros)
         self.split_products = bool(split_products)
-        P = self.weights_per_word
+        P, B = self.weights_per_word, self.batch
         super().__init__({
             **issue_ports(depth=self.depth, data_width=self.data_width,
-                          scale_depth=self.scale_depth),
+                          scale_depth=self.scale_depth, batch=B),
             "wr_data": In(data.ArrayLayout(signed(self.weight_width), P)),
             "wr_en": In(1),
-            "results": Out(data.ArrayLayout(signed(self.data_width), P)),
+            "results": Out(data.ArrayLayout(signed(self.data_width), P * B)),
             "result_valid": Out(1),
-            "saturated": Out(P),
+            "saturated": Out(P * B),
         })
 
     def elaborate(self, platform):
@@ -216,7 +230,7 @@ class PIMLane(wiring.Component):
         valid2, first2, last2 = Signal(), Signal(), Signal()
         valid3, first3, last3 = Signal(), Signal(), Signal()
         word = Signal(data.ArrayLayout(signed(self.weight_width), P))
-        operand = Signal(signed(self.data_width))
+        operand = Signal(operand_shape(self.data_width, self.batch))
         ended = Signal()
         scales = self._scales(m) if self.scale_depth else None
         with m.If(self.en):
@@ -230,16 +244,19 @@ class PIMLane(wiring.Component):
             ]
             with m.If(ended):
                 m.d.sync += self.result_valid.eq(1)
-        for k in range(P):
-            self._mac(m, k, word[k], operand, valid3, first3, ended,
-                      None if scales is None else scales[k])
+        operands = [operand] if self.batch == 1 else [operand[b] for b in range(self.batch)]
+        for b, value in enumerate(operands):
+            for k in range(P):
+                self._mac(m, b * P + k, word[k], value, valid3, first3, ended,
+                          None if scales is None else scales[k])
         return m
 
-    def _mac(self, m, k, weight, operand, valid3, first3, ended, scale):
-        """MAC ``k``: ``weight`` (registered) times ``operand`` (registered), accumulated into
-        a carry-delayed accumulator, narrowed into ``results[k]`` after a row's last column
-        (stages +2 to +4 of the pipeline)."""
-        name = "" if self.weights_per_word == 1 else f"_{k}"
+    def _mac(self, m, index, weight, operand, valid3, first3, ended, scale):
+        """MAC ``index``: ``weight`` (registered) times ``operand`` (registered), accumulated
+        into a carry-delayed accumulator, narrowed into ``results[index]`` after a row's last
+        column (stages +2 to +4 of the pipeline)."""
+        k = index
+        name = "" if self.weights_per_word * self.batch == 1 else f"_{k}"
         product_width = self.data_width + self.weight_width
         # weight * operand = product_lo + product_hi * 2**half, with the operand's low half
         # taken as unsigned and its high half as signed.

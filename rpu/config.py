@@ -30,6 +30,9 @@ MAX_LAYERS = 16
 #: Most weights in one lane's weight word (``weights_per_word``), and the widest word.
 MAX_WEIGHTS_PER_WORD = 16
 MAX_WORD_BITS = 64
+#: Most sequences of a batch, and most MACs in all (MAC lanes x batch).
+MAX_BATCH = 16
+MAX_MACS = 4096
 #: Words per lane weight memory: every weight address (a layer's WEIGHT_BASE) must fit a
 #: 32-bit program word (rpu.hw.program.PROGRAM_DATA_BITS).
 MAX_WEIGHT_DEPTH = 1 << 32
@@ -69,6 +72,15 @@ class RPUConfig:
         ``mac_lanes = pim_arrays * lanes_per_array * weights_per_word``, must be a multiple
         of 4: a row group holds the four gates (i, f, g, o) of ``mac_lanes / 4`` hidden
         units.
+    batch : int
+        Independent sequences B run at once (1 to 16; default 1). Every weight read feeds B
+        MACs per weight, one per sequence: each MAC lane has B accumulators' worth of MACs
+        (``macs = mac_lanes * batch`` in all, at most 4096), the broadcast carries B
+        operands, and the cell engine, the x and h memories and the cell-state memory are
+        replicated per sequence. The ``x`` and ``h`` streams carry the B sequences' words
+        side by side (sequence b in element b of the payload), and the ``state`` stream
+        names the sequence it writes. The sequences run in lockstep: the schedule, and so
+        the cycle count, is that of one sequence.
     activation_units : int
         Sigmoid/tanh units; must divide ``mac_lanes / 4``.
     elementwise_units : int
@@ -106,6 +118,8 @@ class RPUConfig:
         array is weight ``k % weights_per_word`` of lane ``k // weights_per_word``.
     weight_word_bits : int
         Bits of a lane's weight word, ``weights_per_word * weight_width``.
+    macs : int
+        Multiply-accumulate units in all, ``mac_lanes * batch``.
     units_per_group : int
         Hidden units per row group, ``mac_lanes / 4``.
     max_groups : int
@@ -142,6 +156,7 @@ class RPUConfig:
     pim_arrays: int = 4
     lanes_per_array: int = 16
     weights_per_word: int = 1
+    batch: int = 1
     activation_units: int = 4
     elementwise_units: int = 2
     data_width: int = 16
@@ -167,6 +182,10 @@ class RPUConfig:
         if self.mac_lanes % 4 != 0:
             raise ConfigError(f"{product} (MAC lanes) must be a multiple of 4 (one lane "
                               f"per gate of each hidden unit), not {self.mac_lanes}")
+        _check_int("batch", self.batch, 1, MAX_BATCH)
+        if self.macs > MAX_MACS:
+            raise ConfigError(f"mac_lanes * batch (the MACs) must be at most {MAX_MACS}, not "
+                              f"{self.mac_lanes} * {self.batch} = {self.macs}")
         allowed = _divisors(self.units_per_group)
         for name in ("activation_units", "elementwise_units"):
             value = getattr(self, name)
@@ -246,6 +265,10 @@ class RPUConfig:
         return self.weights_per_word * self.weight_width
 
     @property
+    def macs(self):
+        return self.mac_lanes * self.batch
+
+    @property
     def units_per_group(self):
         return self.mac_lanes // 4
 
@@ -316,14 +339,15 @@ class RPUConfig:
                 and all(1 <= h <= self.hidden_size for h in hidden))
 
     def to_dict(self):
-        """The parameters as a dict; ``row_scales`` only when it is on and
-        ``weights_per_word`` only when it is not 1 (so that the parameter files of
+        """The parameters as a dict; ``row_scales`` only when it is on, ``weights_per_word``
+        and ``batch`` only when they are not 1 (so that the parameter files of
         configurations without them are those of earlier versions)."""
         values = asdict(self)
         if not self.row_scales:
             del values["row_scales"]
-        if self.weights_per_word == 1:
-            del values["weights_per_word"]
+        for name in ("weights_per_word", "batch"):
+            if values[name] == 1:
+                del values[name]
         return values
 
     @classmethod

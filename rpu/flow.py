@@ -98,6 +98,9 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
             model.sequences(calibration_inputs)
         check_sequences(calibration_set, "calibration_inputs", max_steps=None)
     config = _sized_config(model, config)
+    if device is not None and config.batch != 1:
+        raise ValueError(f"batch must be 1 with a device (the host link streams one "
+                         f"sequence), not {config.batch}")
 
     calibration = None
     if calibrate_formats:
@@ -121,8 +124,10 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
                                baud_rate=DEFAULT_BAUD_RATE if baud_rate is None else baud_rate)
         simulator = f"board at {device}"
     else:
-        results = simulate_session(config, [Load(program)] + [Run(c) for c in codes],
-                                   simulator=simulator, vcd_path=vcd_path)
+        runs = _batches(config, codes)
+        results = _per_sequence(config, simulate_session(
+            config, [Load(program)] + [Run(batch) for batch in runs], simulator=simulator,
+            vcd_path=vcd_path), len(codes))
     measured = _measure(model, config, program, sequences, codes, results,
                         board=device is not None)
     return _report(model, config, program, sequences, measured, calibration, simulator,
@@ -148,13 +153,42 @@ def _sized_config(model, config):
                    num_layers=max(config.num_layers, model.num_layers))
 
 
+def _batches(config, codes):
+    """The x codes of each run: one sequence per run, or with a batch of B the sequences B
+    at a time, (B, T, I), the last batch filled up with sequences of zeros."""
+    B = config.batch
+    if B == 1:
+        return list(codes)
+    padded = list(codes) + [np.zeros_like(codes[0])] * (-len(codes) % B)
+    return [np.stack(padded[k:k + B]) for k in range(0, len(padded), B)]
+
+
+def _per_sequence(config, results, count):
+    """One result per sequence: a batch's result split by sequence (the first with the run's
+    cycles and activity, the others with none, so that the run counts once); the filler
+    sequences of the last batch dropped."""
+    if config.batch == 1:
+        return results
+    split = []
+    for result in results:
+        for b in range(config.batch):
+            split.append(replace(
+                result, outputs=result.outputs[:, b], h=result.h[b], c=result.c[b],
+                layers_h=[h[b] for h in result.layers_h],
+                layers_c=[c[b] for c in result.layers_c],
+                cycles=result.cycles if b == 0 else 0,
+                run_cycles=result.run_cycles if b == 0 else 0,
+                activity=result.activity if b == 0 else {}))
+    return split[:count]
+
+
 def _measure(model, config, program, sequences, codes, results, *, board=False):
     """Compare every run with the fixed-point and float64 models and add up cycles and
     activity: ``bit_exact``, ``errors``, ``outputs``, ``steps``, ``cycles``, ``predicted``,
     ``activity``."""
     fmt = config.data_format
     measured = {"bit_exact": True, "errors": [], "outputs": [], "steps": 0, "cycles": 0,
-                "predicted": 0, "activity": {}}
+                "predicted": 0, "activity": {}, "run_steps": 0}
     for sequence, sequence_codes, result in zip(sequences, codes, results):
         expected = program.reference(sequence_codes)[-1]
         measured["bit_exact"] &= bool(np.array_equal(result.h, expected.h)
@@ -164,6 +198,9 @@ def _measure(model, config, program, sequences, codes, results, *, board=False):
         measured["errors"].append(float(np.abs(h - reference.h).max()))
         measured["outputs"].append(h)
         measured["steps"] += len(sequence)
+        if result.cycles == 0:          # a batch's later sequence: its run counted once
+            continue
+        measured["run_steps"] += len(sequence)
         if board:
             # A board reports the RPU's own cycle counter (from start to the last output),
             # not the simulator's cycles from the start strobe: compare like with like.
@@ -183,12 +220,14 @@ def _report(model, config, program, sequences, measured, calibration, simulator,
     from rpu.energy.activity import energy_from_activity
 
     fmt = config.data_format
-    steps, cycles = measured["steps"], measured["cycles"]
+    # Steps of the sequences, and of the runs (with a batch, a run's step is B sequences').
+    steps, run_steps, cycles = measured["steps"], measured["run_steps"], measured["cycles"]
     seconds = cycles / (clock_mhz * 1e6)
-    energy = energy_from_activity(config, measured["activity"], steps,
+    energy = energy_from_activity(config, measured["activity"], run_steps,
                                   program.schedule.ops_per_step(),
-                                  seconds_per_step=seconds / steps)
-    ops = program.schedule.ops_per_step() * steps
+                                  seconds_per_step=seconds / run_steps)
+    # The sequences' operations (a batch's filler sequences are not counted).
+    ops = program.schedule.ops_per_step() // config.batch * steps
     saturations, _ = evaluate_formats(model.layers, list(sequences), data_format=fmt,
                                       weight_format=config.weight_format,
                                       cell_format=config.cell_format,
@@ -211,7 +250,7 @@ def _report(model, config, program, sequences, measured, calibration, simulator,
         "cycles": cycles,
         "predicted_cycles": measured["predicted"],
         "cycles_per_step": program.schedule.step_cycles,
-        "utilization": program.schedule.macs_per_step() * steps / (config.mac_lanes * cycles),
+        "utilization": program.schedule.macs_per_step() * run_steps / (config.macs * cycles),
         "clock_mhz": clock_mhz,
         "clock_note": "assumed clock, not a synthesis result" if
                       clock_mhz == DEFAULT_CLOCK_MHZ else "given clock",

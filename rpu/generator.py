@@ -75,7 +75,7 @@ def _stream(name, direction, layout_or_width, description, meaning=None):
 
 
 def _ports(config):
-    W, Ww = config.data_width, config.weight_width
+    W, Ww, B = config.data_width, config.weight_width, config.batch
     return [
         {"name": "clk", "direction": "in", "width": 1, "description": "clock (rising edge)"},
         {"name": "rst", "direction": "in", "width": 1,
@@ -100,15 +100,21 @@ def _ports(config):
                 "initial state load (h0, c0) for a run with keep_state; ready while busy "
                 "is low",
                 {"target": "0 = h, 1 = c", "layer": "layer index",
+                 **({"sequence": "sequence of the batch"} if B > 1 else {}),
                  "index": "h: hidden unit; c: word of elementwise_units units",
                  "data": f"h: the low {W} bits; c: {config.elementwise_units} x {W} bits "
                          f"(cell format), lowest unit in the lowest bits"}),
-        _stream("x", "in", W,
+        _stream("x", "in", W * B,
                 f"inputs, I words of Q{config.data_format.int_bits}.{config.data_frac_bits} "
-                f"per step, x_t[0] first"),
-        _stream("h", "out", output_layout(config),
+                f"per step, x_t[0] first" + (
+                    f"; each transfer carries that word of all {B} sequences, sequence b in "
+                    f"bits [{W}*b+{W - 1}:{W}*b]" if B > 1 else "")),
+        _stream("h", "out", output_layout(config) if B == 1 else 2 * W * B,
                 "outputs, H (h, c) pairs per step, unit 0 first; of the last layer, or of "
-                "every layer in order when the program sets OUTPUT_ALL",
+                "every layer in order when the program sets OUTPUT_ALL" + (
+                    f"; each transfer carries that pair of all {B} sequences, sequence b in "
+                    f"bits [{2 * W}*b+{2 * W - 1}:{2 * W}*b], h in the low {W} bits"
+                    if B > 1 else ""),
                 {"h": f"Q{config.data_format.int_bits}.{config.data_frac_bits}",
                  "c": f"Q{config.cell_format.int_bits}.{config.cell_frac_bits}"}),
         {"name": "start", "direction": "in", "width": 1,
@@ -153,7 +159,10 @@ def describe(config, *, input_size=None, hidden_size=None):
     I = config.input_size if input_size is None else input_size
     H = config.hidden_size if hidden_size is None else hidden_size
     schedule = plan_schedule(config, I, H)
-    W = config.data_width
+    W, B = config.data_width, config.batch
+    # With a batch, sequence b > 0 has its own memories and engine (name suffix _b).
+    per_sequence = (f"; one per sequence of the batch ({B}; sequence b > 0's named with the "
+                    f"suffix _b: x_memory_1, engine_1 ...)" if B > 1 else "")
     return {
         "version": PARAMETER_FILE_VERSION,
         "top": "rpu",
@@ -184,16 +193,16 @@ def describe(config, *, input_size=None, hidden_size=None):
                              if config.weights_per_word > 1
                              else "")},
             *_scale_memories(config),
-            {"name": "x_memory", "count": 1, "words": config.max_layer_input, "width": W,
-             "contents": "x_t (the input of a run's first layer)"},
-            {"name": "h_memory", "count": 1, "words": config.h_memory_depth, "width": W,
+            {"name": "x_memory", "count": B, "words": config.max_layer_input, "width": W,
+             "contents": "x_t (the input of a run's first layer)" + per_sequence},
+            {"name": "h_memory", "count": B, "words": config.h_memory_depth, "width": W,
              "contents": "per layer, h of the last two steps in alternating halves of "
-                         "padded_hidden words: " + H_ADDRESS_FORMULA},
-            {"name": "engine.cell_memory", "count": 1, "words": config.cell_memory_depth,
+                         "padded_hidden words: " + H_ADDRESS_FORMULA + per_sequence},
+            {"name": "engine.cell_memory", "count": B, "words": config.cell_memory_depth,
              "width": W * config.elementwise_units,
              "contents": "per layer, c with elementwise_units values per word: "
-                         + CELL_ADDRESS_FORMULA},
-            {"name": "engine.act{n}.rom", "count": config.activation_units,
+                         + CELL_ADDRESS_FORMULA + per_sequence},
+            {"name": "engine.act{n}.rom", "count": config.activation_units * B,
              "words": 2 * config.activation_segments, "width": None,
              "contents": "sigmoid and tanh segments (ROM, a Verilog array with init)"},
         ],

@@ -72,6 +72,19 @@ PRECISION = [
     ("M-w4-P4", "M", dict(_W4, weights_per_word=4, **_ENGINE), False),
     ("M-w4-P8", "M", dict(_W4, weights_per_word=8, **_ENGINE), False),
 ]
+#: Weight reuse across a batch (issue 9, item 3): B sequences in lockstep, every weight read
+#: feeding B MACs. (name, shape, resources, synthesized?): the batches of 16 (1,024 MACs and
+#: 16 cell engines) are left to the model: their synthesis takes tens of minutes.
+BATCH = [
+    ("S-b4", "S", dict(batch=4), True),
+    ("S-b16", "S", dict(batch=16), False),
+    ("M-b4", "M", dict(batch=4), True),
+    ("M-b16", "M", dict(batch=16), False),
+    # Batch 8 on S at the headline's precision, and at 8-bit data and 4-bit weights.
+    ("S-d12-w8-P4-b8", "S", dict(_W8, data_width=12, weights_per_word=4, batch=8, **_ENGINE),
+     False),
+    ("S-d8-w4-b8", "S", dict(_W4, data_width=8, activation_segments=64, batch=8), True),
+]
 #: The configuration README and docs/benchmarks.md hold against the paper's three figures.
 HEADLINE = "S-d12-w8-P4"
 
@@ -125,7 +138,7 @@ def model_figures(config, I, H):
         "groups": layer.groups, "columns": layer.columns, "group_period": layer.period,
         "engine_cycles": schedule.engine_cycles,
         "bound": "engine" if layer.period > layer.columns else "lanes",
-        "utilization_steady": schedule.macs_per_step() / (config.mac_lanes
+        "utilization_steady": schedule.macs_per_step() / (config.macs
                                                           * schedule.step_cycles),
         "utilization_20_steps": schedule.utilization(REPORT_STEPS),
         "total_cycles_20_steps": schedule.total_cycles(REPORT_STEPS),
@@ -275,7 +288,7 @@ def simulate_amaranth_s(config, I, H):
         "predicted_run_cycles": schedule.total_cycles(steps),
         "one_step_run_cycles": one.cycles,
         "cycles_per_step_measured": (full.cycles - one.cycles) / (steps - 1),
-        "utilization_measured": schedule.macs_per_step() * steps / (config.mac_lanes
+        "utilization_measured": schedule.macs_per_step() * steps / (config.macs
                                                                     * full.cycles),
         "bit_exact": bool(np.array_equal(full.h, fixed.h) and np.array_equal(full.c, fixed.c)),
         "activity": full.activity,
@@ -349,7 +362,7 @@ def simulate_verilator(config, I, H, steps, seed, build_dir, *, cold=False):
         "steps": steps,
         "run_cycles": result.cycles,
         "predicted_run_cycles": schedule.total_cycles(steps),
-        "utilization_measured": schedule.macs_per_step() * steps / (config.mac_lanes
+        "utilization_measured": schedule.macs_per_step() * steps / (config.macs
                                                                     * result.cycles),
         "bit_exact": bool(np.array_equal(result.h, fixed.h)
                           and np.array_equal(result.c, fixed.c)),
@@ -390,6 +403,10 @@ def configurations():
         I, H = SHAPES[shape]
         points.append({"name": name, "shape": shape, "I": I, "H": H, "resources": resources,
                        "synthesize": True, "osu018": osu018, "kind": "precision"})
+    for name, shape, resources, synth in BATCH:
+        I, H = SHAPES[shape]
+        points.append({"name": name, "shape": shape, "I": I, "H": H, "resources": resources,
+                       "synthesize": synth, "kind": "batch"})
     for p in points:
         p["config"] = RPUConfig(input_size=p["I"], hidden_size=p["H"], **p["resources"])
     return points
@@ -512,7 +529,10 @@ def synthesize_s(args, bench, points, workdir):
         if not p["synthesize"]:
             bench["not_run"].append({
                 "what": f"synthesis of {p['name']}",
-                "why": "schedule-only sweep point (its area and clock are not needed to "
+                "why": "schedule-only point (its area and clock are not needed to show "
+                       "the schedule and the modelled energy; synthesis of 1,024 MACs or 16 "
+                       "cell engines takes tens of minutes)" if p["kind"] == "batch" else
+                       "schedule-only sweep point (its area and clock are not needed to "
                        "show the engine-bound schedule; synthesis of 128+ lanes takes "
                        "several minutes each)"})
     for p in (p for p in to_synth if p["name"] == "S"):

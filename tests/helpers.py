@@ -59,10 +59,11 @@ def require_simulator(name, find):
         pytest.skip(f"{name} is not installed: {error}")
 
 
-def golden_stack(config, layers, x_codes, row_shifts=None):
-    """Every layer's FixedLSTMOutput of ``layers`` on ``x_codes``, from the parameters (and
-    the row shifts) alone: :func:`lstm_ref.fixed_lstm.quantize_lstm` and
-    :class:`~lstm_ref.fixed_lstm.FixedLSTM`, not the compiler."""
+def golden_stack(config, layers, x_codes, row_shifts=None, *, h0=None, c0=None):
+    """Every layer's FixedLSTMOutput of ``layers`` on ``x_codes`` (from ``h0``, ``c0``, one
+    code array per layer, or zeros), from the parameters (and the row shifts) alone:
+    :func:`lstm_ref.fixed_lstm.quantize_lstm` and :class:`~lstm_ref.fixed_lstm.FixedLSTM`,
+    not the compiler."""
     from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm
     model = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
                       activation_segments=config.activation_segments,
@@ -71,7 +72,7 @@ def golden_stack(config, layers, x_codes, row_shifts=None):
     matrices = [quantize_lstm(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
                               config.weight_format, row_shifts=s)
                 for p, s in zip(layers, shifts)]
-    return model.run_stacked(matrices, x_codes, row_shifts=row_shifts)
+    return model.run_stacked(matrices, x_codes, h0=h0, c0=c0, row_shifts=row_shifts)
 
 
 def assert_simulators_agree(config, operations, expected, simulator, build_dir, *, seed):

@@ -237,9 +237,9 @@ def test_dict_round_trip(values):
     config = RPUConfig(**values)
     values = config.to_dict()
     # row_scales appears only when on (test_row_scales_dict_round_trip), weights_per_word
-    # only when not 1 (test_packed_words_dict_round_trip).
+    # and batch only when not 1 (test_packed_words_dict_round_trip, test_batch_sizes).
     assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)} \
-        - {"row_scales", "weights_per_word"}
+        - {"row_scales", "weights_per_word", "batch"}
     assert all(type(value) is int for value in values.values())
     again = RPUConfig.from_dict(values)
     assert again == config
@@ -318,7 +318,7 @@ def test_row_scales_dict_round_trip():
     values = config.to_dict()
     assert values["row_scales"] is True
     assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)} \
-        - {"weights_per_word"}
+        - {"weights_per_word", "batch"}
     assert RPUConfig.from_dict(values) == config
     assert RPUConfig.from_dict(values) != RPUConfig(**SMALL)
 
@@ -358,5 +358,29 @@ def test_packed_words_dict_round_trip():
      "2048"),
 ])
 def test_bad_weights_per_word_named(values, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        RPUConfig(**dict(SMALL, **values))
+
+
+def test_batch_sizes():
+    """A batch multiplies the MACs, not the MAC lanes, the groups or the memories' depth."""
+    config = RPUConfig(**SMALL, batch=4)
+    plain = RPUConfig(**SMALL)
+    assert (config.mac_lanes, config.macs) == (8, 32)
+    assert (config.max_groups, config.weight_depth, config.h_memory_depth) == \
+        (plain.max_groups, plain.weight_depth, plain.h_memory_depth)
+    values = config.to_dict()
+    assert values["batch"] == 4 and "batch" not in plain.to_dict()
+    assert RPUConfig.from_dict(values) == config
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(batch=0), "batch must be from 1 to 16, not 0"),
+    (dict(batch=17), "batch must be from 1 to 16, not 17"),
+    (dict(batch=2.0), "batch must be an integer, not 2.0"),
+    (dict(batch=16, lanes_per_array=512),
+     "mac_lanes * batch (the MACs) must be at most 4096, not 512 * 16 = 8192"),
+])
+def test_bad_batch_named(values, message):
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         RPUConfig(**dict(SMALL, **values))

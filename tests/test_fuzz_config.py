@@ -57,17 +57,19 @@ DEFAULTS = {f.name: f.default for f in fields(RPUConfig)}
 HAS_CELL_FORMAT = "cell_frac_bits" in FIELDS
 HAS_ROW_SCALES = "row_scales" in FIELDS
 HAS_PACKED_WORDS = "weights_per_word" in FIELDS
+HAS_BATCH = "batch" in FIELDS
 
 # The documented limits (rpu/config.py); re-stated here so that the oracle is independent.
 MAX_SIZE, MAX_LAYERS, MAX_LANES = 16384, 16, 1024
 MAX_WEIGHT_DEPTH = 1 << 32          # weight addresses are 32-bit program words
 MAX_WEIGHTS_PER_WORD, MAX_WORD_BITS = 16, 64
+MAX_BATCH, MAX_MACS = 16, 4096
 
 # Parameters tied by a constraint: a bad value of one may be reported under another.
 GROUPS = [
     {"input_size"}, {"hidden_size"}, {"num_layers"},
     {"pim_arrays", "lanes_per_array", "weights_per_word", "activation_units",
-     "elementwise_units"},
+     "elementwise_units", "batch"},
     {"data_width", "data_frac_bits", "cell_frac_bits", "activation_segments"},
     {"weight_width", "weight_frac_bits", "row_scales", "weights_per_word"},
 ]
@@ -123,6 +125,9 @@ def config_is_valid(values):
     # MAC lanes: weights_per_word per lane.
     lanes = p["pim_arrays"] * p["lanes_per_array"] * packing
     if lanes > MAX_LANES or lanes % 4:
+        return False
+    batch = p.get("batch", 1)
+    if not _in(batch, 1, MAX_BATCH) or lanes * batch > MAX_MACS:
         return False
     units = lanes // 4
     for name in ("activation_units", "elementwise_units"):
@@ -207,6 +212,7 @@ def _specific_wild(r, name, base):
         "weight_width": [0, 1, 2, 3, 4, 20, 21, 33],
         "weight_frac_bits": [-1, Ww, Ww + 1, 40, Ww - 1, 0, None],
         "row_scales": [2, -1, "yes", None, 1.0, np.bool_(True), 0, 1, True, False],
+        "batch": [0, -1, 17, 16, 100, MAX_MACS // max(lanes, 1) + 1],
         "weights_per_word": [0, -1, 3, 5, 16, 17, MAX_WORD_BITS // Ww,
                              MAX_WORD_BITS // Ww + 1, 2 * base.get("weights_per_word", 1)],
         "activation_segments": [0, -256, 3, 6, 100, 255, 1 << (W - 1), 1 << (W - 2), 1,
@@ -267,6 +273,9 @@ def _base_config(r):
         if packings:
             P = r.choice(packings)
             values.update(lanes_per_array=values["lanes_per_array"] // P, weights_per_word=P)
+    # A batch of sequences in lockstep.
+    if HAS_BATCH and r.random() < 0.25:
+        values["batch"] = r.choice([2, 2, 3, 4])
     return values
 
 
@@ -509,36 +518,45 @@ def simulate_case(case, config, schedule):
     if program.schedule != schedule:
         _fail(case, f"compiled schedule {program.schedule!r} differs from the plan "
                     f"{schedule!r}")
-    T, I = case.steps, schedule.input_size
+    T, I, B = case.steps, schedule.input_size, config.batch
+    # Every sequence of the batch (one without): (B, T, I), states (B, H) per layer.
     if case.full_range_x:
-        x = rng.integers(fmt.min_code, fmt.max_code + 1, (T, I))
+        x = rng.integers(fmt.min_code, fmt.max_code + 1, (B, T, I))
     else:
-        x = fmt.quantize(rng.standard_normal((T, I)))
+        x = fmt.quantize(rng.standard_normal((B, T, I)))
     operations = [Load(program)]
     h0 = c0 = None
     if case.keep_state:
-        h0 = [rng.integers(fmt.min_code, fmt.max_code + 1, layer.hidden_size)
+        h0 = [rng.integers(fmt.min_code, fmt.max_code + 1, (B, layer.hidden_size))
               for layer in schedule.layers]
-        c0 = [rng.integers(fmt.min_code, fmt.max_code + 1, layer.hidden_size)
+        c0 = [rng.integers(fmt.min_code, fmt.max_code + 1, (B, layer.hidden_size))
               for layer in schedule.layers]
-        operations.append(LoadState(tuple(h0), tuple(c0)))
-    operations.append(Run(x, keep_state=case.keep_state))
+        operations.append(LoadState(*((tuple(v) for v in (h0, c0)) if B > 1 else
+                                      (tuple(v[0] for v in h0), tuple(v[0] for v in c0)))))
+    operations.append(Run(x if B > 1 else x[0], keep_state=case.keep_state))
     [result] = simulate_session(config, operations)
-    expected = _golden_model(config).run_stacked(matrices, x, h0=h0, c0=c0,
-                                                 row_shifts=row_shifts)
-    emitted = expected if schedule.output_all else expected[-1:]
-    if len(result.layers_h) != len(emitted):
-        _fail(case, f"{len(result.layers_h)} layers streamed out, expected {len(emitted)}")
-    for position, (h, c, reference) in enumerate(zip(result.layers_h, result.layers_c,
-                                                     emitted)):
-        if not (np.array_equal(h, reference.h) and np.array_equal(c, reference.c)):
-            _fail(case, f"streamed layer {position} differs from the fixed-point model:\n"
-                        f"h = {h.tolist()}\nexpected {reference.h.tolist()}\n"
-                        f"c = {c.tolist()}\nexpected {reference.c.tolist()}")
+    saturations = 0
+    for b in range(B):
+        expected = _golden_model(config).run_stacked(
+            matrices, x[b], h0=None if h0 is None else [h[b] for h in h0],
+            c0=None if c0 is None else [c[b] for c in c0], row_shifts=row_shifts)
+        saturations += sum(r.saturations for r in expected)
+        emitted = expected if schedule.output_all else expected[-1:]
+        if len(result.layers_h) != len(emitted):
+            _fail(case, f"{len(result.layers_h)} layers streamed out, expected "
+                        f"{len(emitted)}")
+        for position, (h, c, reference) in enumerate(zip(result.layers_h, result.layers_c,
+                                                         emitted)):
+            h, c = (h[b], c[b]) if B > 1 else (h, c)
+            if not (np.array_equal(h, reference.h) and np.array_equal(c, reference.c)):
+                _fail(case, f"streamed layer {position} of sequence {b} differs from the "
+                            f"fixed-point model:\nh = {h.tolist()}\n"
+                            f"expected {reference.h.tolist()}\nc = {c.tolist()}\n"
+                            f"expected {reference.c.tolist()}")
     checks = {
         "cycles": (result.cycles, schedule.total_cycles(T)),
         "run_cycles": (result.run_cycles, schedule.run_cycles(T)),
-        "saturations": (result.saturations, sum(r.saturations for r in expected)),
+        "saturations": (result.saturations, saturations),
         "activity": (result.activity, schedule.activity(T, keep_state=case.keep_state)),
     }
     for name, (got, want) in checks.items():

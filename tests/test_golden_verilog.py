@@ -17,6 +17,10 @@ Re-pinned in issue 9 (item 2, packed weight words): a lane's ports are indexed b
 (``wr_data``, ``results``, ``saturated`` are arrays of ``weights_per_word`` elements; the
 one-MAC lane's ``result`` became ``results``), so ``rpu.v`` changed in name only; every
 ``rpu.json`` of one weight per word is unchanged. The ``packed`` configuration was added.
+
+Re-pinned in issue 9 (item 3, batches): the top level builds its x and h memories and the
+operand multiplexer per sequence (one sequence without a batch: the same logic, emitted in
+another order), so ``rpu.v`` changed in order only; every ``rpu.json`` is unchanged.
 """
 
 import hashlib
@@ -42,27 +46,27 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "9282e1cad71a39a07a797a68bb7e4fbfcddaaeb305d1c0732fd3e1d760c760f5",
+        "rpu.v": "163c222e92ab02c8a6db8984dd0f99dca2dd3b7d1f507025c7982a821a0e72b4",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4692255704af0ab0fead442762f8fc21f6b6017b6649e1024e92facfdd486d33",
     },
     "stacked": {
-        "rpu.v": "fce87af010a604afd3e8f53c56089c925608f6c9d36969bf5eea0baadb26c3ac",
+        "rpu.v": "df6722dcd2d6542f6aceff171b881cf87c3d1a17d12a2c650a1583e4950e3a67",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "63613f2febbe146af825b2662e8249e130f7fe8430888e78ce72db496647b2b9",
     },
     "12bit": {
-        "rpu.v": "7f890d78bc36ed30fe525e7b61a75fc20cdad2d579893d359e61b4098b236da9",
+        "rpu.v": "6067ed085c807e7ba44d2b7e8f7d562c407277b56b667f61c14a7bb7858dfa23",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "709b6fdf2f75cb67ae7c388e9eb0846b54f465b4271a947d291dc3e8c12a3e80",
     },
     "odd_lanes": {
-        "rpu.v": "5d6f8e929c926503448bc3ed4ae7e1a04e2a2ae80b0f860b55d77c2d4f34278e",
+        "rpu.v": "f761895fbc05bb34806fad549bc45aefb8e55f2553d22c355bd38dbf496c69dc",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "af1dc2a932bcf21f94ccbdcf0e7b1e4d2421162f3e7c0dcdfb390fdcd6466e3c",
     },
     "packed": {
-        "rpu.v": "29a8036d22fb6eb6e977965dcb5e66f4caf6661bda193471436d9d9af31ebe6d",
+        "rpu.v": "eedad4ea81fd6e974bb3a586d7146a8b7519a313d67c42879219432a260dd34c",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "2c5155a441ba1edf70a0d1eaaf16e475149c2b8e44751e6091eac53bd1d8d4bb",
     },

@@ -55,6 +55,8 @@ def add_parser(commands):
             (("--weights-per-word",), "weights_per_word",
              "weights per lane weight word, each feeding its own MAC (1 to 16; times the "
              "weight width at most 64 bits)"),
+            (("--batch",), "batch", "sequences run at once, each weight read feeding one MAC "
+                                    "per sequence (1 to 16)"),
             (("--activation-units",), "activation_units", "sigmoid/tanh units"),
             (("--elementwise-units",), "elementwise_units", "element-wise units"),
             (("--data-widths",), "data_widths", "data widths (bits; fractional bits by "
@@ -134,6 +136,7 @@ def run(args):
         result = explore(
             model, x, calibration_inputs=calibration, pim_arrays=args.pim_arrays,
             lanes_per_array=args.lanes_per_array, weights_per_word=args.weights_per_word,
+            batch=args.batch,
             activation_units=args.activation_units, elementwise_units=args.elementwise_units,
             data_widths=args.data_widths, weight_widths=args.weight_widths,
             row_scales=args.row_scales, activation_segments=args.activation_segments,

@@ -28,6 +28,7 @@ CONFIG_HELP = {
     "pim_arrays": "PIM arrays",
     "lanes_per_array": "lanes (weight memories) per PIM array",
     "weights_per_word": "weights per lane memory word: MACs per lane and per read",
+    "batch": "sequences run at once, each weight read feeding one MAC per sequence",
     "activation_units": "sigmoid/tanh units (must divide mac_lanes/4)",
     "elementwise_units": "element-wise units (must divide mac_lanes/4)",
     "data_width": "bits of x, h, c",

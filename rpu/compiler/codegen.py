@@ -77,14 +77,34 @@ class Program:
 
         Parameters
         ----------
-        h0, c0 : sequence of arrays of int codes, one (H_l,) per layer, or None for zeros.
+        h0, c0 : sequence of arrays of int codes, one (H_l,) per layer (with a batch, one
+            (B, H_l) per layer: a row per sequence), or None for zeros.
 
         Returns
         -------
         list of dict
-            ``{"target", "layer", "index", "data"}`` payloads; load them, then start the run
-            with ``keep_state``.
+            ``{"target", "layer", "index", "data"}`` payloads (with a batch, and
+            ``"sequence"``); load them, then start the run with ``keep_state``.
         """
+        B = self.config.batch
+        if B == 1:
+            return self._state_words(h0, c0)
+        words = []
+        for name, values in (("h0", h0), ("c0", c0)):
+            for position, layer in enumerate(self.schedule.layers if values is not None
+                                             else ()):
+                shape = np.shape(values[position])
+                if shape != (B, layer.hidden_size):
+                    raise ValueError(f"{name}[{position}] must have shape ({B}, "
+                                     f"{layer.hidden_size}) (a row per sequence), not {shape}")
+        for b in range(B):
+            words += [dict(word, sequence=b) for word in self._state_words(
+                None if h0 is None else [np.asarray(h)[b] for h in h0],
+                None if c0 is None else [np.asarray(c)[b] for c in c0])]
+        return words
+
+    def _state_words(self, h0, c0):
+        """:meth:`state_words` of one sequence."""
         from rpu.hw.top import StateTarget
         config = self.config
         E, W = config.elementwise_units, config.data_width

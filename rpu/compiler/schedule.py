@@ -118,6 +118,9 @@ class Schedule:
         The layers a step runs, in order.
     output_all : bool
         Every layer's (h, c) go out on the h stream (else the last layer's only).
+    batch : int
+        Sequences run at once, in lockstep (``RPUConfig.batch``): they share every cycle
+        and every event of the schedule; MACs and operations per step count all of them.
     """
 
     mac_lanes: int
@@ -126,6 +129,7 @@ class Schedule:
     engine_cycles: int
     layers: tuple
     output_all: bool = False
+    batch: int = 1
 
     # A single layer's values, for the common case.
     def _only(self):
@@ -238,15 +242,20 @@ class Schedule:
         return sum(layer.hidden_size for layer in emitted)
 
     def macs_per_step(self):
-        return sum(4 * layer.hidden_size * (layer.input_size + layer.hidden_size)
-                   for layer in self.layers)
+        """Useful MACs of a step, every sequence of the batch: B x sum of 4H(I+H)."""
+        return self.batch * sum(4 * layer.hidden_size * (layer.input_size + layer.hidden_size)
+                                for layer in self.layers)
 
     def ops_per_step(self):
-        return sum(ops_per_step(layer.input_size, layer.hidden_size) for layer in self.layers)
+        """Operations of a step, every sequence of the batch."""
+        return self.batch * sum(ops_per_step(layer.input_size, layer.hidden_size)
+                                for layer in self.layers)
 
     def utilization(self, steps):
-        """MAC-lane utilization over a run: sum of 4H(I+H) x steps / (lanes x total cycles)."""
-        return self.macs_per_step() * steps / (self.mac_lanes * self.total_cycles(steps))
+        """MAC utilization over a run: B x sum of 4H(I+H) x steps / (MACs x total cycles),
+        the MACs being ``mac_lanes x batch``."""
+        return self.macs_per_step() * steps / (self.mac_lanes * self.batch
+                                               * self.total_cycles(steps))
 
     def to_dict(self, steps=None):
         result = {
@@ -256,7 +265,7 @@ class Schedule:
             "engine_cycles": self.engine_cycles,
             "cycles_per_step": self.step_cycles,
             "contexts": [[Op(op).name, cycles] for op, cycles in self.contexts],
-            "steady_state_utilization": self.macs_per_step() / (self.mac_lanes
+            "steady_state_utilization": self.macs_per_step() / (self.mac_lanes * self.batch
                                                                 * self.step_cycles),
             "ops_per_step": self.ops_per_step(),
             "fundamental_ops_per_step": [expand_step(l.input_size, l.hidden_size)
@@ -399,7 +408,7 @@ def plan_schedule(config, input_size, hidden_size, *, first_layer=0, output_all=
             raise ConfigError(f"schedule too long for the {COUNTER_WIDTH}-bit counters: group "
                               f"period {layer.period} + gap {layer.gap} > {limit}")
     return Schedule(config.mac_lanes, U, contexts, engine_cycles, tuple(layers),
-                    bool(output_all))
+                    bool(output_all), config.batch)
 
 
 

@@ -84,14 +84,16 @@ COMPONENTS = ("PIM MAC lanes", "activation units", "element-wise units", "interc
 
 #: ``(regular expression on the module path below the top, component)``; first match wins.
 #: The top module itself has the empty path.
+#: With a batch, sequence b > 0 has ``engine_b``, ``x_memory_b`` and ``h_memory_b``.
 COMPONENT_RULES = (
     (r"pim\d+(\..*)?", "PIM MAC lanes"),
-    (r"engine\.act\d+(\..*)?", "activation units"),
-    (r"engine\.ew\d+(\..*)?", "element-wise units"),
-    (r"engine\.interconnect(\..*)?", "interconnect"),
+    (r"engine(_\d+)?\.act\d+(\..*)?", "activation units"),
+    (r"engine(_\d+)?\.ew\d+(\..*)?", "element-wise units"),
+    (r"engine(_\d+)?\.interconnect(\..*)?", "interconnect"),
     (r"controller(\..*)?", "controller"),
-    (r"(x_memory|h_memory|engine\.cell_memory)(\..*)?", "state memories (logic)"),
-    (r"engine", "cell engine buffers and sequencing"),
+    (r"(x_memory(_\d+)?|h_memory(_\d+)?|engine(_\d+)?\.cell_memory)(\..*)?",
+     "state memories (logic)"),
+    (r"engine(_\d+)?", "cell engine buffers and sequencing"),
     (r"", "top-level glue"),
 )
 
@@ -102,10 +104,10 @@ MEMORY_KINDS = ("weight memories", "x memory", "h memory", "cell-state memory",
 #: ``(regular expression on the memory's instance path below the top, kind)``.
 MEMORY_RULES = (
     (r"pim\d+\.lane\d+\.weights(\..*)?", "weight memories"),
-    (r"x_memory(\..*)?", "x memory"),
-    (r"h_memory(\..*)?", "h memory"),
-    (r"engine\.cell_memory(\..*)?", "cell-state memory"),
-    (r"engine\.act\d+\..*", "activation ROMs"),
+    (r"x_memory(_\d+)?(\..*)?", "x memory"),
+    (r"h_memory(_\d+)?(\..*)?", "h memory"),
+    (r"engine(_\d+)?\.cell_memory(\..*)?", "cell-state memory"),
+    (r"engine(_\d+)?\.act\d+\..*", "activation ROMs"),
 )
 
 

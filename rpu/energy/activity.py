@@ -11,6 +11,10 @@ The mapping
 With ``L = mac_lanes``, ``U = units_per_group = L / 4``, ``A = activation_units``,
 ``E = elementwise_units``, ``W = data_width`` and the counters of one run:
 
+With a batch of ``B`` sequences the counters count the events of one sequence (they run in
+lockstep); every action below but ``weight_read`` is multiplied by ``B``: a weight read feeds
+the ``B`` sequences' MACs.
+
 ``mac``, ``weight_read``
     ``mac``: ``columns * L``. Every issued column is one multiply-accumulate in every MAC
     lane, padding lanes included (a lane computes whether or not its row is real).
@@ -178,7 +182,7 @@ def action_counts(config, activity):
     a = _check_activity(activity)
     L, U = config.mac_lanes, config.units_per_group
     A, E = config.activation_units, config.elementwise_units
-    W = config.data_width
+    W, B = config.data_width, config.batch
     if (E * a["cell_reads"]) % U:
         raise ValueError(f"cell_reads = {a['cell_reads']} is not a whole number of row "
                          f"groups of {U // E} cell words")
@@ -198,15 +202,17 @@ def action_counts(config, activity):
                      + activations * 2 * W
                      + elementwise * 5 * W
                      + groups * engine_buffer_words(config) * W)
+    # Every action but the weight read happens once per sequence of the batch (the counters
+    # count the events of one sequence: the sequences run in lockstep).
     return {
-        "mac": macs,
+        "mac": B * macs,
         "weight_read": a["columns"] * config.lanes,
-        "state_read": a["x_reads"] + a["h_reads"] + E * a["cell_reads"],
-        "state_write": a["x_writes"] + a["h_writes"] + E * a["cell_writes"],
-        "activation": activations,
-        "elementwise": elementwise,
-        "interconnect_transfer": interconnect,
-        "register_update": math.ceil(register_bits / REGISTER_WORD_BITS),
+        "state_read": B * (a["x_reads"] + a["h_reads"] + E * a["cell_reads"]),
+        "state_write": B * (a["x_writes"] + a["h_writes"] + E * a["cell_writes"]),
+        "activation": B * activations,
+        "elementwise": B * elementwise,
+        "interconnect_transfer": B * interconnect,
+        "register_update": math.ceil(B * register_bits / REGISTER_WORD_BITS),
     }
 
 

@@ -9,6 +9,7 @@ COLUMNS = (
     ("pim_arrays", "pim_arrays [arrays]"),
     ("lanes_per_array", "lanes_per_array [lanes]"),
     ("weights_per_word", "weights_per_word [weights]"),
+    ("batch", "batch [sequences]"),
     ("mac_lanes", "mac_lanes [lanes]"),
     ("activation_units", "activation_units [units]"),
     ("elementwise_units", "elementwise_units [units]"),

@@ -46,7 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from lstm_ref.checks import is_integer
-from rpu.config import RPUConfig, ConfigError, MAX_LANES, MAX_STEPS, MAX_WEIGHTS_PER_WORD
+from rpu.config import (RPUConfig, ConfigError, MAX_LANES, MAX_STEPS, MAX_WEIGHTS_PER_WORD,
+                        MAX_BATCH)
 from rpu.explore.cache import synthesis_key, synthesis_report
 from rpu.explore.columns import COLUMNS, NO_SYNTH
 from rpu.explore.errors import ExploreInputError, ExplorePointError
@@ -63,6 +64,7 @@ __all__ = ["explore", "evaluate_point", "calibrate_format", "pareto_front", "syn
 
 #: Sweep values used when an option is not given.
 DEFAULT_SWEEP = {"pim_arrays": (1, 2), "lanes_per_array": (8, 16), "weights_per_word": (1,),
+                 "batch": (1,),
                  "activation_units": (1, 2), "elementwise_units": (1,),
                  "data_widths": (12, 16), "row_scales": (0,)}
 #: Steps of the run that latency and energy refer to, without ``--inputs`` or ``--steps``.
@@ -72,11 +74,12 @@ SYNTHETIC_SEQUENCES = 8
 #: Seconds to wait for a Dask scheduler.
 DEFAULT_SCHEDULER_TIMEOUT = 30.0
 #: Configuration fields copied into every row.
-_CONFIG_COLUMNS = ("pim_arrays", "lanes_per_array", "weights_per_word", "activation_units",
+_CONFIG_COLUMNS = ("pim_arrays", "lanes_per_array", "weights_per_word", "batch",
+                   "activation_units",
                    "elementwise_units", "data_width", "data_frac_bits", "cell_frac_bits",
                    "weight_width", "weight_frac_bits", "row_scales", "activation_segments")
 #: The defaults of the fields that :meth:`RPUConfig.to_dict` leaves out at their defaults.
-_OMITTED_DEFAULTS = {"weights_per_word": 1, "row_scales": False}
+_OMITTED_DEFAULTS = {"weights_per_word": 1, "batch": 1, "row_scales": False}
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,7 +159,7 @@ class ExploreResult:
 
 
 def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_per_array=None,
-            weights_per_word=None, activation_units=None, elementwise_units=None,
+            weights_per_word=None, batch=None, activation_units=None, elementwise_units=None,
             data_widths=None, weight_widths=None, row_scales=None, activation_segments=None,
             steps=None, synthesize=True, liberty=None, synth_cache=None, synth_timeout=None,
             jobs=None, scheduler=None, scheduler_timeout=DEFAULT_SCHEDULER_TIMEOUT,
@@ -175,6 +178,9 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
         Resource values swept (defaults: :data:`DEFAULT_SWEEP`).
     weights_per_word : sequence of int
         Weights per lane weight word (P MACs per lane) swept (default: 1).
+    batch : sequence of int
+        Sequences run at once (each weight read feeding one MAC per sequence) swept
+        (default: 1). Throughput and energy count every sequence.
     data_widths : sequence of int
         Data widths swept (default :data:`DEFAULT_SWEEP`).
     weight_widths : sequence of int, optional
@@ -215,7 +221,8 @@ def explore(model, x=None, *, calibration_inputs=None, pim_arrays=None, lanes_pe
     stream = sys.stderr if progress_stream is None else progress_stream
     sweep, segments = _check_sweep(
         {"pim_arrays": pim_arrays, "lanes_per_array": lanes_per_array,
-         "weights_per_word": weights_per_word, "activation_units": activation_units,
+         "weights_per_word": weights_per_word, "batch": batch,
+         "activation_units": activation_units,
          "elementwise_units": elementwise_units, "data_widths": data_widths,
          "row_scales": row_scales}, weight_widths, activation_segments)
     jobs = _check_run_options(steps, jobs, synth_timeout)
@@ -269,6 +276,7 @@ def _config_values(point):
 def _describe(point):
     c = _config_values(point)
     words = "" if c["weights_per_word"] == 1 else f" x {c['weights_per_word']} weights/word"
+    words += "" if c["batch"] == 1 else f", batch {c['batch']}"
     return (f"point {point['point']} ({c['pim_arrays']}x{c['lanes_per_array']} lanes{words}, "
             f"{c['activation_units']} act., {c['elementwise_units']} elt., "
             f"{c['data_width']}/{c['weight_width']} bits"
@@ -292,6 +300,7 @@ def _check_values(option, values, low, high):
 _SWEEP_LIMITS = {"pim_arrays": ("--pim-arrays", 1, MAX_LANES),
                  "lanes_per_array": ("--lanes-per-array", 1, MAX_LANES),
                  "weights_per_word": ("--weights-per-word", 1, MAX_WEIGHTS_PER_WORD),
+                 "batch": ("--batch", 1, MAX_BATCH),
                  "activation_units": ("--activation-units", 1, MAX_LANES // 4),
                  "elementwise_units": ("--elementwise-units", 1, MAX_LANES // 4),
                  "data_widths": ("--data-widths", 4, 20),
@@ -405,9 +414,9 @@ def _candidates(model, sweep, segments, stream):
         raise ExploreInputError(f"MODEL: too large for an RPU: {error}") from None
     candidates, skipped = [], {}
     combinations = 0
-    for key, arrays, lanes, words, act, elt in itertools.product(
+    for key, arrays, lanes, words, batch, act, elt in itertools.product(
             widths, sweep["pim_arrays"], sweep["lanes_per_array"], sweep["weights_per_word"],
-            sweep["activation_units"], sweep["elementwise_units"]):
+            sweep["batch"], sweep["activation_units"], sweep["elementwise_units"]):
         combinations += 1
         data_width, weight_width, scales = key
         values = dict(capacity, data_width=data_width, data_frac_bits=data_width - 2,
@@ -415,7 +424,7 @@ def _candidates(model, sweep, segments, stream):
                       row_scales=scales,
                       activation_segments=min(segments, 1 << (data_width - 2)),
                       pim_arrays=arrays, lanes_per_array=lanes, weights_per_word=words,
-                      activation_units=act, elementwise_units=elt)
+                      batch=batch, activation_units=act, elementwise_units=elt)
         try:
             config = RPUConfig(**values)
             plan_schedule(config, model.input_size, list(model.hidden_sizes))

@@ -211,7 +211,11 @@ def _options(config):
 def check_fit(config, device):
     """The :class:`Prediction` of ``config`` on ``device``, or :class:`FitError` if it cannot
     fit: the message names each resource that overflows and a smaller configuration (fewer
-    lanes or units, the same capacity) that fits, if there is one."""
+    lanes or units, the same capacity) that fits, if there is one. A batch of more than one
+    sequence is refused: the host link streams one sequence."""
+    if config.batch != 1:
+        raise FitError(f"batch must be 1 on a board (the host link streams one sequence's x "
+                       f"and h), not {config.batch}")
     prediction = predict(config, device)
     overflows = prediction.overflows()
     if not overflows:

@@ -96,6 +96,9 @@ class HostLink(wiring.Component):
         try:
             if not isinstance(config, RPUConfig):
                 raise TypeError(f"config must be an RPUConfig, not {config!r}")
+            if config.batch != 1:
+                raise ValueError(f"config.batch must be 1: the host link streams one "
+                                 f"sequence, not {config.batch}")
             self.divisor = check_integer("divisor", divisor, 4, (1 << 24) - 1)
             self.max_payload = check_integer("max_payload", max_payload, 64, 0xFFFF)
             self.fifo_depth = check_integer("fifo_depth", fifo_depth, 16, 0xFFFF)

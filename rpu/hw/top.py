@@ -42,8 +42,31 @@ class StateTarget:
     C = 1
 
 
-def output_layout(config):
+def pair_layout(config):
+    """One (h, c) pair of the ``h`` stream."""
     return data.StructLayout({"h": signed(config.data_width), "c": signed(config.data_width)})
+
+
+def output_layout(config):
+    """Payload of the ``h`` stream: a pair, or one pair per sequence of a batch."""
+    pair = pair_layout(config)
+    return pair if config.batch == 1 else data.ArrayLayout(pair, config.batch)
+
+
+def x_layout(config):
+    """Payload of the ``x`` stream: a data word, or one per sequence of a batch."""
+    word = signed(config.data_width)
+    return word if config.batch == 1 else data.ArrayLayout(word, config.batch)
+
+
+def engine_name(config, b):
+    """Name of sequence ``b``'s cell engine (and suffix of its memories): ``engine``, then
+    ``engine_1`` ...; the state memories are ``x_memory``, ``x_memory_1`` ... likewise."""
+    return "engine" if b == 0 else f"engine_{b}"
+
+
+def _suffix(b):
+    return "" if b == 0 else f"_{b}"
 
 
 def weight_layout(config):
@@ -57,12 +80,15 @@ def weight_layout(config):
 
 
 def state_layout(config):
-    return data.StructLayout({
+    fields = {
         "target": 1,
         "layer": range(config.num_layers),
         "index": range(max(config.padded_hidden, config.cell_words)),
         "data": unsigned(config.elementwise_units * config.data_width),
-    })
+    }
+    if config.batch > 1:
+        fields["sequence"] = range(config.batch)
+    return data.StructLayout(fields)
 
 
 def program_layout():
@@ -89,9 +115,13 @@ class RPU(wiring.Component):
       (``elementwise_units`` values of c, unit ``index * elementwise_units`` in the LSBs).
     * ``start``, ``steps``, ``keep_state`` (in): a cycle with ``start`` high while idle starts a
       run of ``steps`` time steps (``steps`` >= 1), from h = c = 0 unless ``keep_state``.
-    * ``x`` (stream in): the inputs, I data words per step, x_t[0] first.
+    * ``x`` (stream in): the inputs, I data words per step, x_t[0] first (with a batch, each
+      transfer carries that word of every sequence, sequence b in element b).
     * ``h`` (stream out): ``(h, c)`` pairs, H per step, unit 0 first; of the last layer, or of
-      every layer in order when the program sets OUTPUT_ALL.
+      every layer in order when the program sets OUTPUT_ALL (with a batch, each transfer
+      carries that pair of every sequence, sequence b in element b).
+    * With a batch, the ``state`` stream's ``sequence`` field names the sequence whose state
+      a word writes.
     * ``busy``, ``cycles``, ``saturations`` (out): a run is in progress, or its last h has not
       been taken yet, or (for :data:`STATUS_LATENCY` = 2 cycles after that) the status
       counters are still taking the run's last events; busy cycles of the last (or current)
@@ -126,12 +156,11 @@ class RPU(wiring.Component):
         # The MAC and element-wise products as two half-width partial products (short
         # paths in standard cells), or whole (FPGA DSP blocks): same latency, same results.
         self.split_products = bool(split_products)
-        word = signed(config.data_width)
         super().__init__({
             "weights": In(stream.Signature(weight_layout(config))),
             "program": In(stream.Signature(program_layout())),
             "state": In(stream.Signature(state_layout(config))),
-            "x": In(stream.Signature(word)),
+            "x": In(stream.Signature(x_layout(config))),
             "h": Out(stream.Signature(output_layout(config))),
             "start": In(1),
             "steps": In(COUNTER_WIDTH),
@@ -146,8 +175,14 @@ class RPU(wiring.Component):
         config = self.config
         m = Module()
         m.submodules.controller = ctrl = Controller(config=config)
-        m.submodules.engine = engine = CellEngine(config=config, sram_macros=self.sram_macros,
-                                                  split_products=self.split_products)
+        # One cell engine per sequence of the batch; they run in lockstep, engine 0's control
+        # outputs stand for all.
+        engines = []
+        for b in range(config.batch):
+            engines.append(CellEngine(config=config, sram_macros=self.sram_macros,
+                                      split_products=self.split_products))
+            m.submodules[engine_name(config, b)] = engines[-1]
+        engine = engines[0]
         arrays = []
         for index in range(config.pim_arrays):
             array = PIMArray(lanes=config.lanes_per_array, data_width=config.data_width,
@@ -155,7 +190,7 @@ class RPU(wiring.Component):
                              weight_frac_bits=config.weight_frac_bits,
                              acc_width=config.acc_width, depth=config.weight_depth,
                              weights_per_word=config.weights_per_word,
-                             scale_depth=config.scale_depth, sram_macros=self.sram_macros,
+                             batch=config.batch, scale_depth=config.scale_depth, sram_macros=self.sram_macros,
                              split_products=self.split_products)
             m.submodules[f"pim{index}"] = array
             arrays.append(array)
@@ -229,26 +264,86 @@ class RPU(wiring.Component):
             ctrl.last_layer.eq(last_layer),
             ctrl.layers.eq(layers),
         ]
-        self._count_events(m, ctrl, engine, arrays, run, start)
-        # Operands: x and h memories, one cycle after the column is issued -------------------
+        self._count_events(m, ctrl, engines, arrays, run, start)
+        source = Signal(Source)
+        with m.If(run):
+            m.d.sync += source.eq(ctrl.source)
+        x_words = ([self.x.payload] if config.batch == 1
+                   else [self.x.payload[b] for b in range(config.batch)])
+        operands = [self._sequence_memories(m, b, ctrl, engines[b], run, source, x_words[b])
+                    for b in range(config.batch)]
+        operand = operands[0] if config.batch == 1 else Cat(*operands)
+
+        for array in arrays:
+            m.d.comb += [
+                array.en.eq(run),
+                array.addr.eq(ctrl.addr),
+                array.valid.eq(ctrl.valid),
+                array.first.eq(ctrl.first),
+                array.last.eq(ctrl.last),
+                array.operand.eq(operand),
+            ]
+            if config.row_scales:
+                # The row group whose last column was issued in the previous cycle, as the
+                # lanes expect it.
+                m.d.comb += array.scale_addr.eq(
+                    scale_address(config, ctrl.post_layer, ctrl.post_group))
+
+        # Cell engines: engine b takes sequence b's results of every array ------------------
+        n = config.macs_per_array
+        for b, unit in enumerate(engines):
+            m.d.comb += [
+                unit.en.eq(run),
+                unit.start.eq(arrays[0].result_valid),
+                unit.layer.eq(ctrl.post_layer),
+                unit.group.eq(ctrl.post_group),
+                unit.bank.eq(ctrl.post_bank),
+                unit.zero_state.eq(ctrl.post_zero),
+                unit.hidden_size.eq(layers[ctrl.post_layer].hidden_size),
+                unit.output.eq(output_all | (ctrl.post_layer == last_layer)),
+                unit.n_contexts.eq(n_contexts),
+                unit.contexts.eq(contexts),
+                unit.pre.eq(Cat(*(array.results.as_value()[b * n * config.data_width:
+                                                           (b + 1) * n * config.data_width]
+                                  for array in arrays))),
+            ]
+
+        # Output register -------------------------------------------------------------------
+        pairs = ([self.h.payload] if config.batch == 1
+                 else [self.h.payload[b] for b in range(config.batch)])
+        with m.If(run & engine.emit_stream):
+            m.d.sync += self.h.valid.eq(1)
+            for pair, unit in zip(pairs, engines):
+                m.d.sync += [pair.h.eq(unit.emit_h), pair.c.eq(unit.emit_c)]
+        with m.Elif(self.h.ready):
+            m.d.sync += self.h.valid.eq(0)
+        return m
+
+    def _sequence_memories(self, m, b, ctrl, engine, run, source, x_payload):
+        """Sequence ``b``'s x and h memories (its cell-state memory is in its engine) and the
+        operand they give the lanes, one cycle after the column is issued: the x word from
+        the stream, x or h from the memories, or 1.0 for the bias."""
+        config = self.config
         word = signed(config.data_width)
         # Any layer can be the first of a run (layer by layer), so x holds any layer's input.
-        m.submodules.x_memory = x_memory = SRAM(
+        m.submodules[f"x_memory{_suffix(b)}"] = x_memory = SRAM(
             depth=config.max_layer_input, shape=word, macro=self.sram_macros)
-        m.submodules.h_memory = h_memory = SRAM(
+        m.submodules[f"h_memory{_suffix(b)}"] = h_memory = SRAM(
             depth=config.h_memory_depth, shape=word, macro=self.sram_macros)
         m.d.comb += [
             x_memory.rd_addr.eq(ctrl.x_addr), x_memory.rd_en.eq(run),
-            x_memory.wr_addr.eq(ctrl.x_addr), x_memory.wr_data.eq(self.x.payload),
+            x_memory.wr_addr.eq(ctrl.x_addr), x_memory.wr_data.eq(x_payload),
             x_memory.wr_en.eq(self.x.valid & self.x.ready),
             h_memory.rd_addr.eq(ctrl.h_addr), h_memory.rd_en.eq(run),
         ]
-
         # State loading: while idle, the state stream writes the half of a layer's h memory
         # that the next run reads as h_{t-1}, or the layer's cell-state memory.
-        m.d.comb += self.state.ready.eq(~self.busy)
+        if b == 0:
+            m.d.comb += self.state.ready.eq(~self.busy)
         state = self.state.payload
         state_write = self.state.valid & self.state.ready
+        if config.batch > 1:
+            state_write = state_write & (state.sequence == b)
         with m.If(self.busy):
             m.d.comb += [
                 h_memory.wr_addr.eq(engine.h_wr_addr), h_memory.wr_data.eq(engine.h_wr_data),
@@ -266,11 +361,10 @@ class RPU(wiring.Component):
             engine.state_data.eq(state.data),
             engine.state_en.eq(state_write & (state.target == StateTarget.C)),
         ]
-        source = Signal(Source)
-        x_word = Signal(word)
+        x_word = Signal(word, name=f"x_word{_suffix(b)}")
         with m.If(run):
-            m.d.sync += [source.eq(ctrl.source), x_word.eq(self.x.payload)]
-        operand = Signal(word)
+            m.d.sync += x_word.eq(x_payload)
+        operand = Signal(word, name=f"operand{_suffix(b)}")
         with m.Switch(source):
             with m.Case(Source.ONE):
                 m.d.comb += operand.eq(1 << config.data_frac_bits)
@@ -280,54 +374,17 @@ class RPU(wiring.Component):
                 m.d.comb += operand.eq(x_memory.rd_data)
             with m.Case(Source.H_MEMORY):
                 m.d.comb += operand.eq(h_memory.rd_data)
+        return operand
 
-        for array in arrays:
-            m.d.comb += [
-                array.en.eq(run),
-                array.addr.eq(ctrl.addr),
-                array.valid.eq(ctrl.valid),
-                array.first.eq(ctrl.first),
-                array.last.eq(ctrl.last),
-                array.operand.eq(operand),
-            ]
-            if config.row_scales:
-                # The row group whose last column was issued in the previous cycle, as the
-                # lanes expect it.
-                m.d.comb += array.scale_addr.eq(
-                    scale_address(config, ctrl.post_layer, ctrl.post_group))
-
-        # Cell engine ----------------------------------------------------------------------
-        m.d.comb += [
-            engine.en.eq(run),
-            engine.start.eq(arrays[0].result_valid),
-            engine.layer.eq(ctrl.post_layer),
-            engine.group.eq(ctrl.post_group),
-            engine.bank.eq(ctrl.post_bank),
-            engine.zero_state.eq(ctrl.post_zero),
-            engine.hidden_size.eq(layers[ctrl.post_layer].hidden_size),
-            engine.output.eq(output_all | (ctrl.post_layer == last_layer)),
-            engine.n_contexts.eq(n_contexts),
-            engine.contexts.eq(contexts),
-            engine.pre.eq(Cat(*(array.results for array in arrays))),
-        ]
-
-        # Output register -------------------------------------------------------------------
-        with m.If(run & engine.emit_stream):
-            m.d.sync += [
-                self.h.valid.eq(1),
-                self.h.payload.h.eq(engine.emit_h),
-                self.h.payload.c.eq(engine.emit_c),
-            ]
-        with m.Elif(self.h.ready):
-            m.d.sync += self.h.valid.eq(0)
-        return m
-
-    def _count_events(self, m, ctrl, engine, arrays, run, start):
+    def _count_events(self, m, ctrl, engines, arrays, run, start):
         """The status counters. Each cycle's events are registered first and counted in the
         next cycle, so that no counter's adder is on the datapath's paths; the saturation
         flags are registered, summed into a register, then counted. The counters settle
         :data:`STATUS_LATENCY` cycles after the last event (``busy`` covers them)."""
         config = self.config
+        # The engines run in lockstep: engine 0's events stand for every sequence's (the
+        # energy model multiplies by the batch); the saturations of all of them count.
+        engine = engines[0]
         events = {
             "columns": run & ctrl.valid,
             "x_writes": self.x.valid & self.x.ready,
@@ -344,15 +401,17 @@ class RPU(wiring.Component):
         # Saturation flags of this cycle: of the lanes (taken when the engine loads their
         # results), of the element-wise units, and whether the cycle counts (a stalled cycle
         # repeats the flags of the last one).
-        lane_flags = Signal(config.mac_lanes)
-        engine_flags = Signal.like(engine.saturations)
+        lane_flags = Signal(config.macs)
+        engine_flags = [Signal.like(unit.saturations, name=f"engine_flags{_suffix(b)}")
+                        for b, unit in enumerate(engines)]
         counted = Signal()
         loaded = Signal()
-        lane_saturations = sum_tree(lane_flags[i] for i in range(config.mac_lanes))
-        pending_saturations = Signal(range(config.mac_lanes + config.elementwise_units + 1))
+        lane_saturations = sum_tree(lane_flags[i] for i in range(config.macs))
+        pending_saturations = Signal(range(config.batch * (config.mac_lanes
+                                                           + config.elementwise_units) + 1))
         m.d.sync += [
             lane_flags.eq(Cat(*(array.saturated for array in arrays))),
-            engine_flags.eq(engine.saturations),
+            *(flags.eq(unit.saturations) for flags, unit in zip(engine_flags, engines)),
             loaded.eq(engine.loading),
         ]
         # A start clears the counters and drops the events of its own cycle.
@@ -366,7 +425,7 @@ class RPU(wiring.Component):
                          for name in ACTIVITY_COUNTERS]
             m.d.sync += counted.eq(self.busy & run)
             m.d.sync += pending_saturations.eq(
-                Mux(counted, Mux(loaded, lane_saturations, 0) + engine_flags, 0))
+                Mux(counted, Mux(loaded, lane_saturations, 0) + sum_tree(engine_flags), 0))
             m.d.sync += self.saturations.eq(self.saturations + pending_saturations)
             with m.If(self.busy):
                 m.d.sync += self.cycles.eq(self.cycles + 1)

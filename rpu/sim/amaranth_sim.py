@@ -13,7 +13,7 @@ from amaranth.sim import Simulator
 from rpu.hw.top import RPU, ACTIVITY_COUNTERS
 from rpu.sim.operations import (Load, LoadState, StallPatterns, RunResult, STREAMS,
                                 SimulationError, complete_run_result, check_session,
-                                run_limit)
+                                run_limit, x_transfers, run_steps)
 
 
 __all__ = ["simulate_session_amaranth"]
@@ -101,8 +101,8 @@ def simulate_session_amaranth(config, operations, *, stalls=None, vcd_path=None,
                            program.state_words(operation.h0, operation.c0))
                 continue
 
-            x_words = [int(v) for v in np.asarray(operation.x_codes).reshape(-1)]
-            steps = len(operation.x_codes)
+            x_words = x_transfers(config, operation.x_codes)
+            steps = run_steps(config, operation.x_codes)
             expected = steps * program.schedule.outputs_per_step()
             limit = run_limit(program, steps, stalls, max_cycles)
             ctx.set(dut.steps, steps)
@@ -135,14 +135,17 @@ def simulate_session_amaranth(config, operations, *, stalls=None, vcd_path=None,
                 if x_transfer:
                     next_x += 1
                 if h_transfer:
-                    outputs.append((payload.h, payload.c))
+                    # A pair, or with a batch one pair per sequence.
+                    outputs.append((payload.h, payload.c) if config.batch == 1
+                                   else [(pair.h, pair.c) for pair in payload])
                     last_transfer = cycle
                 if reset:
                     ctx.set(harness.domain.rst, 0)
                     break
             ctx.set(dut.x.valid, 0)
             ctx.set(dut.h.ready, 0)
-            outputs = np.array(outputs, dtype=np.int64).reshape(-1, 2)
+            outputs = np.array(outputs, dtype=np.int64).reshape(
+                (-1, 2) if config.batch == 1 else (-1, config.batch, 2))
             if reset:
                 results.append(RunResult(outputs, None, None, last_transfer + 1, None, None))
                 continue

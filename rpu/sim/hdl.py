@@ -38,7 +38,8 @@ from rpu.sim.build import SimulatorNotFound, BuildError
 from rpu.sim.icarus import find_icarus, build_icarus
 from rpu.sim.interface import interface, rpu_verilog
 from rpu.sim.amaranth_sim import simulate_session_amaranth
-from rpu.sim.operations import Load, Run, StallPatterns, SimulationError, check_session
+from rpu.sim.operations import (Load, Run, StallPatterns, SimulationError, check_session,
+                                run_steps)
 from rpu.sim.stimulus import MAX_PATTERN, write_stimulus, read_results, same_result
 from rpu.sim.verilator import find_verilator, build_verilator
 
@@ -77,7 +78,8 @@ def session_cycles(operations, stalls=None):
             if operation.weights:
                 cycles += program.weight_image.shape[0] * program.weight_image.shape[1]
         elif isinstance(operation, Run):
-            cycles += program.schedule.total_cycles(len(operation.x_codes))
+            cycles += program.schedule.total_cycles(run_steps(program.config,
+                                                               operation.x_codes))
         else:                           # LoadState: a word per unit of every layer
             cycles += sum(layer.hidden_size for layer in program.schedule.layers)
     return int(cycles / stalls.density())

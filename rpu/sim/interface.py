@@ -177,9 +177,6 @@ def interface(config, verilog_text=None):
                 or (width is not None and ports[port][1] != width):
             raise ValueError(f"port {port} of the emitted rpu is {ports.get(port)}, expected "
                              f"an {direction}" + (f" of {width} bits" if width else ""))
-    if streams[-1][1] > 64:
-        raise ValueError(f"the testbenches take h payloads of up to 64 bits, not "
-                         f"{streams[-1][1]}")
     return Interface(tuple(loads), streams[-2][1], streams[-1][1], tuple(status), ports)
 
 

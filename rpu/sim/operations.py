@@ -22,7 +22,8 @@ from rpu.compiler import Program
 
 
 __all__ = ["Load", "LoadState", "Run", "StallPatterns", "RunResult", "SimulationError",
-           "STREAMS", "complete_run_result", "check_session", "run_limit"]
+           "STREAMS", "complete_run_result", "check_session", "run_limit", "x_transfers",
+           "run_steps"]
 
 
 class SimulationError(RuntimeError):
@@ -47,7 +48,8 @@ class LoadState:
 
 @dataclass(frozen=True)
 class Run:
-    """One run: ``x_codes`` (T, I) data-format codes.
+    """One run: ``x_codes`` (T, I) data-format codes; with a batch of B sequences
+    (``RPUConfig.batch``), (B, T, I).
 
     Attributes
     ----------
@@ -104,9 +106,9 @@ class RunResult:
 
     Attributes
     ----------
-    outputs : numpy.ndarray of int64, (N, 2)
+    outputs : numpy.ndarray of int64, (N, 2), or (N, B, 2) with a batch
         Every (h, c) pair transferred on the ``h`` stream, in order.
-    h, c : numpy.ndarray of int64, (T, H), or None
+    h, c : numpy.ndarray of int64, (T, H) or (B, T, H) with a batch, or None
         The last layer's outputs as steps x units (None if the run was cut short by reset).
     layers_h, layers_c : list of numpy.ndarray, or None
         Every streamed layer's outputs (all layers when the program sets output_all).
@@ -131,20 +133,40 @@ class RunResult:
 def complete_run_result(program, steps, outputs, *, cycles, run_cycles, saturations,
                         activity):
     """The :class:`RunResult` of a complete run of ``program``: ``outputs`` (N, 2) split into
-    steps and into the layers the program streams out."""
+    steps and into the layers the program streams out. With a batch of B sequences,
+    ``outputs`` is (N, B, 2) and every h and c array gets a leading sequence axis:
+    (B, T, H)."""
     schedule = program.schedule
+    B = program.config.batch
     emitted = schedule.layers if schedule.output_all else schedule.layers[-1:]
-    per_step = np.asarray(outputs, dtype=np.int64).reshape(steps, schedule.outputs_per_step(),
-                                                           2)
+    outputs = np.asarray(outputs, dtype=np.int64).reshape((-1, 2) if B == 1 else (-1, B, 2))
+    # (steps, outputs per step, B, 2)
+    per_step = outputs.reshape(steps, schedule.outputs_per_step(), B, 2)
     layers_h, layers_c, offset = [], [], 0
     for layer in emitted:
-        part = per_step[:, offset:offset + layer.hidden_size]
-        layers_h.append(part[:, :, 0].copy())
-        layers_c.append(part[:, :, 1].copy())
+        part = per_step[:, offset:offset + layer.hidden_size].transpose(2, 0, 1, 3)
+        if B == 1:
+            part = part[0]
+        layers_h.append(part[..., 0].copy())
+        layers_c.append(part[..., 1].copy())
         offset += layer.hidden_size
-    return RunResult(np.asarray(outputs, dtype=np.int64).reshape(-1, 2), layers_h[-1],
-                     layers_c[-1], cycles, run_cycles, saturations, layers_h, layers_c,
-                     activity)
+    return RunResult(outputs, layers_h[-1], layers_c[-1], cycles, run_cycles, saturations,
+                     layers_h, layers_c, activity)
+
+
+def x_transfers(config, x_codes):
+    """The payloads of the ``x`` stream for a run's ``x_codes``: one int per transfer, or
+    with a batch a list of B ints (sequence b's word in element b)."""
+    x = np.asarray(x_codes)
+    if config.batch == 1:
+        return [int(v) for v in x.reshape(-1)]
+    return [[int(v) for v in words] for words in x.reshape(config.batch, -1).T]
+
+
+def run_steps(config, x_codes):
+    """Steps of a run's ``x_codes`` ((T, I), or (B, T, I) with a batch)."""
+    x = np.asarray(x_codes)
+    return x.shape[0] if config.batch == 1 else x.shape[1]
 
 
 def run_limit(program, steps, stalls, max_cycles):
@@ -174,10 +196,13 @@ def check_session(config, operations):
             if loaded is None:
                 raise ValueError(f"operations[{index}]: Run before any Load")
             x = np.asarray(operation.x_codes)
-            I = loaded.input_size
-            if x.ndim != 2 or x.shape[1] != I or not 1 <= x.shape[0] <= MAX_STEPS:
-                raise ValueError(f"operations[{index}].x_codes must have shape (T, {I}) with "
-                                 f"1 <= T <= {MAX_STEPS}, not {x.shape}")
+            I, B = loaded.input_size, config.batch
+            shape = "(T, {I})" if B == 1 else f"({B}, T, {I})"
+            if x.shape[:-2] != (() if B == 1 else (B,)) or x.ndim < 2 or x.shape[-1] != I \
+                    or not 1 <= x.shape[-2] <= MAX_STEPS:
+                raise ValueError(f"operations[{index}].x_codes must have shape "
+                                 f"{shape.format(I=I)} with 1 <= T <= {MAX_STEPS}, not "
+                                 f"{x.shape}")
             fmt = config.data_format
             if x.min() < fmt.min_code or x.max() > fmt.max_code:
                 raise ValueError(f"operations[{index}].x_codes must be codes of {fmt}")

@@ -41,7 +41,7 @@ import numpy as np
 
 from rpu.sim.interface import interface, rpu_component, packer, decoder, signed
 from rpu.sim.operations import (Load, Run, RunResult, StallPatterns, SimulationError,
-                                complete_run_result, run_limit)
+                                complete_run_result, run_limit, x_transfers, run_steps)
 
 
 __all__ = ["FORMAT_VERSION", "MAX_PATTERN", "write_stimulus", "read_results", "same_result"]
@@ -97,7 +97,7 @@ def write_stimulus(config, operations, stalls=None, max_cycles=None, iface=None)
         lines.append(f"S {index[stream]} {len(payloads)}")
         lines.extend(format(pack(payload), "x") for payload in payloads)
 
-    x_mask = (1 << iface.x_width) - 1
+    pack_x = packer(members["x"].signature.members["payload"].shape)
     program = None
     for operation in operations:
         if isinstance(operation, Load):
@@ -112,8 +112,7 @@ def write_stimulus(config, operations, stalls=None, max_cycles=None, iface=None)
         if not isinstance(operation, Run):     # LoadState
             send("state", program.state_words(operation.h0, operation.c0))
             continue
-        x = np.asarray(operation.x_codes)
-        steps = len(x)
+        steps = run_steps(config, operation.x_codes)
         limit = run_limit(program, steps, stalls, max_cycles)
         # simulate_session asserts rst when the run's cycle count (from 1) equals
         # reset_after, and gives up past the limit: other values never reset.
@@ -121,7 +120,7 @@ def write_stimulus(config, operations, stalls=None, max_cycles=None, iface=None)
         reset_after = int(reset_after) if reset_after is not None else 0
         if not 1 <= reset_after <= limit:
             reset_after = 0
-        words = [format(int(v) & x_mask, "x") for v in x.reshape(-1)]
+        words = [format(pack_x(word), "x") for word in x_transfers(config, operation.x_codes)]
         lines.append(f"R {steps} {int(bool(operation.keep_state))} {reset_after} {limit} "
                      f"{steps * _outputs_per_step(program)} {len(words)}")
         lines.extend(words)
@@ -131,17 +130,17 @@ def write_stimulus(config, operations, stalls=None, max_cycles=None, iface=None)
 
 def _stopped(kind, fields, operation, program, pairs, stalls, max_cycles):
     """The SimulationError of a run that stopped the testbench (results line T or X)."""
-    steps = len(operation.x_codes)
+    steps = run_steps(program.config, operation.x_codes)
     if kind == "T":
         limit = run_limit(program, steps, stalls, max_cycles)
         error = SimulationError(
             f"no result after {limit} cycles: {fields[1]} of "
             f"{steps * _outputs_per_step(program)} h values and {fields[2]} of "
-            f"{np.asarray(operation.x_codes).size} x values transferred")
+            f"{len(x_transfers(program.config, operation.x_codes))} x values transferred")
         error.outputs = pairs
         return error
     return SimulationError(f"the RPU took {fields[1]} of "
-                           f"{np.asarray(operation.x_codes).size} x values")
+                           f"{len(x_transfers(program.config, operation.x_codes))} x values")
 
 
 def read_results(config, operations, text, stalls=None, max_cycles=None, iface=None):
@@ -183,13 +182,18 @@ def read_results(config, operations, text, stalls=None, max_cycles=None, iface=N
                                   f"{line!r}")
         if kind == "H":
             payload = int(fields[2], 16)
-            pairs.append((signed(payload, W), signed(payload >> W, W)))
+            # The pair of sequence b at bits 2W*b (h in the low half, then c).
+            transfer = [(signed(payload >> (2 * W * b), W),
+                         signed(payload >> (2 * W * b + W), W))
+                        for b in range(config.batch)]
+            pairs.append(transfer[0] if config.batch == 1 else transfer)
             continue
         if kind in ("T", "X"):
             raise _stopped(kind, fields, operation, program, pairs, stalls, max_cycles)
         if kind != "D" or fields[1] not in ("ok", "reset"):
             raise SimulationError(f"HDL testbench: unexpected results line {line!r}")
-        outputs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        outputs = np.array(pairs, dtype=np.int64).reshape(
+            (-1, 2) if config.batch == 1 else (-1, config.batch, 2))
         pairs = []
         if fields[1] == "reset":
             results.append(RunResult(outputs, None, None, int(fields[2]), None, None))
@@ -200,7 +204,7 @@ def read_results(config, operations, text, stalls=None, max_cycles=None, iface=N
                   for (name, decode), value in zip(decoders, fields[3:])}
         # ``status`` holds the RPU's outputs (cycles, saturations, activity) after the run.
         results.append(complete_run_result(
-            program, len(operation.x_codes), outputs, cycles=int(fields[2]),
+            program, run_steps(config, operation.x_codes), outputs, cycles=int(fields[2]),
             run_cycles=status["cycles"], saturations=status["saturations"],
             activity=status.get("activity")))
     if session_cycles is None or len(results) != len(runs):

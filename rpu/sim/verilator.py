@@ -134,6 +134,9 @@ def harness_cpp(iface):
         load_names="".join(f'"{s}", ' for s in names),
         load_widths="".join(f"{w}, " for _, w in iface.loads),
         x_width=iface.x_width, h_width=iface.h_width,
+        # Verilator's type of a port of that width.
+        h_payload_type="uint64_t" if iface.h_width <= 64
+        else f"VlWide<{(iface.h_width + 31) // 32}>",
         pattern_names=", ".join(f'"{s}_valid"' for s in names + ["x"]),
         n_patterns=len(streams), stream_list=", ".join(streams),
         sampled=", ".join(f"s_{s}" for s in streams),

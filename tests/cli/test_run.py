@@ -39,6 +39,36 @@ def test_run_matches_torch(tmp_path, capsys, case, suffix):
     assert report["gops"] > 0
 
 
+@pytest.mark.parametrize("batch", [2, 3])
+def test_run_batched_inputs_on_a_batch_rpu(tmp_path, capsys, batch):
+    """The sequences of batched inputs run B at a time (the last batch filled with zeros):
+    the same outputs as one at a time, in the cycles of ceil(N / B) runs, and the same
+    modelled energy per sequence except the weight reads, shared by the B sequences."""
+    reference = np.load(DATA / "reference.npz")
+    x = reference["chain_x"]
+    np.save(tmp_path / "x.npy", x)
+    reports = []
+    for b in (1, batch):
+        code = main(["run", str(DATA / "chain.safetensors"), "--inputs",
+                     str(tmp_path / "x.npy"), "--out", str(tmp_path / f"y{b}.npz"),
+                     "--batch", str(b), *SMALL])
+        assert code == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    one, batched = reports
+    sequences = one["sequences"]
+    assert batched["sequences"] == sequences == x.shape[0 if one["model"]["batch_first"]
+                                                        else 1]
+    assert batched["bit_exact_with_fixed_point_model"]
+    assert batched["cycles"] == batched["predicted_cycles"]
+    runs = -(-sequences // batch)
+    assert batched["cycles"] == one["cycles"] // sequences * runs
+    np.testing.assert_array_equal(np.load(tmp_path / f"y{batch}.npz")["h"],
+                                  np.load(tmp_path / "y1.npz")["h"])
+    counts = [r["energy"]["action_counts"] for r in reports]
+    assert counts[1]["weight_read"] * sequences == counts[0]["weight_read"] * runs
+    assert counts[1]["mac"] * sequences == counts[0]["mac"] * runs * batch
+
+
 def test_run_with_vcd_and_given_formats(tmp_path, capsys):
     reference = np.load(DATA / "reference.npz")
     np.save(tmp_path / "x.npy", reference["l1_x"][:, 0])        # one (T, I) sequence

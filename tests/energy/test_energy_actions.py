@@ -199,3 +199,23 @@ def test_packed_words_read_once_for_p_macs():
     assert read[1] == pytest.approx(10 * 4 / 64 * math.sqrt(1544 / 2 / 8192))
     # Same MAC energy (a 16 x 4 multiply each).
     assert action_energies(packed)["mac"] == action_energies(plain)["mac"]
+
+
+def test_a_batch_shares_the_weight_reads():
+    """The counters count one sequence's events (the sequences run in lockstep): every action
+    is B times one sequence's, but the weight reads, which feed all B sequences."""
+    values = dict(input_size=64, hidden_size=128)
+    one, four = RPUConfig(**values), RPUConfig(**values, batch=4)
+    from rpu.compiler import plan_schedule
+    activity = plan_schedule(one, 64, 128).activity(5)
+    counts = [action_counts(c, activity) for c in (one, four)]
+    assert counts[1]["weight_read"] == counts[0]["weight_read"] == activity["columns"] * 64
+    for action in ACTIONS:
+        if action not in ("weight_read", "register_update"):
+            assert counts[1][action] == 4 * counts[0][action], action
+    assert 4 * counts[0]["register_update"] - 3 <= counts[1]["register_update"] \
+        <= 4 * counts[0]["register_update"]
+    # Modelled GOPS/W: B times the operations for less than B times the energy.
+    e = [energy_from_activity(c, activity, 5, plan_schedule(c, 64, 128).ops_per_step())
+         for c in (one, four)]
+    assert e[1].gops_per_watt > 1.5 * e[0].gops_per_watt

@@ -278,6 +278,29 @@ def test_sweep_over_weights_per_word(inputs, tmp_path):
     assert summary["skipped_invalid"] == 0
 
 
+def test_sweep_over_batch(inputs, tmp_path):
+    """A batch of B sequences: the cycles of one sequence, and the modelled energy per step
+    of B sequences, less than B times one sequence's (the weight reads are shared)."""
+    out = tmp_path / "out"
+    assert run(["explore", MODEL, "--inputs", str(inputs), "--pim-arrays", "1",
+                "--lanes-per-array", "8", "--batch", "1,4", "--activation-units", "1",
+                "--elementwise-units", "1", "--data-widths", "12", "--no-synth",
+                "--jobs", "1", "-o", str(out)]) == 0
+    _, rows = read_csv(out / "points.csv")
+    by_batch = {int(row["batch [sequences]"]): row for row in rows}
+    assert set(by_batch) == {1, 4}
+    one, four = by_batch[1], by_batch[4]
+    assert one["total_cycles [cycles]"] == four["total_cycles [cycles]"]
+    config = RPUConfig(input_size=3, hidden_size=5, pim_arrays=1, lanes_per_array=8,
+                       batch=4, activation_units=1, elementwise_units=1, data_width=12,
+                       weight_width=12)
+    assert int(four["total_cycles [cycles]"]) == plan_schedule(config, 3, 5).total_cycles(7)
+    e1, e4 = (float(r["energy_per_step_modelled [pJ]"]) for r in (one, four))
+    assert 3 * e1 < e4 < 4 * e1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sweep"]["batch"] == [1, 4]
+
+
 def test_invalid_weights_per_word_combinations_are_skipped(inputs):
     """A weight word wider than 64 bits, or MACs not a multiple of 4, is skipped and
     counted, like any invalid combination."""

@@ -45,6 +45,15 @@ def test_cli_refuses_before_building(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_refuses_a_batch(tmp_path):
+    """The host link streams one sequence: a batch is refused before building."""
+    args = parse(["--board", "ulx3s-85f", "--input-size", "4", "--hidden-size", "8",
+                  "--batch", "2", "-o", str(tmp_path / "out")])
+    with pytest.raises(FitError, match=r"^batch must be 1 on a board .*, not 2$"):
+        fpga_command.run(args)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--baud-rate", "20000000"], "--baud-rate 20000000 is too high"),
     (["--baud-rate", "0"], "--baud-rate must be from 1"),

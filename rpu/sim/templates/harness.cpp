@@ -77,7 +77,7 @@ static const char* PATTERN_NAMES[] = {@{pattern_names}, "h_ready"};
 static std::vector<uint8_t> patterns[@{n_patterns}];  // @{stream_list}
 static size_t pattern_index[@{n_patterns}];
 static bool @{sampled};
-static uint64_t s_payload;  // the h payload (at most 64 bits)
+static @{h_payload_type} s_payload;  // the h payload (VlWide beyond 64 bits)
 static void print_status() {
 @{print_status}}
 
@@ -197,8 +197,9 @@ int main(int argc, char** argv) {
                 tick();
                 if (s_x) next_x++;
                 if (s_h) {
-                    std::fprintf(out_file, "H %llu %llx\n", (unsigned long long)cycle,
-                                 (unsigned long long)s_payload);
+                    std::fprintf(out_file, "H %llu", (unsigned long long)cycle);
+                    print_hex(s_payload);
+                    std::fprintf(out_file, "\n");
                     outputs++;
                     last_transfer = cycle;
                 }
