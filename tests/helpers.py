@@ -5,6 +5,8 @@
 * :func:`require_simulator` -- skip off CI, fail on CI, when a simulator is missing;
 * :func:`golden_stack` -- every layer's golden-model output, independently of the compiler;
 * :func:`assert_simulators_agree` -- Amaranth and an HDL simulator under random stalls;
+* :func:`small_config`, :func:`auto_shifts`, :func:`assert_layers_equal` -- small RPUs for
+  stacks, their row shifts, and the comparison of a run's layers with the golden model;
 * :data:`REPO`, :data:`DATA`, :data:`IMPORT_DATA`, :data:`ON_CI`.
 """
 
@@ -88,10 +90,37 @@ def assert_simulators_agree(config, operations, expected, simulator, build_dir, 
     [hdl] = simulate_session(config, operations, simulator=simulator, build_dir=build_dir,
                              stalls=stalls)
     for result in (amaranth, hdl):
-        for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
-            np.testing.assert_array_equal(layer_h, reference.h)
-            np.testing.assert_array_equal(layer_c, reference.c)
+        assert_layers_equal(result, expected)
     np.testing.assert_array_equal(hdl.outputs, amaranth.outputs)
     assert (hdl.cycles, hdl.run_cycles, hdl.saturations, hdl.activity) == \
         (amaranth.cycles, amaranth.run_cycles, amaranth.saturations, amaranth.activity)
     return hdl
+
+
+def small_config(input_size, hidden_sizes, **resources):
+    """An RPUConfig sized for a stack of ``hidden_sizes`` with small resources (one array of
+    8 lanes, one activation and one element-wise unit, 16 table segments) unless
+    ``resources`` say otherwise."""
+    from rpu.config import RPUConfig
+    values = dict(pim_arrays=1, lanes_per_array=8, activation_units=1, elementwise_units=1,
+                  activation_segments=16)
+    values.update(resources)
+    return RPUConfig(input_size=input_size, hidden_size=max(hidden_sizes),
+                     num_layers=len(hidden_sizes), **values)
+
+
+def auto_shifts(config, layers):
+    """With row scales, each layer's largest row shifts that saturate no row
+    (:func:`lstm_ref.fixed_lstm.choose_row_shifts`); None without."""
+    from lstm_ref.fixed_lstm import choose_row_shifts
+    if not config.row_scales:
+        return None
+    return [choose_row_shifts(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
+                              config.weight_format) for p in layers]
+
+
+def assert_layers_equal(result, expected):
+    """Every streamed layer's h and c of a RunResult equal the FixedLSTMOutputs."""
+    for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
+        np.testing.assert_array_equal(layer_h, reference.h)
+        np.testing.assert_array_equal(layer_c, reference.c)

@@ -14,13 +14,13 @@ sequence compute.
 import numpy as np
 import pytest
 
-from lstm_ref.fixed_lstm import choose_row_shifts
 from rpu.config import RPUConfig
 from rpu.compiler import compile_stacked
 from rpu.energy.activity import action_counts
 from rpu.sim.hdl import find_verilator, find_icarus
 from rpu.sim.session import Load, LoadState, Run, StallPatterns, simulate_session
-from tests.helpers import random_stack, golden_stack, require_simulator
+from tests.helpers import (random_stack, golden_stack, small_config, auto_shifts,
+                           require_simulator)
 
 
 STEPS = 4
@@ -34,21 +34,6 @@ CASES = {
     "B2-stacked-2arrays": (3, [5, 4], dict(batch=2, pim_arrays=2, lanes_per_array=4,
                                            activation_units=2)),
 }
-
-
-def case_config(input_size, hidden_sizes, resources):
-    values = dict(pim_arrays=1, lanes_per_array=8, activation_units=1, elementwise_units=1,
-                  activation_segments=16)
-    values.update(resources)
-    return RPUConfig(input_size=input_size, hidden_size=max(hidden_sizes),
-                     num_layers=len(hidden_sizes), **values)
-
-
-def shifts_of(config, layers):
-    if not config.row_scales:
-        return None
-    return [choose_row_shifts(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
-                              config.weight_format) for p in layers]
 
 
 def check_sequences(config, layers, shifts, x, result, h0=None, c0=None):
@@ -65,10 +50,10 @@ def check_sequences(config, layers, shifts, x, result, h0=None, c0=None):
 @pytest.mark.parametrize("name", CASES)
 def test_rtl_bit_exact_for_every_sequence(name):
     I, hidden, resources = CASES[name]
-    config = case_config(I, hidden, resources)
+    config = small_config(I, hidden, **resources)
     rng = np.random.default_rng(len(name) + 200)
     layers = random_stack(rng, I, hidden, scale=1.5)
-    shifts = shifts_of(config, layers)
+    shifts = auto_shifts(config, layers)
     program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
     x = config.data_format.quantize(rng.standard_normal((config.batch, STEPS, I)))
     [result] = simulate_session(config, [Load(program), Run(x)])
@@ -88,8 +73,8 @@ def test_a_batch_equals_runs_of_one_sequence():
     """B sequences at once: what B runs of one sequence each give, in the cycles of one
     run; the saturations of all of them counted."""
     I, hidden, resources = CASES["B3-P2-w8"]
-    config = case_config(I, hidden, resources)
-    single = case_config(I, hidden, dict(resources, batch=1))
+    config = small_config(I, hidden, **resources)
+    single = small_config(I, hidden, **dict(resources, batch=1))
     rng = np.random.default_rng(7)
     layers = random_stack(rng, I, hidden, scale=3.0)     # large weights: saturations
     x = config.data_format.quantize(4 * rng.standard_normal((config.batch, STEPS, I)))
@@ -107,7 +92,7 @@ def test_a_batch_equals_runs_of_one_sequence():
 def test_state_loads_per_sequence():
     """keep_state runs start from each sequence's own loaded h0 and c0."""
     I, hidden, resources = CASES["B2-stacked-2arrays"]
-    config = case_config(I, hidden, resources)
+    config = small_config(I, hidden, **resources)
     rng = np.random.default_rng(9)
     layers = random_stack(rng, I, hidden)
     program = compile_stacked(config, layers, output_all=True)
@@ -128,7 +113,7 @@ def test_hdl_simulators_agree_with_a_batch(simulator, tmp_path):
     Amaranth's simulation gives, and the golden model, under random stalls."""
     require_simulator(simulator, find_verilator if simulator == "verilator" else find_icarus)
     I, hidden, resources = CASES["B3-P2-w8"]
-    config = case_config(I, hidden, resources)
+    config = small_config(I, hidden, **resources)
     rng = np.random.default_rng(13)
     layers = random_stack(rng, I, hidden, scale=1.5)
     program = compile_stacked(config, layers)

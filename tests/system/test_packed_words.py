@@ -15,13 +15,13 @@ import json
 import numpy as np
 import pytest
 
-from lstm_ref.fixed_lstm import choose_row_shifts
 from rpu.config import RPUConfig
 from rpu.compiler import compile_stacked
 from rpu.energy.activity import action_counts
 from rpu.generator import describe
 from rpu.sim.session import Load, Run, simulate_session
-from tests.helpers import random_stack, golden_stack, assert_simulators_agree
+from tests.helpers import (random_stack, golden_stack, small_config, auto_shifts,
+                           assert_layers_equal, assert_simulators_agree)
 
 
 STEPS = 4
@@ -47,35 +47,19 @@ CASES = {
 }
 
 
-def case_config(input_size, hidden_sizes, resources):
-    values = dict(activation_units=1, elementwise_units=1, activation_segments=16)
-    values.update(resources)
-    return RPUConfig(input_size=input_size, hidden_size=max(hidden_sizes),
-                     num_layers=len(hidden_sizes), **values)
-
-
-def shifts_of(config, layers):
-    if not config.row_scales:
-        return None
-    return [choose_row_shifts(p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"],
-                              config.weight_format) for p in layers]
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_rtl_bit_exact_with_packed_words(name):
     I, hidden, resources = CASES[name]
-    config = case_config(I, hidden, resources)
+    config = small_config(I, hidden, **resources)
     assert config.weights_per_word > 1
     rng = np.random.default_rng(len(name) + 100)
     layers = random_stack(rng, I, hidden, scale=1.5)
-    shifts = shifts_of(config, layers)
+    shifts = auto_shifts(config, layers)
     program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
     x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
     [result] = simulate_session(config, [Load(program), Run(x)])
     expected = golden_stack(config, layers, x, shifts)
-    for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
-        np.testing.assert_array_equal(layer_h, reference.h)
-        np.testing.assert_array_equal(layer_c, reference.c)
+    assert_layers_equal(result, expected)
     assert result.saturations == sum(output.saturations for output in expected)
     assert result.cycles == program.schedule.total_cycles(STEPS)
     assert result.activity == program.schedule.activity(STEPS)
@@ -124,11 +108,11 @@ def test_hdl_simulators_agree_with_packed_words(simulator, tmp_path):
     """The generated Verilog gives what Amaranth's simulation gives, and the golden model,
     with every stream stalling at random (the lanes' P MACs hold together)."""
     I, hidden, resources = CASES["stacked-P2-w8-scales"]
-    config = case_config(I, hidden, dict(resources, weights_per_word=4, lanes_per_array=1,
+    config = small_config(I, hidden, **dict(resources, weights_per_word=4, lanes_per_array=1,
                                          weight_width=4, data_width=12))
     rng = np.random.default_rng(17)
     layers = random_stack(rng, I, hidden, scale=1.5)
-    shifts = shifts_of(config, layers)
+    shifts = auto_shifts(config, layers)
     program = compile_stacked(config, layers, output_all=True, row_shifts=shifts)
     x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
     hdl = assert_simulators_agree(config, [Load(program), Run(x)],

@@ -21,7 +21,8 @@ from lstm_ref.float_lstm import lstm_forward
 from rpu.config import RPUConfig
 from rpu.compiler import compile_stacked, compile_lstm
 from rpu.sim.session import Load, Run, simulate_session
-from tests.helpers import random_stack, golden_stack, assert_simulators_agree, REPO
+from tests.helpers import (random_stack, golden_stack, assert_simulators_agree,
+                           assert_layers_equal, REPO)
 
 
 STEPS = 4
@@ -69,9 +70,7 @@ def test_rtl_bit_exact_with_row_scales(name):
     x = config.data_format.quantize(rng.standard_normal((STEPS, I)))
     [result] = simulate_session(config, [Load(program), Run(x)])
     expected = golden_stack(config, layers, x, shifts)
-    for layer_h, layer_c, reference in zip(result.layers_h, result.layers_c, expected):
-        np.testing.assert_array_equal(layer_h, reference.h)
-        np.testing.assert_array_equal(layer_c, reference.c)
+    assert_layers_equal(result, expected)
     assert result.saturations == sum(output.saturations for output in expected)
     assert result.cycles == program.schedule.total_cycles(STEPS)
     # The program's own reference (Program.reference) is the same golden model run.
