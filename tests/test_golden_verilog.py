@@ -46,27 +46,27 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "163c222e92ab02c8a6db8984dd0f99dca2dd3b7d1f507025c7982a821a0e72b4",
+        "rpu.v": "15297e30e9627bedc964e2e4ce749d4a043bc37123e2c931a5b8bd7b40963daa",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4692255704af0ab0fead442762f8fc21f6b6017b6649e1024e92facfdd486d33",
     },
     "stacked": {
-        "rpu.v": "df6722dcd2d6542f6aceff171b881cf87c3d1a17d12a2c650a1583e4950e3a67",
+        "rpu.v": "77bc173681386065b40a080b3d04c4b43b6936f7caeb5741a537783907768da2",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "63613f2febbe146af825b2662e8249e130f7fe8430888e78ce72db496647b2b9",
     },
     "12bit": {
-        "rpu.v": "6067ed085c807e7ba44d2b7e8f7d562c407277b56b667f61c14a7bb7858dfa23",
+        "rpu.v": "f446bda95b764502bddfdbce44740ddeeed592162b6d0830a86c10a4b10944fb",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "709b6fdf2f75cb67ae7c388e9eb0846b54f465b4271a947d291dc3e8c12a3e80",
     },
     "odd_lanes": {
-        "rpu.v": "f761895fbc05bb34806fad549bc45aefb8e55f2553d22c355bd38dbf496c69dc",
+        "rpu.v": "37222e089cf6b81cac85172211759a5a735203f42926b08590cb541d7189a81f",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "af1dc2a932bcf21f94ccbdcf0e7b1e4d2421162f3e7c0dcdfb390fdcd6466e3c",
     },
     "packed": {
-        "rpu.v": "eedad4ea81fd6e974bb3a586d7146a8b7519a313d67c42879219432a260dd34c",
+        "rpu.v": "428e578a682f4d32aba37b7871802126a8c23f2c241ccc5419e898c16c6fb57a",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "2c5155a441ba1edf70a0d1eaaf16e475149c2b8e44751e6091eac53bd1d8d4bb",
     },

@@ -59,13 +59,9 @@ def x_layout(config):
     return word if config.batch == 1 else data.ArrayLayout(word, config.batch)
 
 
-def engine_name(config, b):
-    """Name of sequence ``b``'s cell engine (and suffix of its memories): ``engine``, then
-    ``engine_1`` ...; the state memories are ``x_memory``, ``x_memory_1`` ... likewise."""
-    return "engine" if b == 0 else f"engine_{b}"
-
-
 def _suffix(b):
+    """Name suffix of sequence ``b``'s cell engine, memories and operand signals: none for
+    sequence 0 (``engine``, ``x_memory``), then ``_1`` ... (``engine_1``, ``x_memory_1``)."""
     return "" if b == 0 else f"_{b}"
 
 
@@ -181,7 +177,7 @@ class RPU(wiring.Component):
         for b in range(config.batch):
             engines.append(CellEngine(config=config, sram_macros=self.sram_macros,
                                       split_products=self.split_products))
-            m.submodules[engine_name(config, b)] = engines[-1]
+            m.submodules[f"engine{_suffix(b)}"] = engines[-1]
         engine = engines[0]
         arrays = []
         for index in range(config.pim_arrays):
@@ -265,6 +261,7 @@ class RPU(wiring.Component):
             ctrl.layers.eq(layers),
         ]
         self._count_events(m, ctrl, engines, arrays, run, start)
+        m.d.comb += self.state.ready.eq(~self.busy)
         source = Signal(Source)
         with m.If(run):
             m.d.sync += source.eq(ctrl.source)
@@ -336,10 +333,9 @@ class RPU(wiring.Component):
             x_memory.wr_en.eq(self.x.valid & self.x.ready),
             h_memory.rd_addr.eq(ctrl.h_addr), h_memory.rd_en.eq(run),
         ]
-        # State loading: while idle, the state stream writes the half of a layer's h memory
-        # that the next run reads as h_{t-1}, or the layer's cell-state memory.
-        if b == 0:
-            m.d.comb += self.state.ready.eq(~self.busy)
+        # State loading: while idle, the state stream (ready while idle, see elaborate)
+        # writes the half of a layer's h memory that the next run reads as h_{t-1}, or the
+        # layer's cell-state memory.
         state = self.state.payload
         state_write = self.state.valid & self.state.ready
         if config.batch > 1:

@@ -22,7 +22,7 @@ from rpu.config import RPUConfig
 from rpu.compiler import compile_stacked, compile_lstm
 from rpu.sim.session import Load, Run, simulate_session
 from tests.helpers import (random_stack, golden_stack, assert_simulators_agree,
-                           assert_layers_equal, REPO)
+                           assert_layers_equal, auto_shifts, REPO)
 
 
 STEPS = 4
@@ -58,8 +58,7 @@ def test_rtl_bit_exact_with_row_scales(name):
     rng = np.random.default_rng(len(name))
     layers = random_stack(rng, I, hidden, scale=scale)
     if mode == "auto":
-        shifts = [choose_row_shifts(p["weight_ih"], p["weight_hh"], p["bias_ih"],
-                                    p["bias_hh"], config.weight_format) for p in layers]
+        shifts = auto_shifts(config, layers)
     else:
         # Shifts of 0 to 15, or of 0 to 3 ("random-low": large pre-activations saturate).
         shifts = [rng.integers(0, 4 if mode == "random-low" else 16, 4 * h) for h in hidden]
