@@ -1,6 +1,6 @@
 """A PIM array: MAC lanes that share one broadcast input and one weight load port."""
 
-from amaranth.hdl import Module, Cat, signed
+from amaranth.hdl import Module, Signal, Cat, signed
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
@@ -32,6 +32,10 @@ scale_depth : int
         ``batch`` 1 and ``scale_depth`` 0 by default: one MAC per lane, no scale memories).
     sram_macros : bool
         Weight memories as ``rpu_sram`` macro instances.
+    split_products, registered_products : bool
+        Those of every lane (both true by default). Lanes without registered products are
+        a stage shorter; the array then registers the issued column, its flags and operands
+        once for all its lanes, so that its latency is the same.
 
     Raises
     ------
@@ -41,7 +45,8 @@ scale_depth : int
     Attributes
     ----------
     LATENCY : int
-        That of a lane, :attr:`pim.lane.PIMLane.LATENCY`: the lanes run in lockstep.
+        :attr:`pim.lane.PIMLane.LATENCY`, with or without registered products: the lanes
+        run in lockstep.
     en, addr, valid, first, last, operand, scale_addr : In
         Broadcast to every lane; see :class:`~pim.lane.PIMLane` (``scale_addr`` only with
         scales).
@@ -59,7 +64,7 @@ scale_depth : int
 
     def __init__(self, *, lanes, data_width, weight_width, weight_frac_bits, acc_width, depth,
                  weights_per_word=1, batch=1, scale_depth=0, sram_macros=False,
-                 split_products=True):
+                 split_products=True, registered_products=True):
         self.lanes = _unused_on_error(self, lambda: check_integer("lanes", lanes, 1))
         self._lane_parameters = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
@@ -67,6 +72,7 @@ scale_depth : int
             scale_depth=scale_depth, weights_per_word=weights_per_word, batch=batch))
         self.sram_macros = bool(sram_macros)
         self.split_products = bool(split_products)
+        self.registered_products = bool(registered_products)
         params = self._lane_parameters
         n = self.lanes * params["weights_per_word"]
         macs = n * params["batch"]
@@ -85,17 +91,19 @@ scale_depth : int
         P, B = self._lane_parameters["weights_per_word"], self._lane_parameters["batch"]
         n = self.lanes * P
         saturated = [None] * (n * B)
+        issue = self._issue(m)
         for index in range(self.lanes):
             lane = PIMLane(**self._lane_parameters, sram_macros=self.sram_macros,
-                           split_products=self.split_products)
+                           split_products=self.split_products,
+                           registered_products=self.registered_products)
             m.submodules[f"lane{index}"] = lane
             m.d.comb += [
                 lane.en.eq(self.en),
-                lane.addr.eq(self.addr),
-                lane.valid.eq(self.valid),
-                lane.first.eq(self.first),
-                lane.last.eq(self.last),
-                lane.operand.eq(self.operand),
+                lane.addr.eq(issue["addr"]),
+                lane.valid.eq(issue["valid"]),
+                lane.first.eq(issue["first"]),
+                lane.last.eq(issue["last"]),
+                lane.operand.eq(issue["operand"]),
                 lane.wr_addr.eq(self.wr_addr),
                 lane.wr_data.eq(self.wr_data.as_value()[index * P * lane.weight_width:
                                                         (index + 1) * P * lane.weight_width]),
@@ -106,9 +114,25 @@ scale_depth : int
                 for k in range(P):
                     m.d.comb += self.results[b * n + index * P + k].eq(lane.results[b * P + k])
                     saturated[b * n + index * P + k] = lane.saturated[b * P + k]
-            if self._lane_parameters["scale_depth"]:
-                m.d.comb += lane.scale_addr.eq(self.scale_addr)
+            if "scale_addr" in issue:
+                m.d.comb += lane.scale_addr.eq(issue["scale_addr"])
             if index == 0:
                 m.d.comb += self.result_valid.eq(lane.result_valid)
         m.d.comb += self.saturated.eq(Cat(*saturated))
         return m
+
+    def _issue(self, m):
+        """The issue ports' values for the lanes: this array's inputs, or (lanes without
+        registered products) the same registered once while ``en``."""
+        names = ["addr", "valid", "first", "last", "operand"]
+        if self._lane_parameters["scale_depth"]:
+            names.append("scale_addr")
+        ports = {name: getattr(self, name) for name in names}
+        if self.registered_products:
+            return ports
+        issue = {}
+        for name, port in ports.items():
+            issue[name] = Signal.like(port, name=f"issued_{name}")
+            with m.If(self.en):
+                m.d.sync += issue[name].eq(port)
+        return issue

@@ -105,6 +105,8 @@ class PIMLane(wiring.Component):
       access time nor the operand's multiplexer is in front of the multipliers);
     * +2: each weight multiplied by the operand's low and high halves into two partial
       product registers (two multipliers of half the width, whose sum is the product);
+      without ``registered_products`` this stage is left out: the products of +1's
+      registers go straight into the accumulators, one cycle earlier;
     * +3: both partial products added to the MAC's accumulator (or replacing it on
       ``first``). The accumulator is split in a low and a high half: the low half's carry
       is registered and added into the high half with the next column (a carry-delayed
@@ -112,7 +114,7 @@ class PIMLane(wiring.Component):
     * +4: after ``last``, the pending carry added and the exact sum narrowed into
       ``results`` (a stage of its own, so that the accumulator's adders and the narrowing's
       rounding adder are not in series); ``result_valid`` pulses in the next cycle
-      (+5 = :attr:`LATENCY`).
+      (+5 = :attr:`LATENCY`; +4 without ``registered_products``).
 
     Parameters
     ----------
@@ -145,6 +147,11 @@ class PIMLane(wiring.Component):
         Multiply as two half-width partial products (default; short paths in standard
         cells), or as one product (an FPGA's DSP block takes an 18x18 product in one
         piece). The latency and the results are the same.
+    registered_products : bool
+        Register the products before they are accumulated (default): a pipeline stage that
+        pays for wide multipliers. Without it a small multiplier and the accumulator's adders
+        share a cycle, the lane has one stage (and one register of ``data_width +
+        weight_width`` bits per MAC) fewer and its latency is ``LATENCY - 1``.
 
     Raises
     ------
@@ -154,7 +161,10 @@ class PIMLane(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Enabled cycles from the issue of a row's last column to ``result_valid`` (5).
+        Enabled cycles from the issue of a row's last column to ``result_valid`` with
+        registered products (5).
+    latency : int
+        This lane's: ``LATENCY``, or ``LATENCY - 1`` without ``registered_products``.
     en : In(1)
         Global run enable; 0 freezes the lane.
     addr : In(range(depth))
@@ -185,7 +195,7 @@ class PIMLane(wiring.Component):
 
     def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
                  weights_per_word=1, batch=1, scale_depth=0, sram_macros=False,
-                 split_products=True):
+                 split_products=True, registered_products=True):
         params = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
@@ -200,6 +210,8 @@ class PIMLane(wiring.Component):
         self.batch = params["batch"]
         self.sram_macros = bool(sram_macros)
         self.split_products = bool(split_products)
+        self.registered_products = bool(registered_products)
+        self.latency = self.LATENCY if self.registered_products else self.LATENCY - 1
         P, B = self.weights_per_word, self.batch
         super().__init__({
             **issue_ports(depth=self.depth, data_width=self.data_width,
@@ -228,7 +240,13 @@ class PIMLane(wiring.Component):
         ]
         valid1, first1, last1 = Signal(), Signal(), Signal()
         valid2, first2, last2 = Signal(), Signal(), Signal()
-        valid3, first3, last3 = Signal(), Signal(), Signal()
+        # The flags of the column being accumulated: +3, or +2 without a product stage.
+        if self.registered_products:
+            valid3, first3, last3 = Signal(), Signal(), Signal()
+            stage3 = [valid3.eq(valid2), first3.eq(first2), last3.eq(last2)]
+        else:
+            valid3, first3, last3 = valid2, first2, last2
+            stage3 = []
         word = Signal(data.ArrayLayout(signed(self.weight_width), P))
         operand = Signal(operand_shape(self.data_width, self.batch))
         ended = Signal()
@@ -238,7 +256,7 @@ class PIMLane(wiring.Component):
                 self.result_valid.eq(0),
                 valid1.eq(self.valid), first1.eq(self.first), last1.eq(self.last),
                 valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
-                valid3.eq(valid2), first3.eq(first2), last3.eq(last2),
+                *stage3,
                 word.eq(weights.rd_data), operand.eq(self.operand),
                 ended.eq(valid3 & last3),
             ]
@@ -254,16 +272,19 @@ class PIMLane(wiring.Component):
     def _mac(self, m, index, weight, operand, valid3, first3, ended, scale):
         """MAC ``index``: ``weight`` (registered) times ``operand`` (registered), accumulated
         into a carry-delayed accumulator, narrowed into ``results[index]`` after a row's last
-        column (stages +2 to +4 of the pipeline)."""
+        column (stages +2 to +4 of the pipeline, or +2 to +3 without registered products;
+        ``valid3`` and ``first3`` are the flags of the accumulate stage)."""
         k = index
         name = "" if self.weights_per_word * self.batch == 1 else f"_{k}"
         product_width = self.data_width + self.weight_width
         # weight * operand = product_lo + product_hi * 2**half, with the operand's low half
         # taken as unsigned and its high half as signed.
-        half = self.data_width // 2 if self.split_products else self.data_width
-        product_lo = Signal(signed(self.weight_width + half + 1) if self.split_products
+        # Without a product stage, one product goes straight into the accumulator.
+        split = self.split_products and self.registered_products
+        half = self.data_width // 2 if split else self.data_width
+        product_lo = Signal(signed(self.weight_width + half + 1) if split
                             else signed(product_width), name=f"product_lo{name}")
-        product_hi = Signal(signed(product_width - half) if self.split_products else 1,
+        product_hi = Signal(signed(product_width - half) if split else 1,
                             name=f"product_hi{name}")
         # The sum is acc_hi * 2**low + carry * 2**low + acc_lo (modulo 2**acc_width, which
         # it never leaves); the carry of adding two terms to acc_lo is 0, 1 or 2.
@@ -289,13 +310,14 @@ class PIMLane(wiring.Component):
         else:
             narrowed, saturated = narrow_scaled(acc, self.weight_frac_bits, scale,
                                                 self.data_width)
+        products = [product_lo.eq(weight * operand[:half] if split else weight * operand),
+                    product_hi.eq(weight * operand[half:].as_signed() if split else 0)]
+        if self.registered_products:
+            with m.If(self.en):
+                m.d.sync += products
+        else:
+            m.d.comb += products
         with m.If(self.en):
-            m.d.sync += [
-                product_lo.eq(weight * operand[:half] if self.split_products
-                              else weight * operand),
-                product_hi.eq(weight * operand[half:].as_signed() if self.split_products
-                              else 0),
-            ]
             with m.If(valid3):
                 m.d.sync += [acc_lo.eq(lo_sum[:low]), carry.eq(lo_sum[low:]),
                              acc_hi.eq(hi_sum)]
@@ -316,7 +338,12 @@ class PIMLane(wiring.Component):
             scales.wr_data.eq(Cat(*(self.wr_data[k][:SCALE_BITS] for k in range(P)))),
             scales.wr_en.eq(self.wr_en & (self.wr_addr >= self.depth)),
         ]
-        scale1, scale2 = Signal(shape), Signal(shape)
-        with m.If(self.en):
-            m.d.sync += [scale1.eq(scales.rd_data), scale2.eq(scale1)]
-        return scale2
+        # One register per stage from the read to the narrowing stage (one stage fewer
+        # without registered products).
+        scale = scales.rd_data
+        for stage in range(self.latency - 3):
+            delayed = Signal(shape, name=f"scale{stage + 1}")
+            with m.If(self.en):
+                m.d.sync += delayed.eq(scale)
+            scale = delayed
+        return scale

@@ -33,6 +33,9 @@ MAX_WORD_BITS = 64
 #: Most sequences of a batch, and most MACs in all (MAC lanes x batch).
 MAX_BATCH = 16
 MAX_MACS = 4096
+#: Largest multiplier (``data_width * weight_width`` partial-product cells, 8 x 8) whose
+#: product is accumulated in the cycle it is computed (:attr:`RPUConfig.registered_products`).
+MAX_UNREGISTERED_PRODUCT_CELLS = 64
 #: Words per lane weight memory: every weight address (a layer's WEIGHT_BASE) must fit a
 #: 32-bit program word (rpu.hw.program.PROGRAM_DATA_BITS).
 MAX_WEIGHT_DEPTH = 1 << 32
@@ -120,6 +123,14 @@ class RPUConfig:
         Bits of a lane's weight word, ``weights_per_word * weight_width``.
     macs : int
         Multiply-accumulate units in all, ``mac_lanes * batch``.
+    registered_products : bool
+        Whether the lanes register their products before accumulating them: a pipeline
+        stage that pays only for a wide multiplier. True when the multiplier has more than
+        :data:`MAX_UNREGISTERED_PRODUCT_CELLS` partial-product cells (``data_width *
+        weight_width``: wider than 8 x 8); below that, the multiply and the accumulate share
+        a cycle and each MAC saves a register of ``data_width + weight_width`` bits (the
+        arrays then register the issued column once for all their lanes, so that the
+        latency is the same; :class:`pim.PIMArray`).
     units_per_group : int
         Hidden units per row group, ``mac_lanes / 4``.
     max_groups : int
@@ -267,6 +278,10 @@ class RPUConfig:
     @property
     def macs(self):
         return self.mac_lanes * self.batch
+
+    @property
+    def registered_products(self):
+        return self.data_width * self.weight_width > MAX_UNREGISTERED_PRODUCT_CELLS
 
     @property
     def units_per_group(self):

@@ -29,7 +29,7 @@ from math import ceil
 import numpy as np
 
 from lstm_ref.checks import is_integer
-from pim import PIMLane
+from pim import PIMArray
 from rpu.config import RPUConfig, ConfigError
 from rpu.hw.activation import ActivationUnit
 from rpu.hw.elementwise import ElementwiseUnit
@@ -43,9 +43,10 @@ __all__ = ["expand_step", "ops_per_step", "plan_schedule", "LayerSchedule", "Sch
 
 
 #: Cycles from the issue of a group's last column to the cycle in which the cell engine's first
-#: context runs: the lanes' latency to their output registers (memory read, multiply,
-#: accumulate; :attr:`pim.PIMLane.LATENCY`), plus the cycle in which the engine takes the start.
-LANE_TO_ENGINE = PIMLane.LATENCY + 1
+#: context runs: the arrays' latency to their lanes' output registers (memory read, multiply,
+#: accumulate; :attr:`pim.PIMArray.LATENCY`, the same with or without registered products),
+#: plus the cycle in which the engine takes the start.
+LANE_TO_ENGINE = PIMArray.LATENCY + 1
 
 
 def expand_step(input_size, hidden_size):

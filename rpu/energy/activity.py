@@ -54,9 +54,12 @@ the ``B`` sequences' MACs.
     Flip-flop bits written, in units of 16 bits (the energy table prices 16 flip-flops):
     ``ceil(bits / 16)`` with ``bits`` the sum of
 
-    * per MAC: the lane's product register (``data_width + weight_width`` bits) and its
-      accumulator (``acc_width`` bits) (:class:`pim.PIMLane`);
+    * per MAC: the lane's product register (``data_width + weight_width`` bits; only with
+      :attr:`~rpu.config.RPUConfig.registered_products`) and its accumulator
+      (``acc_width`` bits) (:class:`pim.PIMLane`);
     * per column: the registered broadcast operand (``W`` bits, :class:`rpu.hw.top.RPU`);
+      without registered products also, in each array, the operand again and the weight
+      address (:class:`pim.PIMArray`);
     * per activation: the unit's two pipeline stages, taken as ``2W`` bits (stage 1 holds
       the fraction, sign and function, under ``W`` bits; stage 2 the result);
     * per element-wise operation: the two product registers (``2W`` bits each, the
@@ -197,8 +200,14 @@ def action_counts(config, activity):
     macs = a["columns"] * L
     interconnect = (a["columns"] + 4 * U * groups + 2 * activations
                     + 5 * cell_updates + 3 * hidden_updates)
-    register_bits = (macs * (config.data_width + config.weight_width + config.acc_width)
-                     + a["columns"] * W
+    product_bits = config.data_width + config.weight_width if config.registered_products else 0
+    # The arrays' issue registers (lanes without registered products): the operand of each
+    # sequence, and the address once for the batch.
+    array_operand_bits = 0 if config.registered_products else config.pim_arrays * W
+    address_bits = 0 if config.registered_products else config.pim_arrays * (
+        (config.weight_depth - 1).bit_length() + max(0, config.scale_depth - 1).bit_length())
+    register_bits = (macs * (product_bits + config.acc_width)
+                     + a["columns"] * (W + array_operand_bits)
                      + activations * 2 * W
                      + elementwise * 5 * W
                      + groups * engine_buffer_words(config) * W)
@@ -212,7 +221,8 @@ def action_counts(config, activity):
         "activation": B * activations,
         "elementwise": B * elementwise,
         "interconnect_transfer": B * interconnect,
-        "register_update": math.ceil(B * register_bits / REGISTER_WORD_BITS),
+        "register_update": math.ceil((B * register_bits + a["columns"] * address_bits)
+                                     / REGISTER_WORD_BITS),
     }
 
 

@@ -186,8 +186,10 @@ class RPU(wiring.Component):
                              weight_frac_bits=config.weight_frac_bits,
                              acc_width=config.acc_width, depth=config.weight_depth,
                              weights_per_word=config.weights_per_word,
-                             batch=config.batch, scale_depth=config.scale_depth, sram_macros=self.sram_macros,
-                             split_products=self.split_products)
+                             batch=config.batch, scale_depth=config.scale_depth,
+                             sram_macros=self.sram_macros,
+                             split_products=self.split_products,
+                             registered_products=config.registered_products)
             m.submodules[f"pim{index}"] = array
             arrays.append(array)
 

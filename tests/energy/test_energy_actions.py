@@ -219,3 +219,22 @@ def test_a_batch_shares_the_weight_reads():
     e = [energy_from_activity(c, activity, 5, plan_schedule(c, 64, 128).ops_per_step())
          for c in (one, four)]
     assert e[1].gops_per_watt > 1.5 * e[0].gops_per_watt
+
+
+def test_small_multipliers_have_no_product_register():
+    """8 x 8 and narrower MACs accumulate their products in the cycle they multiply: no
+    product register per MAC, but every array registers the issued column's operand and
+    weight address once (pim.PIMArray); wider ones register the product per MAC."""
+    values = dict(input_size=64, hidden_size=128, weight_width=8, row_scales=True,
+                  activation_segments=64)
+    small, wide = RPUConfig(**values, data_width=8), RPUConfig(**values, data_width=12)
+    assert not small.registered_products and wide.registered_products
+    activity = dict.fromkeys(ACTIVITY_NAMES, 0)
+    activity.update(columns=1000)
+    counts = [action_counts(c, activity)["register_update"] for c in (small, wide)]
+    # Per column: 64 MAC accumulators and the top's operand register; the small one's four
+    # arrays add an 8-bit operand and the address: 1544 weight words (11 bits) and 8 scale
+    # words (3 bits).
+    assert small.weight_depth == 1544 and small.scale_depth == 8
+    assert counts[0] == math.ceil(1000 * (64 * small.acc_width + 8 + 4 * 8 + 4 * (11 + 3)) / 16)
+    assert counts[1] == math.ceil(1000 * (64 * (12 + 8 + wide.acc_width) + 12) / 16)

@@ -81,11 +81,11 @@ def make_image(rng, config):
     return image, rows
 
 
-def simulate(config, image, rows, *, seed, stall_prob=0.0):
+def simulate(config, image, rows, *, seed, stall_prob=0.0, registered_products=True):
     """Load ``image`` one address per cycle through the wide write port, then issue the rows
     back to back; return per row the (results, saturated bits) seen with result_valid."""
     rng = np.random.default_rng(seed)
-    dut = PIMArray(**array_parameters(config))
+    dut = PIMArray(**array_parameters(config), registered_products=registered_products)
     df = config.data_format
     issues = []
     last_of_row = []
@@ -142,11 +142,15 @@ def simulate(config, image, rows, *, seed, stall_prob=0.0):
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 @pytest.mark.parametrize("stall_prob", [0.0, 0.3])
-def test_per_lane_results_and_saturation(name, stall_prob):
+@pytest.mark.parametrize("registered_products", [True, False])
+def test_per_lane_results_and_saturation(name, stall_prob, registered_products):
+    """Every lane's results and saturation flags at the array's LATENCY, which is the same
+    whether the lanes register their products or the array registers the issue instead."""
     config = CONFIGS[name]
     rng = np.random.default_rng(11)
     image, rows = make_image(rng, config)
-    got = simulate(config, image, rows, seed=12, stall_prob=stall_prob)
+    got = simulate(config, image, rows, seed=12, stall_prob=stall_prob,
+                   registered_products=registered_products)
     n_lanes = config.macs_per_array
     for index, ((addrs, operands), (results, saturated)) in enumerate(zip(rows, got)):
         codes, sat = reference(image, addrs, operands, config)

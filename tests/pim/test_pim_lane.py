@@ -75,7 +75,8 @@ def columns_for_sum(target, config):
     return row
 
 
-def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products=True):
+def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products=True,
+             registered_products=True):
     """Run ``rows`` (lists of (weight, operand) codes) through one lane.
 
     Rows are packed into batches whose weights fit the memory; each batch is loaded through
@@ -85,7 +86,8 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products
     whole output trace against the timing described in the module docstring.
     """
     rng = np.random.default_rng(seed)
-    dut = PIMLane(**lane_parameters(config), split_products=split_products)
+    dut = PIMLane(**lane_parameters(config), split_products=split_products,
+                  registered_products=registered_products)
     depth = config.weight_depth
     wf, df = config.weight_format, config.data_format
 
@@ -140,8 +142,8 @@ def simulate(config, rows, *, seed, stall_prob=0.0, gap_prob=0.0, split_products
                     issues.append(None)
                 for j, (a, (w, v)) in enumerate(zip(addrs, row)):
                     issues.append((a, j == 0, j == len(row) - 1, v))
-                finishes.append((len(issues) - 1 + PIMLane.LATENCY, reference(row, config)))
-            issues += [None] * PIMLane.LATENCY   # drain
+                finishes.append((len(issues) - 1 + dut.latency, reference(row, config)))
+            issues += [None] * dut.latency   # drain
             expected_valid = {n: want for n, want in finishes}
 
             previous = None
@@ -233,6 +235,18 @@ def test_whole_products_give_the_same_results(config):
     check(config, rows, seed=32, stall_prob=0.2, gap_prob=0.2, split_products=False)
 
 
+@pytest.mark.parametrize("split_products", [True, False])
+def test_unregistered_products_give_the_same_results_a_cycle_earlier(config, split_products):
+    """registered_products=False (a small multiplier accumulated in the cycle it multiplies):
+    the same results, one enabled cycle earlier (the trace check times them at latency 4),
+    with stalls and gaps."""
+    rng = np.random.default_rng(33)
+    rows = [random_row(rng, config, int(rng.integers(1, config.max_columns + 1)))
+            for _ in range(12)] + boundary_rows(config)[1]
+    check(config, rows, seed=34, stall_prob=0.2, gap_prob=0.2, split_products=split_products,
+          registered_products=False)
+
+
 def test_random_stalls_change_nothing(config):
     rng = np.random.default_rng(5)
     rows = [random_row(rng, config, int(rng.integers(1, config.max_columns + 1)))
@@ -310,6 +324,8 @@ def test_latency_is_five_enabled_cycles():
     # of its own): result_valid one cycle after the narrowing (the simulations above check
     # the result arrives exactly then).
     assert PIMLane.LATENCY == 5
+    assert PIMLane(**lane_parameters(CONFIGS[next(iter(CONFIGS))]),
+                   registered_products=False).latency == 4
 
 
 @pytest.mark.parametrize("name, value, message", [

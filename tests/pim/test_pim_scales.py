@@ -26,7 +26,8 @@ def reference(row, shift, weight_frac_bits, data_format):
     return int(code[0]), bool(sat[0])
 
 
-def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed):
+def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed,
+             registered_products=True):
     """Load ``rows`` (lists of (weight, operand)) and the ``scales`` words, issue every row
     back to back (row r with scale address r), return the (result, saturated) of each row."""
     rng = np.random.default_rng(seed)
@@ -35,7 +36,7 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed):
     acc_width = data_width + weight_width + (columns - 1).bit_length()
     dut = PIMLane(data_width=data_width, weight_width=weight_width,
                   weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
-                  scale_depth=len(scales))
+                  scale_depth=len(scales), registered_products=registered_products)
     mask = (1 << weight_width) - 1
     results = []
 
@@ -64,7 +65,7 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed):
         issues = [(starts[r] + j, j == 0, j == len(row) - 1, v, r)
                   for r, row in enumerate(rows) for j, (_, v) in enumerate(row)]
         previous = None
-        for n in range(len(issues) + PIMLane.LATENCY + 1):
+        for n in range(len(issues) + dut.latency + 1):
             issue = issues[n] if n < len(issues) else None
             if issue is None:
                 ctx.set(dut.valid, 0)
@@ -94,9 +95,13 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed):
     return results
 
 
+@pytest.mark.parametrize("registered_products", [True, False])
 @pytest.mark.parametrize("data_width, weight_width, weight_frac_bits", [
     (16, 16, 12), (8, 4, 0), (12, 8, 4), (8, 5, 4), (20, 20, 19)])
-def test_rows_narrow_by_their_scales(data_width, weight_width, weight_frac_bits):
+def test_rows_narrow_by_their_scales(data_width, weight_width, weight_frac_bits,
+                                     registered_products):
+    """Each row narrowed by its own scale, also without registered products (whose
+    narrowing stage, and so the scale read for it, is a cycle earlier)."""
     rng = np.random.default_rng(data_width * 100 + weight_width)
     wf, df = FixedFormat(weight_width, weight_frac_bits), FixedFormat(data_width, 0)
     scales = list(range(MAX_ROW_SHIFT + 1))
@@ -122,7 +127,8 @@ def test_rows_narrow_by_their_scales(data_width, weight_width, weight_frac_bits)
         table.append(0)
         expected.append(reference(row, 0, weight_frac_bits, df))
     got = run_lane(data_width=data_width, weight_width=weight_width,
-                   weight_frac_bits=weight_frac_bits, rows=rows, scales=table, seed=1)
+                   weight_frac_bits=weight_frac_bits, rows=rows, scales=table, seed=1,
+                   registered_products=registered_products)
     assert got == expected
     # Not vacuous: rounding by different shifts gives different codes, and some saturate.
     assert len({code for code, _ in got}) > 4
