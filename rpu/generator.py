@@ -106,7 +106,8 @@ def _ports(config):
                          f"(cell format), lowest unit in the lowest bits"}),
         _stream("x", "in", W * B,
                 f"inputs, I words of Q{config.data_format.int_bits}.{config.data_frac_bits} "
-                f"per step, x_t[0] first" + (
+                f"per step, x_t[0] first, through a two-word buffer (ready from a "
+                f"register; up to two words are taken before they are needed)" + (
                     f"; each transfer carries that word of all {B} sequences, sequence b in "
                     f"bits [{W}*b+{W - 1}:{W}*b]" if B > 1 else "")),
         _stream("h", "out", output_layout(config) if B == 1 else 2 * W * B,
@@ -126,6 +127,9 @@ def _ports(config):
                         "loaded) instead of zeros; sampled with start"},
         {"name": "busy", "direction": "out", "width": 1,
          "description": "a run is in progress or its last h has not been taken yet"},
+        {"name": "stalled", "direction": "out", "width": 1,
+         "description": "busy, and every pipeline holds this cycle: an x word is needed and "
+                        "none is buffered, or two h words wait to be taken"},
         {"name": "cycles", "direction": "out", "width": STATUS_WIDTH,
          "description": "busy cycles of the last run (from the cycle after start)"},
         {"name": "saturations", "direction": "out", "width": STATUS_WIDTH,

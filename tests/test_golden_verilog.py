@@ -28,6 +28,15 @@ configurations before has so small a multiplier, so ``rpu.v`` changed in the num
 internal port names only. The ``small`` configuration (8-bit data, 4-bit weights with row
 scales: no product register, the arrays register the issue) and the ``batch`` configuration
 (two sequences) were added.
+
+Re-pinned in issue 11 (the run enable's fan-out on an FPGA): the x and h streams pass
+through two-word buffers whose ready and valid come from registers (so that the run enable
+is a function of three registers), the top level has a ``stalled`` output, the controller's
+last-group and last-step flags and the cell engine's end-of-context, EMIT and real-unit
+flags are registered one cycle ahead, the cell engine's context register holds a NOP while
+idle, and the activation units register their ROM word before the multiplier (LATENCY 4:
+the engine's activation drains take a cycle more). Every ``rpu.v`` changed, and every
+``rpu.json`` (the activation drains in the program's contexts, and the new port).
 """
 
 import hashlib
@@ -56,39 +65,39 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "84deb3c962baf740602b2d08cffb92ec2e64a672f6426cf93aaa76365e97600d",
+        "rpu.v": "9051022fbdf56b2c2956f4766afaa17afe189cf7da45c0d1c6e1f870f02d5875",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "4692255704af0ab0fead442762f8fc21f6b6017b6649e1024e92facfdd486d33",
+        "rpu.json": "fe41fab238d2e43cd4fbc0061557d15a5b5387e0ff5ecfe5fd05e14c60425105",
     },
     "stacked": {
-        "rpu.v": "27e7c158abd8ff41e953b263eafd45909508c35f610bc01e242cc14d4a66b6fb",
+        "rpu.v": "23693f4b2be86776c5bb97ffcf1452386aa9c85a07d0b0df054ea7b2a413613d",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "63613f2febbe146af825b2662e8249e130f7fe8430888e78ce72db496647b2b9",
+        "rpu.json": "26fdca801421a3e155bf28aadd29ac768c07d65c7630c6b5e27e92df4429f8b3",
     },
     "12bit": {
-        "rpu.v": "62beea9b3d9a6fb3e13a95d464e6eef148bc97b0fd33c9ca02effc39f29633bd",
+        "rpu.v": "0578dd2623d393153d9dadd92dfc09d6eff8219499240d0aff291363e401bbda",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "709b6fdf2f75cb67ae7c388e9eb0846b54f465b4271a947d291dc3e8c12a3e80",
+        "rpu.json": "43f2d17e3c94f702618008ef9b9fa6d534756c0d4d507043353b1bbe5192185a",
     },
     "odd_lanes": {
-        "rpu.v": "46500b58f8d2f5cbb9ad740d7990ff88143a9e6cd6fb43721d71cb1f5ea14858",
+        "rpu.v": "d950daf0a546d9eb780c1153624dd136e77fa223423d5e1f21e07c79e2e18773",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "af1dc2a932bcf21f94ccbdcf0e7b1e4d2421162f3e7c0dcdfb390fdcd6466e3c",
+        "rpu.json": "4d80871d7a32ef7ecd3c67be23c7cd9f6c5b7a685bdf2c1fb93041cebd6b952b",
     },
     "packed": {
-        "rpu.v": "975520b84cbe8b413b6b7123e56e56bea736e3396b11f0f7d690b096c395b187",
+        "rpu.v": "9f7555dc513217125eda3aef7ece9531fb787219a7aeba4e7fb075cde65858b4",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "2c5155a441ba1edf70a0d1eaaf16e475149c2b8e44751e6091eac53bd1d8d4bb",
+        "rpu.json": "1342079dbae2b0fac1de20a54329552632fcad205a78ebc09d1fb4c43ee58a03",
     },
     "small": {
-        "rpu.v": "d30f2ea5707a4db160eb6d14e9cfdc4f31c762681ed3e5d1f2c5bd9c53736920",
+        "rpu.v": "2f4d3f4cc0fc52c53ced72e11a424a755b9c7de790a0d146d7384698b82f62f7",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "b0e0d680ba1da765e84a3ef60e25cf966bcacec326843034c6c955b83d5178a4",
+        "rpu.json": "9227491fddae3aac18275fced2888026ac3a4bcc0fbd8852b3393ab3fd827fe8",
     },
     "batch": {
-        "rpu.v": "0dfca6d8b4b6f54b51cf39d2a64411748a6d03d08a633dd28dace14068640d95",
+        "rpu.v": "c17bf94970990861cee3f4b1ed004f79aa7d8c28c52dc0784e4573dbda1e35e8",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "e81bccf0c2e512b8e2636dacd57e1fa4497883f5f2e64efa93620656aae17ebf",
+        "rpu.json": "9862432178a76512ea71e568fbb2330654496d32c510d93be5f66ed2593e0e15",
     },
 }
 

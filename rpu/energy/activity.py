@@ -60,8 +60,9 @@ the ``B`` sequences' MACs.
     * per column: the registered broadcast operand (``W`` bits, :class:`rpu.hw.top.RPU`);
       without registered products also, in each array, the operand again and the weight
       address (:class:`pim.PIMArray`);
-    * per activation: the unit's two pipeline stages, taken as ``2W`` bits (stage 1 holds
-      the fraction, sign and function, under ``W`` bits; stage 2 the result);
+    * per activation: the unit's pipeline stages, taken as ``3W`` bits (stage 1 holds
+      the fraction, sign and function, under ``W`` bits; stage 2 the registered ROM word,
+      about ``W`` bits; the last stage the result);
     * per element-wise operation: the two product registers (``2W`` bits each, the
       ``a*b`` one a few bits more, not counted) and the result, ``5W`` bits;
     * per row group: the shift-register buffers of the cell engine
@@ -208,7 +209,7 @@ def action_counts(config, activity):
         (config.weight_depth - 1).bit_length() + max(0, config.scale_depth - 1).bit_length())
     register_bits = (macs * (product_bits + config.acc_width)
                      + a["columns"] * (W + array_operand_bits)
-                     + activations * 2 * W
+                     + activations * 3 * W
                      + elementwise * 5 * W
                      + groups * engine_buffer_words(config) * W)
     # Every action but the weight read happens once per sequence of the batch (the counters

@@ -122,8 +122,7 @@ class HostLink(wiring.Component):
             engine.load()
             engine.transmit()
         core = engine.core
-        waiting = (~core.busy | (core.x.ready & ~core.x.valid)
-                   | (core.h.valid & ~core.h.ready))
+        waiting = ~core.busy | core.stalled
         m.d.comb += self.quiescent.eq(fsm.ongoing("R_SYNC") & ~engine.receiver.active
                                       & ~engine.rx.valid & ~engine.transmitter.active
                                       & waiting)
@@ -154,7 +153,12 @@ class _Engine:
         m.submodules.transmitter = self.transmitter = UARTTransmitter(divisor=link.divisor)
         m.d.comb += [self.receiver.rx.eq(link.rx), link.tx.eq(self.transmitter.tx)]
         self.rx, self.tx = self.receiver.bytes, self.transmitter.bytes
-        self.reset = Signal()
+        # RESET and START act one cycle after the FSM decides them, from registers: both reach
+        # hundreds of the RPU's flip-flops (the reset every one, a start the status counters),
+        # and the FSM's frame checks must not be in front of those nets.
+        self.reset, self.reset_request = Signal(), Signal()
+        self.start_request = Signal()
+        m.d.sync += self.reset.eq(self.reset_request)
         # Whole products: each MAC is one MULT18X18D (a split product would take two).
         self.core = core = RPU(config=config, split_products=False)
         self.x_fifo = x_fifo = fifo.SyncFIFOBuffered(width=config.data_width,
@@ -162,6 +166,7 @@ class _Engine:
         self.h_fifo = h_fifo = fifo.SyncFIFOBuffered(width=2 * config.data_width,
                                                      depth=link.fifo_depth)
         m.submodules.rpu = ResetInserter(self.reset)(core)
+        m.d.sync += core.start.eq(self.start_request)
         m.submodules.x_fifo = ResetInserter(self.reset)(x_fifo)
         m.submodules.h_fifo = ResetInserter(self.reset)(h_fifo)
         # The RPU's h.ready decides its global run enable, which reaches every register of
@@ -364,7 +369,7 @@ class _Engine:
                     with m.Elif(command == Command.STATUS):
                         self._snapshot_status()
                     with m.Else():
-                        m.d.comb += self.reset.eq(1)
+                        m.d.comb += self.reset_request.eq(1)
                         self.respond(protocol.response_of(Command.RESET), 0, _Kind.NONE)
                 with m.Case(Command.PROGRAM, Command.WEIGHTS, Command.STATE, Command.START):
                     with m.If(~whole | ((command == Command.START)
@@ -456,8 +461,8 @@ class _Engine:
                 with m.If(steps == 0):
                     self.fail(Error.ARGUMENT, "REPORT")
                 with m.Else():
-                    m.d.comb += [core.start.eq(1), core.steps.eq(steps),
-                                 core.keep_state.eq(keep_state)]
+                    m.d.comb += self.start_request.eq(1)
+                    m.d.sync += [core.steps.eq(steps), core.keep_state.eq(keep_state)]
                     pushed()
 
     # Transmit ------------------------------------------------------------------------------

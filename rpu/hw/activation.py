@@ -19,7 +19,7 @@ __all__ = ["ActivationUnit", "SIGMOID", "TANH"]
 
 
 class ActivationUnit(wiring.Component):
-    """Sigmoid or tanh of one fixed-point word per enabled cycle, pipelined in 2 stages.
+    """Sigmoid or tanh of one fixed-point word per enabled cycle, pipelined in 4 stages.
 
     For an input code ``x`` the unit takes the magnitude ``mag = min(|x|, 2**(W-1) - 1)``,
     splits it into a segment index (the high bits) and an offset within the segment (the low
@@ -29,12 +29,14 @@ class ActivationUnit(wiring.Component):
 
     Stage 1 computes the magnitude and the segment index and reads the ROM (a synchronous
     read port, so the ROM output register is the stage-1 register of base and slope); the
-    offset, sign and function select travel alongside in registers. Stage 2 multiplies the
-    slope by the offset into a product register (the base, sign and function select travel
-    alongside); stage 3 rounds, adds the base, restores the sign and saturates into the ``y``
-    register (issue 9: the multiplier and the adders after the ROM's access time are in
-    separate stages). All stages advance only in cycles with ``en`` high, so the RPU can stall the unit with the rest of the datapath:
-    the sample ``(x, func)`` taken at an enabled clock edge appears on ``y`` after exactly
+    offset, sign and function select travel alongside in registers. Stage 2 registers the
+    ROM word (so that the ROM's access time and the multiplier are not in series); stage 3
+    multiplies the slope by the offset into a product register; stage 4 rounds, adds the
+    base, restores the sign and saturates into the ``y`` register (issue 9: the multiplier
+    and the adders after it are in separate stages). The base, offset, sign and function
+    select travel alongside from stage to stage. All stages advance only in cycles with
+    ``en`` high, so the RPU can stall the unit with the rest of the datapath: the sample
+    ``(x, func)`` taken at an enabled clock edge appears on ``y`` after exactly
     :attr:`LATENCY` enabled edges, and while ``en`` is low all state holds.
 
     Parameters
@@ -59,14 +61,14 @@ class ActivationUnit(wiring.Component):
         Output code in ``data_format``: the activation of the sample taken :attr:`LATENCY`
         enabled edges ago.
     LATENCY : int
-        Enabled clock edges from a sample to its result on ``y``, 3.
+        Enabled clock edges from a sample to its result on ``y``, 4.
     data_format : FixedFormat
         As given.
     segments : int
         As given.
     """
 
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, *, data_format, segments=DEFAULT_SEGMENTS):
         try:
@@ -146,20 +148,36 @@ class ActivationUnit(wiring.Component):
                 func_r.eq(self.func),
             ]
 
-        # ---- Stage 2: multiply the slope by the offset. ----
+        # ---- Stage 2: the ROM word registered. ----
+        # The ROM's access time and the multiplier would not fit in one short clock period.
+        slope = Signal(unsigned(slope_bits))
+        base_w = Signal(unsigned(base_bits))
+        frac_w = Signal(unsigned(shift))
+        neg_w = Signal()
+        func_w = Signal()
+        with m.If(self.en):
+            m.d.sync += [
+                slope.eq(rd.data.slope),
+                base_w.eq(rd.data.base),
+                frac_w.eq(frac_r),
+                neg_w.eq(neg_r),
+                func_w.eq(func_r),
+            ]
+
+        # ---- Stage 3: multiply the slope by the offset. ----
         prod = Signal(unsigned(slope_bits + shift))
         base = Signal(unsigned(base_bits))
         neg_p = Signal()
         func_p = Signal()
         with m.If(self.en):
             m.d.sync += [
-                prod.eq(rd.data.slope * frac_r),
-                base.eq(rd.data.base),
-                neg_p.eq(neg_r),
-                func_p.eq(func_r),
+                prod.eq(slope * frac_w),
+                base.eq(base_w),
+                neg_p.eq(neg_w),
+                func_p.eq(func_w),
             ]
 
-        # ---- Stage 3: round half up, add the base, restore the sign, saturate. ----
+        # ---- Stage 4: round half up, add the base, restore the sign, saturate. ----
         interp = Signal(unsigned(slope_bits + 1))
         # round_shift: (p + 2**(shift-1)) >> shift.
         m.d.comb += interp.eq((prod + (1 << (shift - 1))) >> shift)

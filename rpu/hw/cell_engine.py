@@ -170,9 +170,19 @@ class CellEngine(wiring.Component):
         # layout (see rpu.hw.program.CONTEXT).
         context_bits = Signal(CONTEXT.size, name="context")
         context = data.View(CONTEXT, context_bits)
+        # The context register holds a NOP context while the engine is idle (reset, and
+        # loaded so when the last context ends), so that op needs no multiplexer on busy: it
+        # and the many enables decoded from it do not wait for busy's large fan-out.
+        assert Op.NOP == 0
         op = Signal(OP_BITS)
         ctx_cycles = context.cycles
-        m.d.comb += op.eq(Mux(self.busy, context.op, Op.NOP))
+        m.d.comb += op.eq(context.op)
+        # ctx_cycle == ctx_cycles - 1, registered one cycle ahead (from the next ctx_cycle
+        # and context), so that the comparison is not in series with the updates it enables.
+        ctx_last = Signal()
+        # op == EMIT, registered with the context: emit decides the RPU's global run enable,
+        # which must not wait for a decoder.
+        emit_op = Signal()
 
         layer = Signal.like(self.layer)
         group = Signal.like(self.group)
@@ -183,18 +193,25 @@ class CellEngine(wiring.Component):
         m.d.comb += self.done.eq(0)
         with m.If(self.en):
             with m.If(self.busy):
-                with m.If(ctx_cycle == ctx_cycles - 1):
+                with m.If(ctx_last):
+                    next_context = data.View(CONTEXT, self.contexts[next_index])
                     m.d.sync += [ctx_cycle.eq(0), ctx_index.eq(next_index),
-                                 context_bits.eq(self.contexts[next_index])]
+                                 context_bits.eq(next_context.as_value()),
+                                 ctx_last.eq(next_context.cycles == 1),
+                                 emit_op.eq(next_context.op == Op.EMIT)]
                     with m.If(ctx_index == self.n_contexts - 1):
-                        m.d.sync += self.busy.eq(0)
+                        m.d.sync += [self.busy.eq(0), context_bits.eq(0), emit_op.eq(0)]
                         m.d.comb += self.done.eq(1)
                 with m.Else():
-                    m.d.sync += ctx_cycle.eq(ctx_cycle + 1)
+                    m.d.sync += [ctx_cycle.eq(ctx_cycle + 1),
+                                 ctx_last.eq(ctx_cycle + 1 == ctx_cycles - 1)]
             with m.Elif(self.start):
+                first_context = data.View(CONTEXT, self.contexts[0])
                 m.d.sync += [
                     self.busy.eq(1), ctx_index.eq(0), ctx_cycle.eq(0),
-                    context_bits.eq(self.contexts[0]),
+                    context_bits.eq(first_context.as_value()),
+                    ctx_last.eq(first_context.cycles == 1),
+                    emit_op.eq(first_context.op == Op.EMIT),
                     layer.eq(self.layer), group.eq(self.group), bank.eq(self.bank),
                     zero_state.eq(self.zero_state), hidden_size.eq(self.hidden_size),
                     output.eq(self.output),
@@ -322,15 +339,20 @@ class CellEngine(wiring.Component):
         unit_base = Signal(range(config.padded_hidden + 1))
         m.d.comb += unit_base.eq(group * units)
         emit_unit = Signal(range(config.padded_hidden + 1))
+        # emit_unit < hidden_size (a real unit), registered with emit_unit from its next
+        # value: emit decides the RPU's global run enable, which must not wait for a
+        # comparison.
+        emit_real = Signal()
         with m.If(running & (op == Op.LOAD)):
-            m.d.sync += emit_unit.eq(unit_base)
-        emitting = op == Op.EMIT
+            m.d.sync += [emit_unit.eq(unit_base), emit_real.eq(unit_base < hidden_size)]
+        emitting = emit_op
         with m.If(running & emitting):
-            m.d.sync += emit_unit.eq(emit_unit + 1)
+            m.d.sync += [emit_unit.eq(emit_unit + 1),
+                         emit_real.eq(emit_unit + 1 < hidden_size)]
         _shift_out(m, hidden_buf, 1, running & emitting)
         _shift_out(m, cell_buf, 1, running & emitting, rotate=True)
         m.d.comb += [
-            self.emit.eq(emitting & (emit_unit < hidden_size)),
+            self.emit.eq(emitting & emit_real),
             self.emit_stream.eq(self.emit & output),
             self.emit_h.eq(hidden_buf[0]),
             self.emit_c.eq(cell_buf[0]),

@@ -125,7 +125,12 @@ class Controller(wiring.Component):
 
         current = self.layers[layer]
         first = self.layers[self.first_layer]
-        last_group = group == current.groups - 1
+        # Flags registered one cycle ahead (set where group and step change, from their
+        # next values), so that no comparison is in series with the period's end and the
+        # updates it enables: this row group is its layer's last; this step is the run's
+        # last.
+        last_group = Signal()
+        last_step = Signal()
         period = Signal(COUNTER_WIDTH + 1)
         m.d.comb += period.eq(current.period + Mux(last_group, current.gap, 0))
         column = cycle
@@ -170,21 +175,27 @@ class Controller(wiring.Component):
                 with m.If(cycle == period - 1):
                     m.d.sync += [cycle.eq(0), self.need_x.eq(0)]
                     with m.If(~last_group):
-                        m.d.sync += group.eq(group + 1)
+                        m.d.sync += [group.eq(group + 1),
+                                     last_group.eq(group + 1 == current.groups - 1)]
                     with m.Elif(layer != self.last_layer):
                         m.d.sync += [group.eq(0), layer.eq(layer + 1),
+                                     last_group.eq(self.layers[layer + 1].groups == 1),
                                      self.addr.eq(self.layers[layer + 1].weight_base)]
                     with m.Else():
                         m.d.sync += [group.eq(0), layer.eq(self.first_layer),
+                                     last_group.eq(first.groups == 1),
                                      self.addr.eq(first.weight_base), bank.eq(~bank),
-                                     step.eq(step + 1)]
-                        with m.If(step == steps - 1):
+                                     step.eq(step + 1),
+                                     last_step.eq(step + 1 == steps - 1)]
+                        with m.If(last_step):
                             m.d.sync += self.busy.eq(0)
                 with m.Else():
                     m.d.sync += cycle.eq(cycle + 1)
             with m.Elif(self.start):
                 m.d.sync += [self.busy.eq(1), self.need_x.eq(0), step.eq(0), layer.eq(self.first_layer),
-                             group.eq(0), cycle.eq(0), self.addr.eq(first.weight_base),
+                             group.eq(0), last_group.eq(first.groups == 1),
+                             last_step.eq(self.steps == 1),
+                             cycle.eq(0), self.addr.eq(first.weight_base),
                              keep_state.eq(self.keep_state), steps.eq(self.steps)]
         return m
 

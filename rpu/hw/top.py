@@ -9,6 +9,7 @@ from pim.arith import sum_tree
 from rpu.config import RPUConfig
 from rpu.hw.controller import Controller, Source, layer_registers
 from rpu.hw.cell_engine import CellEngine
+from rpu.hw.stream_buffer import StreamBuffer
 from rpu.hw.program import (Reg, LayerReg, CONTEXT, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE,
                             LAYER_STRIDE, COUNTER_WIDTH, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS,
                             h_address, cell_address, scale_address)
@@ -125,6 +126,8 @@ class RPU(wiring.Component):
       products and cell/hidden updates of real units). Activity events are registered, then
       counted one cycle later; saturation flags are registered, summed, then counted two
       cycles later: every counter is final once ``busy`` is low.
+    * ``stalled`` (out): busy, and every pipeline holds this cycle: an x word is needed and
+      none is buffered, or two h words wait to be taken.
     * ``activity`` (out): event counters of the last (or current) run, for the energy model:
       ``columns`` issued (each is one weight read and one MAC in every lane), ``x_writes``,
       ``x_reads``, ``h_reads``, ``h_writes`` (words of the x and h memories), ``cell_reads``,
@@ -132,8 +135,11 @@ class RPU(wiring.Component):
       ``elementwise_cycles`` (cycles in which every activation / element-wise unit takes
       operands), ``outputs`` (h stream transfers).
 
-    The whole RPU stops (every pipeline holds) while it needs an x word that is not valid, or
-    must emit an h word while the previous one has not been taken.
+    The x and h streams pass through two-word buffers (:class:`~rpu.hw.stream_buffer.
+    StreamBuffer`): ``x.ready`` and ``h.valid`` come from registers, the RPU may take up to
+    two x words before it needs them, and an h word leaves one cycle after it is computed.
+    The whole RPU stops (every pipeline holds) while it needs an x word and none is
+    buffered, or while two h words wait to be taken.
 
     Parameters
     ----------
@@ -162,6 +168,7 @@ class RPU(wiring.Component):
             "steps": In(COUNTER_WIDTH),
             "keep_state": In(1),
             "busy": Out(1),
+            "stalled": Out(1),
             "cycles": Out(STATUS_WIDTH),
             "saturations": Out(STATUS_WIDTH),
             "activity": Out(activity_layout()),
@@ -231,11 +238,22 @@ class RPU(wiring.Component):
             ]
 
         # Global run enable -----------------------------------------------------------------
+        # The x and h streams pass through two-word buffers whose ready and valid are
+        # decoded from their registered levels, so that the run enable, which reaches every
+        # pipeline register, is a function of three registers: it stops while an x word is
+        # needed and none is buffered, or while the h buffer is full (even in a cycle that
+        # would not emit: an h can then always be taken). With the x stream valid and the h
+        # stream ready it never stops.
+        m.submodules.x_buffer = x_buffer = StreamBuffer(x_layout(config))
+        m.submodules.h_buffer = h_buffer = StreamBuffer(output_layout(config))
+        wiring.connect(m, wiring.flipped(self.x), x_buffer.w)
+        wiring.connect(m, h_buffer.r, wiring.flipped(self.h))
         run = Signal()
-        output_blocked = engine.emit_stream & self.h.valid & ~self.h.ready
+        take_x = Signal()
         m.d.comb += [
-            run.eq(~(ctrl.need_x & ~self.x.valid) & ~output_blocked),
-            self.x.ready.eq(ctrl.need_x & ~output_blocked),
+            run.eq(~(ctrl.need_x & ~x_buffer.r.valid) & h_buffer.w.ready),
+            take_x.eq(run & ctrl.need_x),
+            x_buffer.r.ready.eq(take_x),
         ]
 
         # Run control and status ------------------------------------------------------------
@@ -249,9 +267,11 @@ class RPU(wiring.Component):
         # of the last working cycle.
         working = Signal()
         settling = Signal(STATUS_LATENCY)
-        m.d.comb += working.eq(ctrl.busy | (outstanding != 0) | engine.busy | self.h.valid)
+        m.d.comb += working.eq(ctrl.busy | (outstanding != 0) | engine.busy
+                               | (h_buffer.level != 0))
         m.d.sync += settling.eq(Cat(working, settling))
-        m.d.comb += self.busy.eq(working | settling.any())
+        m.d.comb += [self.busy.eq(working | settling.any()),
+                     self.stalled.eq(working & ~run)]
         start = self.start & ~self.busy & (self.steps != 0)
         m.d.comb += [
             ctrl.en.eq(run),
@@ -267,9 +287,10 @@ class RPU(wiring.Component):
         source = Signal(Source)
         with m.If(run):
             m.d.sync += source.eq(ctrl.source)
-        x_words = ([self.x.payload] if config.batch == 1
-                   else [self.x.payload[b] for b in range(config.batch)])
-        operands = [self._sequence_memories(m, b, ctrl, engines[b], run, source, x_words[b])
+        x_words = ([x_buffer.r.payload] if config.batch == 1
+                   else [x_buffer.r.payload[b] for b in range(config.batch)])
+        operands = [self._sequence_memories(m, b, ctrl, engines[b], run, take_x, source,
+                                            x_words[b])
                     for b in range(config.batch)]
         operand = operands[0] if config.batch == 1 else Cat(*operands)
 
@@ -307,18 +328,15 @@ class RPU(wiring.Component):
                                   for array in arrays))),
             ]
 
-        # Output register -------------------------------------------------------------------
-        pairs = ([self.h.payload] if config.batch == 1
-                 else [self.h.payload[b] for b in range(config.batch)])
-        with m.If(run & engine.emit_stream):
-            m.d.sync += self.h.valid.eq(1)
-            for pair, unit in zip(pairs, engines):
-                m.d.sync += [pair.h.eq(unit.emit_h), pair.c.eq(unit.emit_c)]
-        with m.Elif(self.h.ready):
-            m.d.sync += self.h.valid.eq(0)
+        # Output buffer ---------------------------------------------------------------------
+        pairs = ([h_buffer.w.payload] if config.batch == 1
+                 else [h_buffer.w.payload[b] for b in range(config.batch)])
+        m.d.comb += h_buffer.w.valid.eq(run & engine.emit_stream)
+        for pair, unit in zip(pairs, engines):
+            m.d.comb += [pair.h.eq(unit.emit_h), pair.c.eq(unit.emit_c)]
         return m
 
-    def _sequence_memories(self, m, b, ctrl, engine, run, source, x_payload):
+    def _sequence_memories(self, m, b, ctrl, engine, run, take_x, source, x_payload):
         """Sequence ``b``'s x and h memories (its cell-state memory is in its engine) and the
         operand they give the lanes, one cycle after the column is issued: the x word from
         the stream, x or h from the memories, or 1.0 for the bias."""
@@ -332,7 +350,7 @@ class RPU(wiring.Component):
         m.d.comb += [
             x_memory.rd_addr.eq(ctrl.x_addr), x_memory.rd_en.eq(run),
             x_memory.wr_addr.eq(ctrl.x_addr), x_memory.wr_data.eq(x_payload),
-            x_memory.wr_en.eq(self.x.valid & self.x.ready),
+            x_memory.wr_en.eq(take_x),
             h_memory.rd_addr.eq(ctrl.h_addr), h_memory.rd_en.eq(run),
         ]
         # State loading: while idle, the state stream (ready while idle, see elaborate)
@@ -385,7 +403,7 @@ class RPU(wiring.Component):
         engine = engines[0]
         events = {
             "columns": run & ctrl.valid,
-            "x_writes": self.x.valid & self.x.ready,
+            "x_writes": run & ctrl.need_x,
             "x_reads": run & ctrl.valid & (ctrl.source == Source.X_MEMORY),
             "h_reads": run & ctrl.valid & (ctrl.source == Source.H_MEMORY),
             "h_writes": engine.h_wr_en,

@@ -34,7 +34,7 @@ def _implied(config, I, H, steps):
     activations = steps * G * 5 * U           # 4U gates + U tanh(c) per row group
     cell_updates = hidden_updates = steps * G * U
     bits = (macs * (config.data_width + config.weight_width + config.acc_width)
-            + steps * G * columns * W + activations * 2 * W
+            + steps * G * columns * W + activations * 3 * W
             + (cell_updates + hidden_updates) * 5 * W
             + steps * G * engine_buffer_words(config) * W)
     return {

@@ -70,7 +70,9 @@ def check_exhaustive(fmt, segments):
 
 
 def test_latency_constant():
-    assert ActivationUnit.LATENCY == 3      # ROM read, product, sum and saturation (issue 9)
+    # ROM read, ROM word registered, product, sum and saturation (issue 9; the ROM's access
+    # time and the multiplier in separate stages for OSU 0.18 um timing).
+    assert ActivationUnit.LATENCY == 4
 
 
 def test_exhaustive_default_format():
