@@ -111,7 +111,7 @@ def simulate_session_amaranth(config, operations, *, stalls=None, vcd_path=None,
             await ctx.tick()
             session_cycle += 1
             ctx.set(dut.start, 0)
-            cycle, next_x, outputs, last_transfer = 0, 0, [], 0
+            cycle, next_x, outputs, last_transfer, stalled = 0, 0, [], 0, 0
             reset = False
             while len(outputs) < expected:
                 cycle += 1
@@ -129,9 +129,11 @@ def simulate_session_amaranth(config, operations, *, stalls=None, vcd_path=None,
                 if offer_x:
                     ctx.set(dut.x.payload, x_words[next_x])
                 ctx.set(dut.h.ready, int(active("h_ready")))
-                _, _, x_transfer, h_transfer, payload = await ctx.tick().sample(
-                    dut.x.valid & dut.x.ready, dut.h.valid & dut.h.ready, dut.h.payload)
+                _, _, x_transfer, h_transfer, payload, held = await ctx.tick().sample(
+                    dut.x.valid & dut.x.ready, dut.h.valid & dut.h.ready, dut.h.payload,
+                    dut.stalled)
                 session_cycle += 1
+                stalled += held
                 if x_transfer:
                     next_x += 1
                 if h_transfer:
@@ -152,13 +154,14 @@ def simulate_session_amaranth(config, operations, *, stalls=None, vcd_path=None,
             if next_x != len(x_words):
                 raise SimulationError(f"the RPU took {next_x} of {len(x_words)} x values")
             while ctx.get(dut.busy):
+                stalled += ctx.get(dut.stalled)
                 await ctx.tick()
                 session_cycle += 1
             activity = {name: int(ctx.get(dut.activity[name])) for name in ACTIVITY_COUNTERS}
             results.append(complete_run_result(
                 program, steps, outputs, cycles=last_transfer + 1,
                 run_cycles=ctx.get(dut.cycles), saturations=ctx.get(dut.saturations),
-                activity=activity))
+                activity=activity, stalled_cycles=stalled))
 
     sim = Simulator(harness)
     sim.add_clock(1e-8, domain="sync")

@@ -118,6 +118,10 @@ class RunResult:
         Cycles from the start cycle through the last h transfer.
     run_cycles, saturations : int
         The RPU's counters after the run (None if it was reset).
+    stalled_cycles : int or None
+        Busy cycles of the run in which the RPU held (its ``stalled`` output): with the
+        schedule's ``run_cycles(T)``, ``run_cycles = run_cycles(T) + stalled_cycles``.
+        Amaranth's simulator only (None from the HDL simulators).
     """
     outputs: np.ndarray
     h: Optional[np.ndarray]
@@ -128,10 +132,11 @@ class RunResult:
     layers_h: Optional[list] = None
     layers_c: Optional[list] = None
     activity: Optional[dict] = None
+    stalled_cycles: Optional[int] = None
 
 
 def complete_run_result(program, steps, outputs, *, cycles, run_cycles, saturations,
-                        activity):
+                        activity, stalled_cycles=None):
     """The :class:`RunResult` of a complete run of ``program``: ``outputs`` (N, 2) split into
     steps and into the layers the program streams out. With a batch of B sequences,
     ``outputs`` is (N, B, 2) and every h and c array gets a leading sequence axis:
@@ -151,7 +156,7 @@ def complete_run_result(program, steps, outputs, *, cycles, run_cycles, saturati
         layers_c.append(part[..., 1].copy())
         offset += layer.hidden_size
     return RunResult(outputs, layers_h[-1], layers_c[-1], cycles, run_cycles, saturations,
-                     layers_h, layers_c, activity)
+                     layers_h, layers_c, activity, stalled_cycles)
 
 
 def x_transfers(config, x_codes):
