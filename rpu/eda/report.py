@@ -94,6 +94,8 @@ COMPONENT_RULES = (
     (r"(x_memory(_\d+)?|h_memory(_\d+)?|engine(_\d+)?\.cell_memory)(\..*)?",
      "state memories (logic)"),
     (r"engine(_\d+)?", "cell engine buffers and sequencing"),
+    # The two-word x and h stream buffers (rpu.hw.stream_buffer) are the top level's I/O.
+    (r"(x_buffer|h_buffer)(\..*)?", "top-level glue"),
     (r"", "top-level glue"),
 )
 

@@ -228,14 +228,19 @@ class _Engine:
         self.timed_out = self.idle == link.timeout_cycles
 
     def _payload_byte(self, link):
-        """The byte of the response payload at ``count``."""
+        """The byte of the response payload at ``count``, registered: the byte is chosen a
+        cycle before it is sent (the transmitter is busy for a whole character, ten bit
+        times, after it takes one), so that neither the h FIFO's block RAM nor the byte
+        multiplexer is in front of the CRC and the UART."""
         m = self.m
         info = info_payload(link.config, max_payload=link.max_payload,
                             fifo_depth=link.fifo_depth)
         info_bits = Const(int.from_bytes(info, "little"), 8 * len(info))
         error_bits = Cat(self.error_code, self.error_command, self.errors)
         index = self.count[:8]
-        self.payload = payload = Signal(8)
+        payload = Signal(8)
+        self.payload = Signal(8)
+        m.d.sync += self.payload.eq(payload)
         with m.Switch(self.kind):
             with m.Case(_Kind.INFO):
                 m.d.comb += payload.eq(info_bits.word_select(index, 8))
