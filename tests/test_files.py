@@ -23,6 +23,11 @@ from rpu.files import (STORE, check_out_dir, write_file_atomically, write_files_
 from tests.interrupt_harness import visible, residue
 
 
+# The tests here send SIGINT or check how it is handled: they start from Python's default
+# handling, whatever an earlier test of the same worker left.
+pytestmark = pytest.mark.usefixtures("default_sigint")
+
+
 def store_entries(out):
     return sorted(os.listdir(out / STORE))
 

@@ -25,6 +25,11 @@ from tests.helpers import REPO
 from tests.interrupt_harness import writer_spec, run_writer, visible, residue
 
 
+# The tests here send SIGINT or check how it is handled: they start from Python's default
+# handling, whatever an earlier test of the same worker left.
+pytestmark = pytest.mark.usefixtures("default_sigint")
+
+
 NOTES = b"a file of the user's, which no writer may touch\n"
 
 
