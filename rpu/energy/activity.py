@@ -94,6 +94,9 @@ per read) and 256 KB for L (14 pJ per read). State memories keep the table's 102
 import math
 
 from lstm_ref.checks import is_integer
+from amaranth.hdl import Shape
+
+from pim.lane import issue_ports
 from rpu.config import RPUConfig
 from rpu.hw.top import ACTIVITY_COUNTERS
 from rpu.energy.model import action_energy_table, energy_report
@@ -160,6 +163,15 @@ def _check_activity(activity):
     return values
 
 
+def _address_bits(config):
+    """Bits of the weight and scale addresses an array registers, from the issue ports'
+    shapes (:func:`pim.lane.issue_ports`)."""
+    ports = issue_ports(depth=config.weight_depth, data_width=config.data_width,
+                        scale_depth=config.scale_depth, batch=config.batch)
+    return sum(Shape.cast(ports[name].shape).width for name in ("addr", "scale_addr")
+               if name in ports)
+
+
 def action_counts(config, activity):
     """Counts of the energy model's actions implied by a run's activity counters.
 
@@ -205,8 +217,7 @@ def action_counts(config, activity):
     # The arrays' issue registers (lanes without registered products): the operand of each
     # sequence, and the address once for the batch.
     array_operand_bits = 0 if config.registered_products else config.pim_arrays * W
-    address_bits = 0 if config.registered_products else config.pim_arrays * (
-        (config.weight_depth - 1).bit_length() + max(0, config.scale_depth - 1).bit_length())
+    address_bits = 0 if config.registered_products else config.pim_arrays * _address_bits(config)
     register_bits = (macs * (product_bits + config.acc_width)
                      + a["columns"] * (W + array_operand_bits)
                      + activations * 3 * W
