@@ -27,9 +27,11 @@ class PIMArray(wiring.Component):
     lanes : int
         MAC lanes (1 or more).
     data_width, weight_width, weight_frac_bits, acc_width, depth, weights_per_word, batch, \
-scale_depth : int
+scale_depth, operand_width, state_depth : int
         Those of every lane; see :class:`~pim.lane.PIMLane` (``weights_per_word`` and
-        ``batch`` 1 and ``scale_depth`` 0 by default: one MAC per lane, no scale memories).
+        ``batch`` 1, ``scale_depth`` and ``state_depth`` 0, ``operand_width`` None by
+        default: one MAC per lane, no scale or pre-activation memories, the operand a data
+        word).
     sram_macros : bool
         Weight memories as ``rpu_sram`` macro instances.
     split_products, registered_products : bool
@@ -47,9 +49,9 @@ scale_depth : int
     LATENCY : int
         :attr:`pim.lane.PIMLane.LATENCY`, with or without registered products: the lanes
         run in lockstep.
-    en, addr, valid, first, last, operand, scale_addr : In
+    en, addr, valid, first, last, operand, scale_addr, state_addr, load, store : In
         Broadcast to every lane; see :class:`~pim.lane.PIMLane` (``scale_addr`` only with
-        scales).
+        scales, ``state_addr``, ``load`` and ``store`` only with pre-activation memories).
     wr_addr : In(range(depth + scale_depth))
     wr_data : In(ArrayLayout(signed(weight_width), lanes * weights_per_word))
         One weight per MAC.
@@ -63,13 +65,15 @@ scale_depth : int
     LATENCY = PIMLane.LATENCY
 
     def __init__(self, *, lanes, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 weights_per_word=1, batch=1, scale_depth=0, sram_macros=False,
-                 split_products=True, registered_products=True):
+                 weights_per_word=1, batch=1, scale_depth=0, operand_width=None,
+                 state_depth=0, sram_macros=False, split_products=True,
+                 registered_products=True):
         self.lanes = _unused_on_error(self, lambda: check_integer("lanes", lanes, 1))
         self._lane_parameters = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
-            scale_depth=scale_depth, weights_per_word=weights_per_word, batch=batch))
+            scale_depth=scale_depth, weights_per_word=weights_per_word, batch=batch,
+            operand_width=operand_width, state_depth=state_depth))
         self.sram_macros = bool(sram_macros)
         self.split_products = bool(split_products)
         self.registered_products = bool(registered_products)
@@ -77,8 +81,9 @@ scale_depth : int
         n = self.lanes * params["weights_per_word"]
         macs = n * params["batch"]
         super().__init__({
-            **issue_ports(depth=params["depth"], data_width=params["data_width"],
-                          scale_depth=params["scale_depth"], batch=params["batch"]),
+            **issue_ports(depth=params["depth"], operand_width=params["operand_width"],
+                          scale_depth=params["scale_depth"], batch=params["batch"],
+                          state_depth=params["state_depth"]),
             "wr_data": In(data.ArrayLayout(signed(params["weight_width"]), n)),
             "wr_en": In(1),
             "results": Out(data.ArrayLayout(signed(params["data_width"]), macs)),
@@ -114,8 +119,9 @@ scale_depth : int
                 for k in range(P):
                     m.d.comb += self.results[b * n + index * P + k].eq(lane.results[b * P + k])
                     saturated[b * n + index * P + k] = lane.saturated[b * P + k]
-            if "scale_addr" in issue:
-                m.d.comb += lane.scale_addr.eq(issue["scale_addr"])
+            for name in ("scale_addr", "state_addr", "load", "store"):
+                if name in issue:
+                    m.d.comb += getattr(lane, name).eq(issue[name])
             if index == 0:
                 m.d.comb += self.result_valid.eq(lane.result_valid)
         m.d.comb += self.saturated.eq(Cat(*saturated))
@@ -127,6 +133,8 @@ scale_depth : int
         names = ["addr", "valid", "first", "last", "operand"]
         if self._lane_parameters["scale_depth"]:
             names.append("scale_addr")
+        if self._lane_parameters["state_depth"]:
+            names += ["state_addr", "load", "store"]
         ports = {name: getattr(self, name) for name in names}
         if self.registered_products:
             return ports

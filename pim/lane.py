@@ -28,7 +28,8 @@ def _unused_on_error(component, check):
 
 
 def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                          scale_depth=0, weights_per_word=1, batch=1):
+                          scale_depth=0, weights_per_word=1, batch=1, operand_width=None,
+                          state_depth=0):
     """Validate the parameters of a lane (or of an array of lanes) up front.
 
     Returns
@@ -43,7 +44,12 @@ def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_wid
     """
     data_width = check_integer("data_width", data_width, 2)
     weight_width = check_integer("weight_width", weight_width, 1)
-    product_width = data_width + weight_width
+    operand_width = data_width if operand_width is None else \
+        check_integer("operand_width", operand_width, data_width)
+    product_width = operand_width + weight_width
+    state_depth = check_integer("state_depth", state_depth, 0)
+    if state_depth and (weights_per_word != 1 or batch != 1):
+        raise ValueError("state_depth needs weights_per_word and batch 1")
     scale_depth = check_integer("scale_depth", scale_depth, 0)
     if scale_depth and weight_width < SCALE_BITS:
         raise ValueError(f"scale_depth needs weight_width >= {SCALE_BITS} (a scale word is "
@@ -60,6 +66,8 @@ def check_lane_parameters(*, data_width, weight_width, weight_frac_bits, acc_wid
         "scale_depth": scale_depth,
         "weights_per_word": check_integer("weights_per_word", weights_per_word, 1),
         "batch": check_integer("batch", batch, 1),
+        "operand_width": operand_width,
+        "state_depth": state_depth,
     }
 
 
@@ -69,20 +77,23 @@ def operand_shape(data_width, batch):
     return word if batch == 1 else data.ArrayLayout(word, batch)
 
 
-def issue_ports(*, depth, data_width, scale_depth=0, batch=1):
+def issue_ports(*, depth, operand_width, scale_depth=0, batch=1, state_depth=0):
     """The ports a lane and an array share: the issued column and its broadcast operand(s)
-    (and, with scales, the scale address of the finishing row)."""
+    (and, with scales, the scale address of the finishing row; with a pre-activation
+    memory, its address and the load and store flags)."""
     ports = {
         "en": In(1),
         "addr": In(range(depth)),
         "valid": In(1),
         "first": In(1),
         "last": In(1),
-        "operand": In(operand_shape(data_width, batch)),
+        "operand": In(operand_shape(operand_width, batch)),
         "wr_addr": In(range(depth + scale_depth)),
     }
     if scale_depth:
         ports["scale_addr"] = In(range(scale_depth))
+    if state_depth:
+        ports.update({"state_addr": In(range(state_depth)), "load": In(1), "store": In(1)})
     return ports
 
 
@@ -152,6 +163,15 @@ class PIMLane(wiring.Component):
         pays for wide multipliers. Without it a small multiplier and the accumulator's adders
         share a cycle, the lane has one stage (and one register of ``data_width +
         weight_width`` bits per MAC) fewer and its latency is ``LATENCY - 1``.
+    operand_width : int
+        Width of the broadcast operand (default ``data_width``; more for deltas of data
+        words): the multipliers are ``operand_width x weight_width``.
+    state_depth : int
+        Words of the pre-activation memory (0, the default: none; needs ``weights_per_word``
+        and ``batch`` 1). With it, a row's sum may start from the word at ``state_addr``
+        instead of 0 (``load`` with the first column) and be written back there, at full
+        precision, when it is complete (``store`` with the last column): the delta mode's
+        persistent pre-activation ``M``, one word per row group.
 
     Raises
     ------
@@ -171,13 +191,17 @@ class PIMLane(wiring.Component):
         Weight address of the column issued in this cycle.
     valid, first, last : In(1)
         A column is issued; it is the first / the last column of a row.
-    operand : In(signed(data_width)), or In(ArrayLayout(signed(data_width), batch))
+    operand : In(signed(operand_width)), or In(ArrayLayout(signed(operand_width), batch))
         Broadcast input word (one per sequence with a batch), one cycle after its column is
         issued.
     scale_addr : In(range(scale_depth))
         Only with scales: the scale word of the rows whose last column was issued in the
         previous enabled cycle (it arrives with that column's operand; it may change once the
         next rows' last column is issued).
+    state_addr, load, store : In
+        Only with ``state_depth``: the pre-activation word of the row whose column is issued
+        in this cycle, whether its sum starts from that word (with ``first``) and whether it
+        is written back (with ``last``).
     wr_addr : In(range(depth + scale_depth))
     wr_data : In(ArrayLayout(signed(weight_width), weights_per_word))
     wr_en : In(1)
@@ -194,12 +218,14 @@ class PIMLane(wiring.Component):
     LATENCY = 5
 
     def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
-                 weights_per_word=1, batch=1, scale_depth=0, sram_macros=False,
-                 split_products=True, registered_products=True):
+                 weights_per_word=1, batch=1, scale_depth=0, operand_width=None,
+                 state_depth=0, sram_macros=False, split_products=True,
+                 registered_products=True):
         params = _unused_on_error(self, lambda: check_lane_parameters(
             data_width=data_width, weight_width=weight_width,
             weight_frac_bits=weight_frac_bits, acc_width=acc_width, depth=depth,
-            scale_depth=scale_depth, weights_per_word=weights_per_word, batch=batch))
+            scale_depth=scale_depth, weights_per_word=weights_per_word, batch=batch,
+            operand_width=operand_width, state_depth=state_depth))
         self.data_width = params["data_width"]
         self.weight_width = params["weight_width"]
         self.weight_frac_bits = params["weight_frac_bits"]
@@ -208,14 +234,17 @@ class PIMLane(wiring.Component):
         self.scale_depth = params["scale_depth"]
         self.weights_per_word = params["weights_per_word"]
         self.batch = params["batch"]
+        self.operand_width = params["operand_width"]
+        self.state_depth = params["state_depth"]
         self.sram_macros = bool(sram_macros)
         self.split_products = bool(split_products)
         self.registered_products = bool(registered_products)
         self.latency = self.LATENCY if self.registered_products else self.LATENCY - 1
         P, B = self.weights_per_word, self.batch
         super().__init__({
-            **issue_ports(depth=self.depth, data_width=self.data_width,
-                          scale_depth=self.scale_depth, batch=B),
+            **issue_ports(depth=self.depth, operand_width=self.operand_width,
+                          scale_depth=self.scale_depth, batch=B,
+                          state_depth=self.state_depth),
             "wr_data": In(data.ArrayLayout(signed(self.weight_width), P)),
             "wr_en": In(1),
             "results": Out(data.ArrayLayout(signed(self.data_width), P * B)),
@@ -248,9 +277,10 @@ class PIMLane(wiring.Component):
             valid3, first3, last3 = valid2, first2, last2
             stage3 = []
         word = Signal(data.ArrayLayout(signed(self.weight_width), P))
-        operand = Signal(operand_shape(self.data_width, self.batch))
+        operand = Signal(operand_shape(self.operand_width, self.batch))
         ended = Signal()
         scales = self._scales(m) if self.scale_depth else None
+        state = self._state(m, ended) if self.state_depth else None
         with m.If(self.en):
             m.d.sync += [
                 self.result_valid.eq(0),
@@ -266,22 +296,57 @@ class PIMLane(wiring.Component):
         for b, value in enumerate(operands):
             for k in range(P):
                 self._mac(m, b * P + k, word[k], value, valid3, first3, ended,
-                          None if scales is None else scales[k])
+                          None if scales is None else scales[k], state)
         return m
 
-    def _mac(self, m, index, weight, operand, valid3, first3, ended, scale):
+    def _state(self, m, ended):
+        """The pre-activation memory. Returns ``(start, acc)``: the word a row's sum starts
+        from in the accumulate stage (0 unless ``load``), and a signal the MAC drives with
+        its complete sum, written back in the narrowing stage when the row's ``store`` was
+        set."""
+        m.submodules.state = memory = SRAM(depth=self.state_depth,
+                                           shape=signed(self.acc_width),
+                                           macro=self.sram_macros)
+        # Address and flags, one register per stage up to the accumulate stage (+3, or +2
+        # without registered products); the memory is read one stage before it.
+        accumulate = self.latency - 2
+        addr, load, store = self.state_addr, self.load, self.store
+        stages = []
+        for stage in range(1, accumulate + 1):
+            regs = (Signal.like(addr, name=f"state_addr{stage}"),
+                    Signal(name=f"load{stage}"), Signal(name=f"store{stage}"))
+            with m.If(self.en):
+                m.d.sync += [regs[0].eq(addr), regs[1].eq(load), regs[2].eq(store)]
+            addr, load, store = regs
+            stages.append(regs)
+        read_addr = stages[-2][0]
+        end_addr = Signal.like(addr, name="state_end_addr")
+        end_store = Signal(name="state_end_store")
+        with m.If(self.en):
+            m.d.sync += [end_addr.eq(addr), end_store.eq(store)]
+        acc = Signal(signed(self.acc_width), name="state_sum")
+        m.d.comb += [
+            memory.rd_addr.eq(read_addr), memory.rd_en.eq(self.en),
+            memory.wr_addr.eq(end_addr), memory.wr_data.eq(acc),
+            memory.wr_en.eq(self.en & ended & end_store),
+        ]
+        start = Signal(signed(self.acc_width), name="state_start")
+        m.d.comb += start.eq(Mux(load, memory.rd_data, 0))
+        return start, acc
+
+    def _mac(self, m, index, weight, operand, valid3, first3, ended, scale, state=None):
         """MAC ``index``: ``weight`` (registered) times ``operand`` (registered), accumulated
         into a carry-delayed accumulator, narrowed into ``results[index]`` after a row's last
         column (stages +2 to +4 of the pipeline, or +2 to +3 without registered products;
         ``valid3`` and ``first3`` are the flags of the accumulate stage)."""
         k = index
         name = "" if self.weights_per_word * self.batch == 1 else f"_{k}"
-        product_width = self.data_width + self.weight_width
+        product_width = self.operand_width + self.weight_width
         # weight * operand = product_lo + product_hi * 2**half, with the operand's low half
         # taken as unsigned and its high half as signed.
         # Without a product stage, one product goes straight into the accumulator.
         split = self.split_products and self.registered_products
-        half = self.data_width // 2 if split else self.data_width
+        half = self.operand_width // 2 if split else self.operand_width
         product_lo = Signal(signed(self.weight_width + half + 1) if split
                             else signed(product_width), name=f"product_lo{name}")
         product_hi = Signal(signed(product_width - half) if split else 1,
@@ -296,15 +361,21 @@ class PIMLane(wiring.Component):
         m.d.comb += [terms[0].eq(product_lo), terms[1].eq(product_hi << half)]
         lo_sum = Signal(low + 2, name=f"lo_sum{name}")
         hi_sum = Signal(signed(self.acc_width - low), name=f"hi_sum{name}")
-        # The first column of a row (the bias) starts a new sum.
+        # The first column of a row starts a new sum: from 0, or from the row's
+        # pre-activation word (which has no pending carry).
+        start_lo, start_hi = 0, 0
+        if state is not None:
+            start_lo, start_hi = state[0][:low], state[0][low:].as_signed()
         m.d.comb += [
-            lo_sum.eq(terms[0][:low] + terms[1][:low] + Mux(first3, 0, acc_lo)),
+            lo_sum.eq(terms[0][:low] + terms[1][:low] + Mux(first3, start_lo, acc_lo)),
             hi_sum.eq(terms[0][low:].as_signed() + terms[1][low:].as_signed()
-                      + Mux(first3, 0, acc_hi + carry)),
+                      + Mux(first3, start_hi, acc_hi + carry)),
         ]
         # The row's sum is complete: resolve the carry and narrow it in this cycle.
         acc = Signal(signed(self.acc_width), name=f"acc{name}")
         m.d.comb += acc.eq(Cat(acc_lo, acc_hi + carry))
+        if state is not None:
+            m.d.comb += state[1].eq(acc)
         if scale is None:
             narrowed, saturated = narrow(acc, self.weight_frac_bits, self.data_width)
         else:

@@ -108,6 +108,15 @@ class RPUConfig:
         scale memory per lane, loaded through the weight stream; they need
         ``weight_width >= SCALE_BITS``. Default False (0 and 1 are accepted too, as the
         command line gives them).
+    delta : bool
+        Build the delta (temporal sparsity) datapath: delta units on the x and h paths that
+        compare each value with the last one propagated and list the columns that changed by
+        at least a threshold, a controller that issues only the listed columns, and a
+        pre-activation memory of ``max_groups`` accumulator words per MAC lane (see
+        :mod:`rpu.hw.delta`). The broadcast operand is then a delta, ``operand_width =
+        data_width + 1`` bits. A program runs dense or delta on such an RPU
+        (:class:`rpu.compiler.codegen.Program`'s ``delta``). Needs ``weights_per_word``,
+        ``batch`` and ``num_layers`` 1. Default False.
 
     Attributes
     ----------
@@ -119,6 +128,9 @@ class RPUConfig:
         Multiply-accumulate units in all, ``pim_arrays * macs_per_array``: the rows of a
         row group. The compiler and the schedule see these "MAC lanes"; MAC lane ``k`` of an
         array is weight ``k % weights_per_word`` of lane ``k // weights_per_word``.
+    operand_width : int
+        Width of the broadcast operand the MACs multiply: ``data_width``, or ``data_width +
+        1`` with ``delta`` (the difference of two data words).
     weight_word_bits : int
         Bits of a lane's weight word, ``weights_per_word * weight_width``.
     macs : int
@@ -147,6 +159,8 @@ class RPUConfig:
         Words per lane weight memory, ``num_layers * layer_weight_depth``.
     scale_depth : int
         Words per lane scale memory: ``num_layers * max_groups`` with ``row_scales``, else 0.
+    state_depth : int
+        Words per MAC lane of the pre-activation memory: ``max_groups`` with ``delta``, else 0.
     load_depth : int
         Addresses of the weight stream: ``weight_depth + scale_depth`` (the scale words
         follow the weights).
@@ -177,6 +191,7 @@ class RPUConfig:
     cell_frac_bits: int = None
     activation_segments: int = DEFAULT_SEGMENTS
     row_scales: bool = False
+    delta: bool = False
 
     def __post_init__(self):
         _check_int("input_size", self.input_size, 1, MAX_SIZE)
@@ -237,6 +252,15 @@ class RPUConfig:
             raise ConfigError(f"weight_width must be at least {SCALE_BITS} with row_scales (a "
                               f"row's scale is loaded as a weight word), not "
                               f"{self.weight_width}")
+        if type(self.delta) not in (bool, int) or self.delta not in (0, 1):
+            raise ConfigError(f"delta must be True or False (or 1 or 0), not {self.delta!r}")
+        object.__setattr__(self, "delta", bool(self.delta))
+        if self.delta:
+            for name in ("weights_per_word", "batch", "num_layers"):
+                if getattr(self, name) != 1:
+                    raise ConfigError(f"delta needs {name} 1 (the delta datapath is built "
+                                      f"for one layer, one sequence and one weight per "
+                                      f"word), not {getattr(self, name)}")
         if self.weight_depth > MAX_WEIGHT_DEPTH:
             raise ConfigError(
                 f"the weight memory depth per lane, num_layers * max_groups * max_columns "
@@ -270,6 +294,10 @@ class RPUConfig:
     @property
     def mac_lanes(self):
         return self.pim_arrays * self.macs_per_array
+
+    @property
+    def operand_width(self):
+        return self.data_width + 1 if self.delta else self.data_width
 
     @property
     def weight_word_bits(self):
@@ -315,6 +343,10 @@ class RPUConfig:
         return self.num_layers * self.max_groups if self.row_scales else 0
 
     @property
+    def state_depth(self):
+        return self.max_groups if self.delta else 0
+
+    @property
     def load_depth(self):
         return self.weight_depth + self.scale_depth
 
@@ -354,12 +386,13 @@ class RPUConfig:
                 and all(1 <= h <= self.hidden_size for h in hidden))
 
     def to_dict(self):
-        """The parameters as a dict; ``row_scales`` only when it is on, ``weights_per_word``
+        """The parameters as a dict; ``row_scales`` and ``delta`` only when on, ``weights_per_word``
         and ``batch`` only when they are not 1 (so that the parameter files of
         configurations without them are those of earlier versions)."""
         values = asdict(self)
-        if not self.row_scales:
-            del values["row_scales"]
+        for name in ("row_scales", "delta"):
+            if not values[name]:
+                del values[name]
         for name in ("weights_per_word", "batch"):
             if values[name] == 1:
                 del values[name]

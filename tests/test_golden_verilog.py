@@ -37,6 +37,12 @@ flags are registered one cycle ahead, the cell engine's context register holds a
 idle, and the activation units register their ROM word before the multiplier (LATENCY 4:
 the engine's activation drains take a cycle more). Every ``rpu.v`` changed, and every
 ``rpu.json`` (the activation drains in the program's contexts, and the new port).
+
+Re-pinned in issue 12 (the delta mode): the operand source enum has two more values
+(X_DELTA, H_DELTA), which every ``rpu.v`` names in its enum attributes (the logic of the
+configurations without ``delta`` is unchanged), and the register map in every ``rpu.json``
+has the DELTA, THETA_X, THETA_H and DELTA_PERIOD registers. The ``delta`` configuration
+(delta units, pre-activation memories) was added.
 """
 
 import hashlib
@@ -59,45 +65,51 @@ CONFIGS = {
     "small": dict(input_size=16, hidden_size=32, lanes_per_array=4, data_width=8,
                   weight_width=4, row_scales=True, activation_segments=64),
     "batch": dict(input_size=16, hidden_size=32, lanes_per_array=4, batch=2),
+    "delta": dict(input_size=16, hidden_size=32, lanes_per_array=4, delta=True),
 }
 
 SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "9051022fbdf56b2c2956f4766afaa17afe189cf7da45c0d1c6e1f870f02d5875",
+        "rpu.v": "1d06d02701ad7c811bc3ad247279a7d51ef7d226ecfeb8077e36065fbe4c8469",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "fe41fab238d2e43cd4fbc0061557d15a5b5387e0ff5ecfe5fd05e14c60425105",
+        "rpu.json": "4072adae7e85ecde1bde22c1ef48dad5f9b6c4d9da4e04e21f46e0e76cc9fcde",
     },
     "stacked": {
-        "rpu.v": "23693f4b2be86776c5bb97ffcf1452386aa9c85a07d0b0df054ea7b2a413613d",
+        "rpu.v": "5fb9b6dadf1acbd12a707cf6c62816906b5a782614062c1480c83ae29b27a715",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "26fdca801421a3e155bf28aadd29ac768c07d65c7630c6b5e27e92df4429f8b3",
+        "rpu.json": "a7457c0339e5d3ce7685a485ab2f7e22c474edcf3b2397758438fd9e2c60c35f",
     },
     "12bit": {
-        "rpu.v": "0578dd2623d393153d9dadd92dfc09d6eff8219499240d0aff291363e401bbda",
+        "rpu.v": "7c8aa7b489f2edcfb5dc208d5633a6ab7f4381f4381fc4af7f669887709870d4",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "43f2d17e3c94f702618008ef9b9fa6d534756c0d4d507043353b1bbe5192185a",
+        "rpu.json": "65dfe80834c76172b2e55b45fcbec84e8f7ead8e4af39e5ebc461a784acc821f",
     },
     "odd_lanes": {
-        "rpu.v": "d950daf0a546d9eb780c1153624dd136e77fa223423d5e1f21e07c79e2e18773",
+        "rpu.v": "2cb44e9d0576691ff7ede439bb144921ec2b723c9b83ecd8b4ae5409040ee364",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "4d80871d7a32ef7ecd3c67be23c7cd9f6c5b7a685bdf2c1fb93041cebd6b952b",
+        "rpu.json": "2bdc6e9e33967582f89ca84a2836cd5616ec635851d1d425886e890a365b999c",
     },
     "packed": {
-        "rpu.v": "9f7555dc513217125eda3aef7ece9531fb787219a7aeba4e7fb075cde65858b4",
+        "rpu.v": "1da1907a0431e872614d8566d870a7cfa92417413418027f3f17a64587c96d74",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "1342079dbae2b0fac1de20a54329552632fcad205a78ebc09d1fb4c43ee58a03",
+        "rpu.json": "7ca8d04a731a8a756843d54f67fdd1cbb4ea95b00a8d3ebac3e8488f499f6969",
     },
     "small": {
-        "rpu.v": "2f4d3f4cc0fc52c53ced72e11a424a755b9c7de790a0d146d7384698b82f62f7",
+        "rpu.v": "6c71a4192102664caab806032a01d9b8fce2be0ead3c6057919b6356750cb887",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "9227491fddae3aac18275fced2888026ac3a4bcc0fbd8852b3393ab3fd827fe8",
+        "rpu.json": "3e8ca1c8735dfc1b585a48984df309357e33a3c31fa57af77060c6ae82211a09",
     },
     "batch": {
-        "rpu.v": "c17bf94970990861cee3f4b1ed004f79aa7d8c28c52dc0784e4573dbda1e35e8",
+        "rpu.v": "d6a87f55604ff9eb49d2752b1489bae462c7b446866c49af6cc3ec1ef0b2b46c",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "9862432178a76512ea71e568fbb2330654496d32c510d93be5f66ed2593e0e15",
+        "rpu.json": "7e50929f594449773242678f06cdb8e301567dca03680c3aa98192431c8611a3",
+    },
+    "delta": {
+        "rpu.v": "9d039efe52f403fd1ff7ed6e0a8741511d04411ec9e110bd79c6f6308163e57b",
+        "rpu_sram.v": SRAM_MODEL,
+        "rpu.json": "59da9ce3a92a8901b52774f75656a832af1b16674f78f945f5ecb1c510b0f582",
     },
 }
 

@@ -38,6 +38,7 @@ CONFIG_HELP = {
     "cell_frac_bits": "fractional bits of the cell state (<= data frac bits)",
     "activation_segments": "segments of the sigmoid/tanh tables (power of two)",
     "row_scales": "1: a scale (shift) per weight row, 0: none",
+    "delta": "1: build the delta (temporal sparsity) datapath, 0: dense only",
 }
 #: What the fields whose default is None follow (:class:`RPUConfig` derives them).
 FOLLOWS = {"data_frac_bits": "the data width - 4", "weight_frac_bits": "the weight width - 4",
@@ -71,9 +72,11 @@ def add_config_options(parser, *, sizes_required):
             help_text += f" (default: {FOLLOWS.get(field.name, 'from the other options')})"
         else:
             help_text += f" (default {shown})"
+        # A flag given without a value means 1 (``--delta`` is ``--delta 1``).
+        flag = {"metavar": "0|1", "nargs": "?", "const": 1} if isinstance(default, bool) \
+            else {}
         resources.add_argument(option_name(field.name), type=int, default=default,
-                               metavar="0|1" if isinstance(default, bool) else None,
-                               help=help_text)
+                               help=help_text, **flag)
 
 
 def config_from(args, *, input_size=None, hidden_size=None):

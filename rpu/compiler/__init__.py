@@ -7,9 +7,9 @@ schedule (:mod:`~rpu.compiler.schedule`), the program words and weight images th
 from rpu.compiler.schedule import (expand_step, ops_per_step, plan_schedule, LayerSchedule,
                                    Schedule, plan_layer_by_layer, choose_mode, LANE_TO_ENGINE)
 from rpu.compiler.encoding import program_registers, weight_image
-from rpu.compiler.codegen import compile_lstm, compile_stacked, Program
+from rpu.compiler.codegen import compile_lstm, compile_stacked, with_delta, Program
 
 
 __all__ = ["expand_step", "ops_per_step", "plan_schedule", "LayerSchedule", "Schedule",
            "plan_layer_by_layer", "choose_mode", "LANE_TO_ENGINE", "program_registers",
-           "weight_image", "compile_lstm", "compile_stacked", "Program"]
+           "weight_image", "compile_lstm", "compile_stacked", "with_delta", "Program"]

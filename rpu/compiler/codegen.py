@@ -2,19 +2,22 @@
 image, the program words and the state words of an RPU run.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import ceil
 
 import numpy as np
 
+from lstm_ref.checks import check_integer
+from lstm_ref.delta_lstm import FixedDeltaLSTM
 from lstm_ref.fixed_lstm import quantize_lstm, choose_row_shifts, check_row_shifts
 from lstm_ref.float_lstm import check_lstm_params
 from rpu.config import RPUConfig
+from rpu.hw.program import Reg
 from rpu.compiler.schedule import Schedule, plan_schedule
 from rpu.compiler.encoding import program_registers, weight_image
 
 
-__all__ = ["compile_lstm", "compile_stacked", "Program"]
+__all__ = ["compile_lstm", "compile_stacked", "with_delta", "Program"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +40,9 @@ class Program:
         With ``config.row_scales``, the per-row scales of each layer ((4H,) shifts from 0 to
         :data:`~lstm_ref.fixed_lstm.MAX_ROW_SHIFT`) ``matrices`` were quantized with; None
         without.
+    delta : tuple of (int, int) or None
+        A delta program's thresholds ``(theta_x, theta_h)`` (data-format codes; see
+        :func:`with_delta`); None for a dense program.
     """
 
     config: RPUConfig
@@ -45,6 +51,7 @@ class Program:
     weight_image: np.ndarray
     registers: tuple
     row_shifts: tuple = None
+    delta: tuple = None
 
     @property
     def matrix(self):
@@ -68,7 +75,21 @@ class Program:
     def reference(self, x_codes, *, h0=None, c0=None):
         """What the RPU computes for ``x_codes`` (T, I), by the bit-accurate model
         (:meth:`lstm_ref.fixed_lstm.FixedLSTM.run_stacked`, with the row scales if any): a
-        :class:`~lstm_ref.fixed_lstm.FixedLSTMOutput` per layer."""
+        :class:`~lstm_ref.fixed_lstm.FixedLSTMOutput` per layer; for a delta program,
+        :meth:`lstm_ref.delta_lstm.FixedDeltaLSTM.run`'s output, whose ``x_mask`` and
+        ``h_mask`` give the columns each step propagates)."""
+        if self.delta is not None:
+            config = self.config
+            model = FixedDeltaLSTM(data_format=config.data_format,
+                                   weight_format=config.weight_format,
+                                   activation_segments=config.activation_segments,
+                                   cell_format=config.cell_format)
+            theta_x, theta_h = self.delta
+            return [model.run(self.matrix, x_codes, theta_x=theta_x, theta_h=theta_h,
+                              h0=None if h0 is None else h0[0],
+                              c0=None if c0 is None else c0[0],
+                              row_shifts=None if self.row_shifts is None
+                              else self.row_shifts[0])]
         return self.config.fixed_model().run_stacked(self.matrices, x_codes, h0=h0, c0=c0,
                                                      row_shifts=self.row_shifts)
 
@@ -250,9 +271,49 @@ def compile_stacked(config, layers, *, output_all=False, first_layer=0, row_shif
                                    p.get("bias_hh"), config.weight_format,
                                    row_shifts=None if shifts is None else shifts[index])
                      for index, p in enumerate(layers))
+    registers = program_registers(schedule)
+    if config.delta:
+        registers += ((int(Reg.DELTA), 0),)
     return Program(config, schedule, matrices,
                    weight_image(config, schedule, matrices, row_shifts=shifts),
-                   program_registers(schedule), shifts)
+                   registers, shifts)
+
+
+def with_delta(program, *, theta_x, theta_h):
+    """``program`` as a delta program (issue 12; :mod:`rpu.hw.delta`): its first step dense,
+    every later step propagating only the x and h columns that changed by at least
+    ``theta_x`` / ``theta_h`` since they were last propagated
+    (:class:`lstm_ref.delta_lstm.FixedDeltaLSTM`). Thresholds of 0 give the dense results
+    bit for bit.
+
+    Parameters
+    ----------
+    program : Program
+        A single-layer program for an RPU with ``delta``.
+    theta_x, theta_h : int
+        Thresholds, data-format codes from 0 to ``2**data_width - 1``.
+
+    Raises
+    ------
+    ValueError
+        The RPU has no delta datapath, the program has several layers, or a threshold is out
+        of range; the message names it.
+    """
+    if not isinstance(program, Program):
+        raise TypeError(f"program must be a Program, not {program!r}")
+    config = program.config
+    if not config.delta:
+        raise ValueError("a delta program needs an RPU with delta (--delta 1)")
+    if program.num_layers != 1:
+        raise ValueError(f"a delta program runs one layer, not {program.num_layers}")
+    limit = (1 << config.data_width) - 1
+    for name, value in (("theta_x", theta_x), ("theta_h", theta_h)):
+        check_integer(name, value, 0, limit, numpy_ok=True)
+    registers = tuple((a, d) for a, d in program.registers if a != Reg.DELTA)
+    registers += ((int(Reg.DELTA), 1), (int(Reg.THETA_X), int(theta_x)),
+                  (int(Reg.THETA_H), int(theta_h)),
+                  (int(Reg.DELTA_PERIOD), program.schedule.engine_cycles + 1))
+    return replace(program, registers=registers, delta=(int(theta_x), int(theta_h)))
 
 
 def compile_lstm(config, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,

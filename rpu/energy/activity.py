@@ -72,6 +72,14 @@ the ``B`` sequences' MACs.
     Not counted: control registers (counters, context sequencing, pipeline flags and
     tags), as the energy model leaves control out.
 
+``state_read``, ``state_write`` with ``delta`` (:mod:`rpu.hw.delta`)
+    Also: each x word taken and each h written reads its reference in a delta unit, and is
+    taken as writing both its reference and a list entry (an upper bound: only the values
+    that changed enough write); the list entries issued are the ``x_reads`` and
+    ``h_reads``; every MAC lane reads and writes its row's pre-activation word once per row
+    group (``ceil(acc_width / 16)`` 16-bit words each way). Counted for every program of a
+    delta RPU, dense ones too (whose delta units are idle): an upper bound again.
+
 What is counted is what the RTL's counters count: weight reads and MACs of *issued*
 columns. The lanes' memories and registers are also enabled in cycles without an issued
 column (step gaps; none in the S, M and L schedules), which the model does not price.
@@ -166,9 +174,11 @@ def _check_activity(activity):
 def _address_bits(config):
     """Bits of the weight and scale addresses an array registers, from the issue ports'
     shapes (:func:`pim.lane.issue_ports`)."""
-    ports = issue_ports(depth=config.weight_depth, data_width=config.data_width,
-                        scale_depth=config.scale_depth, batch=config.batch)
-    return sum(Shape.cast(ports[name].shape).width for name in ("addr", "scale_addr")
+    ports = issue_ports(depth=config.weight_depth, operand_width=config.operand_width,
+                        scale_depth=config.scale_depth, batch=config.batch,
+                        state_depth=config.state_depth)
+    return sum(Shape.cast(ports[name].shape).width for name in ("addr", "scale_addr",
+                                                                 "state_addr")
                if name in ports)
 
 
@@ -223,13 +233,23 @@ def action_counts(config, activity):
                      + activations * 3 * W
                      + elementwise * 5 * W
                      + groups * engine_buffer_words(config) * W)
+    state_reads = a["x_reads"] + a["h_reads"] + E * a["cell_reads"]
+    state_writes = a["x_writes"] + a["h_writes"] + E * a["cell_writes"]
+    if config.delta:
+        # The delta units read the reference of every x taken and h written, and write it
+        # and a list entry (counted for every value: an upper bound); every lane reads and
+        # writes its row's pre-activation word once per row group (acc_width bits, in
+        # 16-bit words).
+        lane_words = config.mac_lanes * math.ceil(config.acc_width / REGISTER_WORD_BITS)
+        state_reads += a["x_writes"] + a["h_writes"] + groups * lane_words
+        state_writes += 2 * (a["x_writes"] + a["h_writes"]) + groups * lane_words
     # Every action but the weight read happens once per sequence of the batch (the counters
     # count the events of one sequence: the sequences run in lockstep).
     return {
         "mac": B * macs,
         "weight_read": a["columns"] * config.lanes,
-        "state_read": B * (a["x_reads"] + a["h_reads"] + E * a["cell_reads"]),
-        "state_write": B * (a["x_writes"] + a["h_writes"] + E * a["cell_writes"]),
+        "state_read": B * state_reads,
+        "state_write": B * state_writes,
         "activation": B * activations,
         "elementwise": B * elementwise,
         "interconnect_transfer": B * interconnect,

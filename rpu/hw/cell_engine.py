@@ -111,6 +111,8 @@ class CellEngine(wiring.Component):
     h_wr_addr, h_wr_data, h_wr_en : Out
         Write port of the hidden-state memory, at
         :func:`~rpu.hw.program.h_address` ``(layer, bank, k)``.
+    h_wr_unit : Out(range(padded_hidden + 1))
+        Only with ``config.delta``: ``k``, the unit whose h is written.
     state_addr, state_data, state_en : In
         Write port of the cell-state memory for loading a state while the engine is idle.
     saturations : Out(range(elementwise_units + 1))
@@ -145,6 +147,8 @@ class CellEngine(wiring.Component):
             "h_wr_addr": Out(range(config.h_memory_depth)),
             "h_wr_data": Out(word),
             "h_wr_en": Out(1),
+            # With the delta datapath, the unit whose h is written (the h delta unit's index).
+            **({"h_wr_unit": Out(range(config.padded_hidden + 1))} if config.delta else {}),
             "saturations": Out(range(config.elementwise_units + 1)),
             "state_addr": In(range(config.cell_memory_depth)),
             "state_data": In(unsigned(config.elementwise_units * config.data_width)),
@@ -359,6 +363,7 @@ class CellEngine(wiring.Component):
             self.h_wr_addr.eq(h_address(config, layer, bank, emit_unit)),
             self.h_wr_data.eq(hidden_buf[0]),
             self.h_wr_en.eq(running & self.emit),
+            *([self.h_wr_unit.eq(emit_unit)] if config.delta else []),
             self.loading.eq(running & (op == Op.LOAD)),
             self.activity.activations.eq(running & (act_route != Op.NOP)),
             self.activity.elementwise.eq(running & (ew_route != Op.NOP)),

@@ -20,15 +20,17 @@ otherwise be read before it is written.
 """
 
 import enum
+from contextlib import nullcontext
 
-from amaranth.hdl import Module, Signal, Mux
+from amaranth.hdl import Module, Signal, Mux, signed
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
 from rpu.hw.program import COUNTER_WIDTH, h_address
+from rpu.hw.delta import DeltaUnit, entry_layout
 
 
-__all__ = ["Controller", "Source", "layer_registers"]
+__all__ = ["Controller", "Source", "Mode", "layer_registers"]
 
 
 class Source(enum.IntEnum):
@@ -38,6 +40,16 @@ class Source(enum.IntEnum):
     X_STREAM = 2
     X_MEMORY = 3
     H_MEMORY = 4
+    X_DELTA = 5     #: the delta of an x list entry (delta steps)
+    H_DELTA = 6     #: the delta of an h list entry (delta steps)
+
+
+class Mode(enum.IntEnum):
+    """What the controller does (delta programs only leave DENSE)."""
+    DENSE = 0    #: the dense schedule (every step of a dense program, step 0 of a delta one)
+    X_PHASE = 1  #: a delta step takes x_t into the x delta unit (no column issued)
+    WAIT = 2     #: a delta step's row group waits for its lists and for the cell engine
+    ISSUE = 3    #: a delta step's row group issues its list entries
 
 
 class Controller(wiring.Component):
@@ -81,6 +93,49 @@ class Controller(wiring.Component):
     post_layer, post_group, post_bank, post_zero : Out
         Layer, row group, hidden-state bank and zero-state flag of the last row group whose
         last column was issued (read by the cell engine when that group's results arrive).
+
+    With ``config.delta`` (see :mod:`rpu.hw.delta`), a delta program (``delta`` high) runs
+    its first step dense and every later step as:
+
+    * X_PHASE, ``input_size + DeltaUnit.LATENCY - 1`` cycles: x_t is taken from the stream
+      (``need_x`` in the first ``input_size``) into the x delta unit, which lists the
+      changed x columns;
+    * for each row group: WAIT until it may start, then ISSUE its ``n = nx + nh`` list
+      entries (the x list, then the h list of h_{t-1}), one per cycle, each with its delta
+      as the operand; with no entry at all, one *null* column (the bias column with a zero
+      operand, ``null``), so that the group's pre-activations still reach the cell engine.
+      A group may start in a WAIT cycle ``d`` once (for group 0) the h list is complete and
+      ``n >= hold``, where ``hold`` counts down from ``DELTA_PERIOD - 1``, set at the last
+      column of the previous group: the engine then has finished that group when this one's
+      results arrive.
+
+    The lanes start each row's sum from its pre-activation word (``load``, with ``first``,
+    in delta steps) and write it back at the end (``store``, in every step of a delta
+    program).
+
+    delta, delta_period : In
+        Program registers DELTA and DELTA_PERIOD.
+    x_count, h_count, h_complete : In
+        Entries of the x list and of the h list of h_{t-1}; the latter is complete.
+    x_entry, h_entry : In(entry_layout(config))
+        The list entries read at ``x_rd_addr`` / ``h_rd_addr`` in the previous cycle.
+    x_rd_addr, h_rd_addr : Out
+        List read addresses (the entry issued in the next cycle).
+    h_consume : Out(1)
+        Group 0 of a delta step starts: the h list of h_{t-1} is taken.
+    x_phase : Out(1)
+        The controller is in X_PHASE (an x word taken now goes into the list).
+    load, store, null : Out(1)
+        Flags of the column issued in this cycle.
+    delta_value : Out(signed(operand_width))
+        The delta of the list entry issued in this cycle.
+    state_addr : Out(range(max_groups))
+        Pre-activation word of the issued column's row group.
+    snoop_h : Out(1)
+        The column issued in this cycle is an h column of row group 0 of a delta program's
+        dense first step: its operand (h_{t-1}[h_index]) is the reference of the h delta unit.
+    h_index : Out(range(hidden_size))
+        ``column - 1 - input_size``.
     """
 
     def __init__(self, *, config):
@@ -107,7 +162,32 @@ class Controller(wiring.Component):
             "post_group": Out(range(config.max_groups)),
             "post_bank": Out(1),
             "post_zero": Out(1),
+            **(self._delta_ports(config) if config.delta else {}),
         })
+
+    @staticmethod
+    def _delta_ports(config):
+        entry = entry_layout(config)
+        return {
+            "delta": In(1),
+            "delta_period": In(COUNTER_WIDTH),
+            "x_count": In(range(config.max_layer_input + 1)),
+            "h_count": In(range(config.hidden_size + 1)),
+            "h_complete": In(1),
+            "x_entry": In(entry),
+            "h_entry": In(entry),
+            "x_rd_addr": Out(range(config.max_layer_input)),
+            "h_rd_addr": Out(range(config.hidden_size)),
+            "h_consume": Out(1),
+            "x_phase": Out(1),
+            "load": Out(1),
+            "store": Out(1),
+            "null": Out(1),
+            "delta_value": Out(signed(config.operand_width)),
+            "state_addr": Out(range(config.max_groups)),
+            "snoop_h": Out(1),
+            "h_index": Out(range(config.hidden_size)),
+        }
 
     def elaborate(self, platform):
         config = self._config
@@ -122,6 +202,12 @@ class Controller(wiring.Component):
         steps = Signal(COUNTER_WIDTH)           # taken at start, like keep_state
         zero_state = Signal()
         m.d.comb += zero_state.eq((step == 0) & ~keep_state)
+        # The dense schedule's weight address: the controller's output, or with the delta
+        # datapath one of two (ISSUE addresses the listed columns).
+        addr = Signal.like(self.addr, name="dense_addr") if config.delta else self.addr
+        mode = Signal(Mode) if config.delta else None
+        def dense():
+            return m.If(mode == Mode.DENSE) if config.delta else nullcontext()
 
         current = self.layers[layer]
         first = self.layers[self.first_layer]
@@ -134,31 +220,33 @@ class Controller(wiring.Component):
         period = Signal(COUNTER_WIDTH + 1)
         m.d.comb += period.eq(current.period + Mux(last_group, current.gap, 0))
         column = cycle
-        m.d.comb += [
-            self.valid.eq(self.busy & (column < current.columns)),
-            self.first.eq(column == 0),
-            self.last.eq(column == current.columns - 1),
-            # column - 1: only used when in range.
-            self.x_addr.eq(column - 1),
-        ]
-        with m.If(column == 0):
-            m.d.comb += self.source.eq(Source.ONE)
-        with m.Elif(column <= current.input_size):
-            with m.If(layer == self.first_layer):
-                m.d.comb += self.source.eq(Mux(group == 0, Source.X_STREAM, Source.X_MEMORY))
-            with m.Else():
-                # The previous layer's h_t, in the half this step writes.
-                m.d.comb += [
-                    self.source.eq(Source.H_MEMORY),
-                    self.h_addr.eq(h_address(config, layer - 1, bank, column - 1)),
-                ]
-        with m.Else():
-            # This layer's h_{t-1}, in the other half.
+        with dense():
             m.d.comb += [
-                self.source.eq(Mux(zero_state, Source.ZERO, Source.H_MEMORY)),
-                self.h_addr.eq(h_address(config, layer, bank,
-                                         column - 1 - current.input_size, other=True)),
+                self.valid.eq(self.busy & (column < current.columns)),
+                self.first.eq(column == 0),
+                self.last.eq(column == current.columns - 1),
+                # column - 1: only used when in range.
+                self.x_addr.eq(column - 1),
             ]
+            with m.If(column == 0):
+                m.d.comb += self.source.eq(Source.ONE)
+            with m.Elif(column <= current.input_size):
+                with m.If(layer == self.first_layer):
+                    m.d.comb += self.source.eq(Mux(group == 0, Source.X_STREAM,
+                                                   Source.X_MEMORY))
+                with m.Else():
+                    # The previous layer's h_t, in the half this step writes.
+                    m.d.comb += [
+                        self.source.eq(Source.H_MEMORY),
+                        self.h_addr.eq(h_address(config, layer - 1, bank, column - 1)),
+                    ]
+            with m.Else():
+                # This layer's h_{t-1}, in the other half.
+                m.d.comb += [
+                    self.source.eq(Mux(zero_state, Source.ZERO, Source.H_MEMORY)),
+                    self.h_addr.eq(h_address(config, layer, bank,
+                                             column - 1 - current.input_size, other=True)),
+                ]
         # need_x is valid & (source == X_STREAM), i.e. busy and columns 1 .. input_size of the
         # first layer's group 0, registered: the next column is column + 1 of the same group
         # unless the period wraps (to column 0, the bias; busy falls only then).
@@ -167,37 +255,134 @@ class Controller(wiring.Component):
 
         with m.If(self.en):
             with m.If(self.busy):
-                m.d.sync += self.addr.eq(self.addr + self.valid)
-                with m.If(self.valid & self.last):
-                    m.d.sync += [self.post_layer.eq(layer), self.post_group.eq(group),
-                                 self.post_bank.eq(bank), self.post_zero.eq(zero_state)]
-                m.d.sync += self.need_x.eq(next_takes_x)
-                with m.If(cycle == period - 1):
-                    m.d.sync += [cycle.eq(0), self.need_x.eq(0)]
-                    with m.If(~last_group):
-                        m.d.sync += [group.eq(group + 1),
-                                     last_group.eq(group + 1 == current.groups - 1)]
-                    with m.Elif(layer != self.last_layer):
-                        m.d.sync += [group.eq(0), layer.eq(layer + 1),
-                                     last_group.eq(self.layers[layer + 1].groups == 1),
-                                     self.addr.eq(self.layers[layer + 1].weight_base)]
+                with dense():
+                    m.d.sync += addr.eq(addr + self.valid)
+                    with m.If(self.valid & self.last):
+                        m.d.sync += [self.post_layer.eq(layer), self.post_group.eq(group),
+                                     self.post_bank.eq(bank), self.post_zero.eq(zero_state)]
+                    m.d.sync += self.need_x.eq(next_takes_x)
+                    with m.If(cycle == period - 1):
+                        m.d.sync += [cycle.eq(0), self.need_x.eq(0)]
+                        with m.If(~last_group):
+                            m.d.sync += [group.eq(group + 1),
+                                         last_group.eq(group + 1 == current.groups - 1)]
+                        with m.Elif(layer != self.last_layer):
+                            m.d.sync += [group.eq(0), layer.eq(layer + 1),
+                                         last_group.eq(self.layers[layer + 1].groups == 1),
+                                         addr.eq(self.layers[layer + 1].weight_base)]
+                        with m.Else():
+                            m.d.sync += [group.eq(0), layer.eq(self.first_layer),
+                                         last_group.eq(first.groups == 1),
+                                         addr.eq(first.weight_base), bank.eq(~bank),
+                                         step.eq(step + 1),
+                                         last_step.eq(step + 1 == steps - 1)]
+                            with m.If(last_step):
+                                m.d.sync += self.busy.eq(0)
+                            if config.delta:
+                                with m.Elif(self.delta):
+                                    m.d.sync += [mode.eq(Mode.X_PHASE), self.need_x.eq(1)]
                     with m.Else():
-                        m.d.sync += [group.eq(0), layer.eq(self.first_layer),
-                                     last_group.eq(first.groups == 1),
-                                     self.addr.eq(first.weight_base), bank.eq(~bank),
-                                     step.eq(step + 1),
-                                     last_step.eq(step + 1 == steps - 1)]
-                        with m.If(last_step):
-                            m.d.sync += self.busy.eq(0)
-                with m.Else():
-                    m.d.sync += cycle.eq(cycle + 1)
+                        m.d.sync += cycle.eq(cycle + 1)
             with m.Elif(self.start):
                 m.d.sync += [self.busy.eq(1), self.need_x.eq(0), step.eq(0), layer.eq(self.first_layer),
                              group.eq(0), last_group.eq(first.groups == 1),
                              last_step.eq(self.steps == 1),
-                             cycle.eq(0), self.addr.eq(first.weight_base),
+                             cycle.eq(0), addr.eq(first.weight_base),
                              keep_state.eq(self.keep_state), steps.eq(self.steps)]
+                if config.delta:
+                    m.d.sync += mode.eq(Mode.DENSE)
+        if config.delta:
+            self._delta_steps(m, mode, addr, step, steps, group, cycle, bank, last_group,
+                              last_step, zero_state)
         return m
+
+    def _delta_steps(self, m, mode, dense_addr, step, steps, group, cycle, bank, last_group,
+                     last_step, zero_state):
+        """The delta datapath's part of the controller: the dense first step's snoop and
+        store flags, and the X_PHASE, WAIT and ISSUE modes of the later steps."""
+        config = self._config
+        layer = self.layers[self.first_layer]      # a delta program runs one layer
+        m.d.comb += [self.x_phase.eq(mode == Mode.X_PHASE),
+                     self.state_addr.eq(group), self.store.eq(self.delta)]
+        # The least cycles until the next group's last column may be issued.
+        hold = Signal(COUNTER_WIDTH)
+        with m.If(self.en):
+            with m.If(self.busy & self.valid & self.last):
+                m.d.sync += hold.eq(self.delta_period - 1)
+            with m.Elif(hold != 0):
+                m.d.sync += hold.eq(hold - 1)
+
+        with m.If(mode == Mode.DENSE):
+            m.d.comb += [
+                self.addr.eq(dense_addr),
+                self.snoop_h.eq(self.delta & self.busy & (step == 0) & (group == 0)
+                                & (cycle > layer.input_size) & (cycle < layer.columns)),
+                self.h_index.eq(cycle - 1 - layer.input_size),
+            ]
+
+        # Entries of the group's lists, and which is issued now.
+        row_base = Signal.like(self.addr)
+        entry = Signal(range(config.max_columns))
+        nx, nh = self.x_count, self.h_count
+        total = Signal(range(config.max_columns + 1))
+        m.d.comb += total.eq(nx + nh)
+        null = total == 0
+        n = Mux(null, 1, total)
+        from_h = entry >= nx
+        listed = Signal(entry_layout(config))
+        m.d.comb += listed.eq(Mux(from_h, self.h_entry, self.x_entry))
+        issuing = mode == Mode.ISSUE
+        next_entry = Mux(issuing, entry + 1, 0)
+        m.d.comb += [self.x_rd_addr.eq(next_entry), self.h_rd_addr.eq(next_entry - nx)]
+        can_start = (((group != 0) | self.h_complete) & (n >= hold))
+
+        with m.If(issuing):
+            m.d.comb += [
+                self.valid.eq(1),
+                self.first.eq(entry == 0),
+                self.last.eq(entry == n - 1),
+                self.load.eq(entry == 0),
+                self.null.eq(null),
+                self.addr.eq(row_base + Mux(null, 0, listed.column)),
+                self.source.eq(Mux(null, Source.ZERO,
+                                   Mux(from_h, Source.H_DELTA, Source.X_DELTA))),
+                self.delta_value.eq(listed.delta),
+            ]
+        with m.Elif(mode == Mode.X_PHASE):
+            m.d.comb += self.x_addr.eq(cycle)
+        with m.Elif(mode == Mode.WAIT):
+            m.d.comb += self.h_consume.eq(can_start & (group == 0))
+
+        with m.If(self.en & self.busy):
+            with m.Switch(mode):
+                with m.Case(Mode.X_PHASE):
+                    m.d.sync += [cycle.eq(cycle + 1),
+                                 self.need_x.eq(cycle + 1 < layer.input_size),
+                                 row_base.eq(layer.weight_base)]
+                    with m.If(cycle == layer.input_size + DeltaUnit.LATENCY - 2):
+                        m.d.sync += [mode.eq(Mode.WAIT), cycle.eq(0)]
+                with m.Case(Mode.WAIT):
+                    with m.If(can_start):
+                        m.d.sync += [mode.eq(Mode.ISSUE), entry.eq(0)]
+                with m.Case(Mode.ISSUE):
+                    m.d.sync += entry.eq(entry + 1)
+                    with m.If(self.last):
+                        m.d.sync += [self.post_layer.eq(self.first_layer),
+                                     self.post_group.eq(group), self.post_bank.eq(bank),
+                                     self.post_zero.eq(zero_state)]
+                        with m.If(~last_group):
+                            m.d.sync += [mode.eq(Mode.WAIT), group.eq(group + 1),
+                                         last_group.eq(group + 1 == layer.groups - 1),
+                                         row_base.eq(row_base + layer.columns)]
+                        with m.Else():
+                            m.d.sync += [group.eq(0), last_group.eq(layer.groups == 1),
+                                         bank.eq(~bank), step.eq(step + 1),
+                                         last_step.eq(step + 1 == steps - 1)]
+                            with m.If(last_step):
+                                m.d.sync += [self.busy.eq(0), mode.eq(Mode.DENSE)]
+                            with m.Else():
+                                m.d.sync += [mode.eq(Mode.X_PHASE), cycle.eq(0),
+                                             self.need_x.eq(1)]
 
 
 def layer_registers(config):

@@ -13,6 +13,11 @@ address      name         meaning
 1            LAST_LAYER   last layer of a run
 2            CONTEXTS     number of configuration contexts the cell engine runs per group
 3            OUTPUT_ALL   1: every layer's (h, c) go out on the h stream; 0: the last only
+4            DELTA        1: a delta program (an RPU with ``delta`` only; see rpu.hw.delta)
+5            THETA_X      delta threshold of x, a data-format code (unsigned)
+6            THETA_H      delta threshold of h, a data-format code (unsigned)
+7            DELTA_PERIOD least cycles between the last columns of two row groups in a delta
+                          step: the cell engine's cycles per group, plus one
 16 + k       CONTEXT k    context k: a :data:`CONTEXT` word, ``op | cycles << 4``
 ===========  ===========  ==========================================================
 
@@ -83,6 +88,10 @@ class Reg(enum.IntEnum):
     LAST_LAYER = 1
     CONTEXTS = 2
     OUTPUT_ALL = 3
+    DELTA = 4
+    THETA_X = 5
+    THETA_H = 6
+    DELTA_PERIOD = 7
 
 
 class LayerReg(enum.IntEnum):

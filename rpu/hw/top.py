@@ -8,6 +8,7 @@ from pim import PIMArray, SRAM
 from pim.arith import sum_tree
 from rpu.config import RPUConfig
 from rpu.hw.controller import Controller, Source, layer_registers
+from rpu.hw.delta import DeltaUnit
 from rpu.hw.cell_engine import CellEngine
 from rpu.hw.stream_buffer import StreamBuffer
 from rpu.hw.program import (Reg, LayerReg, CONTEXT, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE,
@@ -194,6 +195,8 @@ class RPU(wiring.Component):
                              acc_width=config.acc_width, depth=config.weight_depth,
                              weights_per_word=config.weights_per_word,
                              batch=config.batch, scale_depth=config.scale_depth,
+                             operand_width=config.operand_width,
+                             state_depth=config.state_depth,
                              sram_macros=self.sram_macros,
                              split_products=self.split_products,
                              registered_products=config.registered_products)
@@ -210,12 +213,16 @@ class RPU(wiring.Component):
         layers = Signal(data.ArrayLayout(layer_registers(config), config.num_layers))
         m.d.comb += self.program.ready.eq(~self.busy)
         word = self.program.payload.data
+        globals_ = [(Reg.FIRST_LAYER, first_layer), (Reg.LAST_LAYER, last_layer),
+                    (Reg.CONTEXTS, n_contexts), (Reg.OUTPUT_ALL, output_all)]
+        if config.delta:
+            delta = {"delta": Signal(), "theta_x": Signal(config.data_width),
+                     "theta_h": Signal(config.data_width),
+                     "delta_period": Signal(COUNTER_WIDTH)}
+            globals_ += [(Reg[name.upper()], signal) for name, signal in delta.items()]
         with m.If(self.program.valid & self.program.ready):
             with m.Switch(self.program.payload.addr):
-                for register, signal in ((Reg.FIRST_LAYER, first_layer),
-                                         (Reg.LAST_LAYER, last_layer),
-                                         (Reg.CONTEXTS, n_contexts),
-                                         (Reg.OUTPUT_ALL, output_all)):
+                for register, signal in globals_:
                     with m.Case(register):
                         m.d.sync += signal.eq(word)
                 for index in range(MAX_CONTEXTS):
@@ -290,7 +297,8 @@ class RPU(wiring.Component):
         x_words = ([x_buffer.r.payload] if config.batch == 1
                    else [x_buffer.r.payload[b] for b in range(config.batch)])
         operands = [self._sequence_memories(m, b, ctrl, engines[b], run, take_x, source,
-                                            x_words[b])
+                                            x_words[b], start,
+                                            delta if config.delta else None)
                     for b in range(config.batch)]
         operand = operands[0] if config.batch == 1 else Cat(*operands)
 
@@ -308,6 +316,9 @@ class RPU(wiring.Component):
                 # lanes expect it.
                 m.d.comb += array.scale_addr.eq(
                     scale_address(config, ctrl.post_layer, ctrl.post_group))
+            if config.delta:
+                m.d.comb += [array.state_addr.eq(ctrl.state_addr), array.load.eq(ctrl.load),
+                             array.store.eq(ctrl.store)]
 
         # Cell engines: engine b takes sequence b's results of every array ------------------
         n = config.macs_per_array
@@ -336,10 +347,12 @@ class RPU(wiring.Component):
             m.d.comb += [pair.h.eq(unit.emit_h), pair.c.eq(unit.emit_c)]
         return m
 
-    def _sequence_memories(self, m, b, ctrl, engine, run, take_x, source, x_payload):
+    def _sequence_memories(self, m, b, ctrl, engine, run, take_x, source, x_payload, start,
+                           delta):
         """Sequence ``b``'s x and h memories (its cell-state memory is in its engine) and the
         operand they give the lanes, one cycle after the column is issued: the x word from
-        the stream, x or h from the memories, or 1.0 for the bias."""
+        the stream, x or h from the memories, 1.0 for the bias, or (with the delta
+        datapath, whose program registers are ``delta``) a list entry's delta."""
         config = self.config
         word = signed(config.data_width)
         # Any layer can be the first of a run (layer by layer), so x holds any layer's input.
@@ -380,7 +393,10 @@ class RPU(wiring.Component):
         x_word = Signal(word, name=f"x_word{_suffix(b)}")
         with m.If(run):
             m.d.sync += x_word.eq(x_payload)
-        operand = Signal(word, name=f"operand{_suffix(b)}")
+        operand = Signal(signed(config.operand_width), name=f"operand{_suffix(b)}")
+        if delta is not None:
+            self._delta_units(m, ctrl, engine, run, take_x, source, x_payload, start, delta,
+                              operand, h_memory)
         with m.Switch(source):
             with m.Case(Source.ONE):
                 m.d.comb += operand.eq(1 << config.data_frac_bits)
@@ -392,6 +408,60 @@ class RPU(wiring.Component):
                 m.d.comb += operand.eq(h_memory.rd_data)
         return operand
 
+    def _delta_units(self, m, ctrl, engine, run, take_x, source, x_payload, start, delta,
+                     operand, h_memory):
+        """The x and h delta units (:mod:`rpu.hw.delta`), and the delta operand."""
+        config = self.config
+        layer = ctrl.layers[ctrl.first_layer]
+        m.submodules.x_delta = x_delta = DeltaUnit(config=config, depth=config.input_size,
+                                                   sram_macros=self.sram_macros)
+        m.submodules.h_delta = h_delta = DeltaUnit(config=config, depth=config.hidden_size,
+                                                   banks=2, sram_macros=self.sram_macros)
+        # x: the words of the dense first step are the references, those of X_PHASE are
+        # compared and listed.
+        m.d.comb += [
+            x_delta.en.eq(run), x_delta.valid.eq(take_x & delta["delta"]),
+            x_delta.snoop.eq(~ctrl.x_phase), x_delta.index.eq(ctrl.x_addr),
+            x_delta.value.eq(x_payload), x_delta.offset.eq(1),
+            x_delta.last_index.eq(layer.input_size - 1),
+            x_delta.threshold.eq(delta["theta_x"]), x_delta.rd_addr.eq(ctrl.x_rd_addr),
+        ]
+        # h: the operands of the dense first step's h columns (one cycle after their issue)
+        # are the references; every h the engine writes is compared and listed for the next
+        # step, in the bank of the step that computed it.
+        snoop = Signal()
+        snoop_index = Signal.like(ctrl.h_index)
+        with m.If(run):
+            m.d.sync += [snoop.eq(ctrl.snoop_h), snoop_index.eq(ctrl.h_index)]
+        m.d.comb += [
+            h_delta.en.eq(run),
+            h_delta.valid.eq(snoop | (delta["delta"] & engine.h_wr_en)),
+            h_delta.snoop.eq(snoop),
+            h_delta.index.eq(Mux(snoop, snoop_index, engine.h_wr_unit)),
+            h_delta.value.eq(Mux(snoop, Mux(source == Source.ZERO, 0, h_memory.rd_data),
+                                 engine.h_wr_data)),
+            h_delta.offset.eq(layer.input_size + 1),
+            h_delta.last_index.eq(layer.hidden_size - 1),
+            h_delta.threshold.eq(delta["theta_h"]),
+            h_delta.bank.eq(engine.bank),
+            h_delta.rd_addr.eq(ctrl.h_rd_addr), h_delta.rd_bank.eq(~ctrl.bank),
+            # The list of h_{t-1}: the bank the previous step filled.
+            h_delta.clear.eq(Mux(start, 0b11, Mux(ctrl.bank, 0b01, 0b10)
+                                 & Cat(ctrl.h_consume, ctrl.h_consume))),
+        ]
+        m.d.comb += [
+            ctrl.delta.eq(delta["delta"]), ctrl.delta_period.eq(delta["delta_period"]),
+            ctrl.x_count.eq(x_delta.count[0]),
+            ctrl.h_count.eq(Mux(ctrl.bank, h_delta.count[0], h_delta.count[1])),
+            ctrl.h_complete.eq(Mux(ctrl.bank, h_delta.complete[0], h_delta.complete[1])),
+            ctrl.x_entry.eq(x_delta.rd_data), ctrl.h_entry.eq(h_delta.rd_data),
+        ]
+        value = Signal(signed(config.operand_width), name="delta_operand")
+        with m.If(run):
+            m.d.sync += value.eq(ctrl.delta_value)
+        with m.If((source == Source.X_DELTA) | (source == Source.H_DELTA)):
+            m.d.comb += operand.eq(value)
+
     def _count_events(self, m, ctrl, engines, arrays, run, start):
         """The status counters. Each cycle's events are registered first and counted in the
         next cycle, so that no counter's adder is on the datapath's paths; the saturation
@@ -401,11 +471,20 @@ class RPU(wiring.Component):
         # The engines run in lockstep: engine 0's events stand for every sequence's (the
         # energy model multiplies by the batch); the saturations of all of them count.
         engine = engines[0]
+        sources = {"x": [Source.X_MEMORY], "h": [Source.H_MEMORY]}
+        column = ctrl.valid
+        if config.delta:
+            # A null column reads no weight that matters and multiplies by zero.
+            column = ctrl.valid & ~ctrl.null
+            sources = {"x": [Source.X_MEMORY, Source.X_DELTA],
+                       "h": [Source.H_MEMORY, Source.H_DELTA]}
+        reads = {path: Cat(*(ctrl.source == s for s in kinds)).any() if len(kinds) > 1
+                 else ctrl.source == kinds[0] for path, kinds in sources.items()}
         events = {
-            "columns": run & ctrl.valid,
+            "columns": run & column,
             "x_writes": run & ctrl.need_x,
-            "x_reads": run & ctrl.valid & (ctrl.source == Source.X_MEMORY),
-            "h_reads": run & ctrl.valid & (ctrl.source == Source.H_MEMORY),
+            "x_reads": run & ctrl.valid & reads["x"],
+            "h_reads": run & ctrl.valid & reads["h"],
             "h_writes": engine.h_wr_en,
             "cell_reads": engine.activity.cell_read,
             "cell_writes": engine.activity.cell_write,
