@@ -51,7 +51,7 @@ def check_sequences(sequences, name="inputs", *, max_steps=MAX_STEPS):
 
 def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_formats=True,
               simulator="amaranth", vcd_path=None, clock_mhz=DEFAULT_CLOCK_MHZ,
-              device=None, baud_rate=None):
+              device=None, baud_rate=None, thresholds=None, delta_budget=None):
     """Run an imported model on input sequences on a simulated RPU (or on a board).
 
     Parameters
@@ -77,6 +77,20 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
         run there (:func:`rpu.host.run_on_board`) instead of simulating.
     baud_rate : int, optional
         The board's UART rate (default :data:`rpu.fpga.protocol.DEFAULT_BAUD_RATE`).
+    thresholds : tuple of (int, int), optional
+        With ``config.delta`` (the delta datapath): run the delta program with these
+        ``(theta_x, theta_h)`` (data-format codes) instead of calibrating them.
+    delta_budget : float, optional
+        With ``config.delta`` and no ``thresholds``: the budget of
+        :func:`rpu.compiler.delta_calibration.calibrate_thresholds` (the relative RMS error
+        of h against the dense fixed-point model on the calibration inputs; default its
+        :data:`~rpu.compiler.delta_calibration.DEFAULT_RELATIVE_RMS_BUDGET`).
+
+    With ``config.delta`` the report has a ``"delta"`` section: the thresholds and how they
+    were chosen, the sparsity of x and h on the inputs, the columns issued (weight reads and
+    MACs per lane) against a dense run's, and the dense run's predicted cycles and modelled
+    energy (on the same RPU without the delta datapath) beside the delta run's; ``"gops"`` is then the *effective* rate, dense operations
+    per second of wall time.
 
     Returns
     -------
@@ -117,6 +131,15 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
         row_shifts = calibration.row_shifts if calibration is not None else "auto"
     program = compile_stacked(config, model.layers, row_shifts=row_shifts)
     codes = [config.data_format.quantize(sequence, name="inputs") for sequence in sequences]
+    delta = None
+    if config.delta:
+        # The thresholds are calibrated on the calibration inputs (default: the inputs).
+        delta_set = codes if calibration_inputs is None else [
+            config.data_format.quantize(sequence, name="calibration_inputs")
+            for sequence in model.sequences(calibration_inputs)]
+        program, delta = _delta_program(program, thresholds, delta_budget, delta_set)
+    elif thresholds is not None or delta_budget is not None:
+        raise ValueError("thresholds and delta_budget need an RPU with delta (--delta)")
     if device is not None:
         from rpu.fpga.protocol import DEFAULT_BAUD_RATE
         from rpu.host import run_on_board
@@ -130,8 +153,62 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
             vcd_path=vcd_path), len(codes))
     measured = _measure(model, config, program, sequences, codes, results,
                         board=device is not None)
-    return _report(model, config, program, sequences, measured, calibration, simulator,
-                   clock_mhz)
+    report = _report(model, config, program, sequences, measured, calibration, simulator,
+                     clock_mhz)
+    if delta is not None:
+        report["delta"] = _delta_report(config, program, delta, measured, clock_mhz)
+    return report
+
+
+def _delta_program(program, thresholds, budget, calibration_codes):
+    """The delta program of ``program``: with ``thresholds``, or with those calibrated on
+    ``calibration_codes``; and how they were chosen (a dict for the report)."""
+    from rpu.compiler import with_delta
+    if thresholds is not None:
+        theta_x, theta_h = thresholds
+        chosen = {"chosen_by": "given"}
+    else:
+        from rpu.compiler.delta_calibration import calibrate_thresholds
+        result = calibrate_thresholds(program=program, sequences=calibration_codes,
+                                      budget=budget)
+        theta_x, theta_h = result.theta_x, result.theta_h
+        chosen = {"chosen_by": "calibration", "metric": result.metric_name,
+                  "metric_value": result.metric, "budget": result.budget,
+                  "calibration_x_sparsity": result.x_sparsity,
+                  "calibration_h_sparsity": result.h_sparsity}
+    return with_delta(program, theta_x=theta_x, theta_h=theta_h), chosen
+
+
+def _delta_report(config, program, chosen, measured, clock_mhz):
+    """The ``"delta"`` section of the report: thresholds, sparsity, columns and the dense
+    run's cycles and energy beside the delta run's."""
+    from rpu.energy.activity import energy_from_activity
+    schedule = program.schedule
+    layer = schedule.layers[0]
+    nx, nh = measured["delta_counts"]
+    later = measured["delta_later_steps"]
+    dense_activity = measured["dense_activity"]
+    steps = measured["run_steps"]
+    dense_cycles = measured["dense_cycles"]
+    # The dense run priced on an RPU without the delta datapath (whose accesses the energy
+    # model counts for every program of a delta RPU).
+    dense_energy = energy_from_activity(
+        replace(config, delta=False), dense_activity, steps, schedule.ops_per_step(),
+        seconds_per_step=dense_cycles / (clock_mhz * 1e6) / steps)
+    columns = measured["activity"]["columns"]
+    return {
+        "theta_x": program.delta[0], "theta_h": program.delta[1], **chosen,
+        "x_sparsity": 1 - nx / (later * layer.input_size) if later else 0.0,
+        "h_sparsity": 1 - nh / (later * layer.hidden_size) if later else 0.0,
+        "note": "sparsity over the steps after the first of each run (the first is dense)",
+        "columns": columns,
+        "dense_columns": dense_activity["columns"],
+        "column_reduction": dense_activity["columns"] / columns,
+        "dense_predicted_cycles": dense_cycles,
+        "dense_gops": schedule.ops_per_step() * steps / (dense_cycles / (clock_mhz * 1e6))
+        / 1e9,
+        "dense_energy": dense_energy.to_dict(),
+    }
 
 
 def _check_simulator(simulator, vcd_path):
@@ -189,6 +266,9 @@ def _measure(model, config, program, sequences, codes, results, *, board=False):
     fmt = config.data_format
     measured = {"bit_exact": True, "errors": [], "outputs": [], "steps": 0, "cycles": 0,
                 "predicted": 0, "activity": {}, "run_steps": 0}
+    if program.delta is not None:
+        measured.update({"delta_counts": [0, 0], "delta_later_steps": 0,
+                         "dense_activity": {}, "dense_cycles": 0})
     for sequence, sequence_codes, result in zip(sequences, codes, results):
         expected = program.reference(sequence_codes)[-1]
         measured["bit_exact"] &= bool(np.array_equal(result.h, expected.h)
@@ -201,17 +281,37 @@ def _measure(model, config, program, sequences, codes, results, *, board=False):
         if result.cycles == 0:          # a batch's later sequence: its run counted once
             continue
         measured["run_steps"] += len(sequence)
+        total, run = _predicted(program, expected, len(sequence), measured)
         if board:
             # A board reports the RPU's own cycle counter (from start to the last output),
             # not the simulator's cycles from the start strobe: compare like with like.
             measured["cycles"] += result.run_cycles
-            measured["predicted"] += program.schedule.run_cycles(len(sequence))
+            measured["predicted"] += run
         else:
             measured["cycles"] += result.cycles
-            measured["predicted"] += program.schedule.total_cycles(len(sequence))
+            measured["predicted"] += total
         for name, count in result.activity.items():
             measured["activity"][name] = measured["activity"].get(name, 0) + count
     return measured
+
+
+def _predicted(program, expected, steps, measured):
+    """Predicted ``(total_cycles, run_cycles)`` of a run of ``steps`` steps; for a delta
+    program from the delta model's masks (``expected``), also adding its column counts and
+    the dense run's cycles and activity to ``measured``."""
+    schedule = program.schedule
+    if program.delta is None:
+        return schedule.total_cycles(steps), schedule.run_cycles(steps)
+    from rpu.compiler.delta_schedule import column_counts, delta_timing
+    nx, nh = column_counts(expected.x_mask, expected.h_mask)
+    timing = delta_timing(schedule, nx, nh)
+    measured["delta_counts"][0] += int(nx[1:].sum())
+    measured["delta_counts"][1] += int(nh[1:].sum())
+    measured["delta_later_steps"] += steps - 1
+    measured["dense_cycles"] += schedule.total_cycles(steps)
+    for name, count in schedule.activity(steps).items():
+        measured["dense_activity"][name] = measured["dense_activity"].get(name, 0) + count
+    return timing.total_cycles, timing.run_cycles
 
 
 def _report(model, config, program, sequences, measured, calibration, simulator, clock_mhz):

@@ -14,7 +14,7 @@ from rpu.config import MAX_STEPS
 from rpu.cli import fpga
 from rpu.cli.simulate import SIMULATORS
 from rpu.cli.options import (InputError, add_config_options, config_from,
-                             check_output_file, check_clock_mhz)
+                             check_output_file, check_clock_mhz, option_name)
 from rpu.files import write_npz_atomically
 from rpu.flow import DEFAULT_CLOCK_MHZ, run_model, check_sequences
 from rpu.frontend.arrays import load_inputs_array
@@ -48,6 +48,17 @@ def add_parser(commands):
                              f"assumption; take f_max from `python -m rpu synth`)")
     parser.add_argument("--out", metavar="Y.npz", help="write h (float) and the report")
     parser.add_argument("--vcd", metavar="FILE", help="waveform (amaranth simulator only)")
+    delta = parser.add_argument_group(
+        "delta mode (with --delta: the RPU skips the x and h columns that changed by less "
+        "than a threshold since they were last propagated; the first step is dense)")
+    delta.add_argument("--delta-budget", type=float, metavar="E",
+                       help="largest relative RMS error of h against the dense fixed-point "
+                            "model on the calibration inputs when the thresholds are "
+                            "calibrated (default 0.05)")
+    delta.add_argument("--theta-x", type=int, metavar="CODE",
+                       help="x threshold in LSBs of the data format (with --theta-h: no "
+                            "calibration)")
+    delta.add_argument("--theta-h", type=int, metavar="CODE", help="h threshold, likewise")
     fpga.add_device_options(parser)
     add_config_options(parser, sizes_required=False)
     return parser
@@ -64,6 +75,31 @@ def _sequences(model, x, option, *, max_steps):
     except ValueError as error:
         raise InputError(str(error)) from None
     return sequences
+
+
+def _delta_options(args, config):
+    """The delta options, checked before any work: ``(theta_x, theta_h)`` or None."""
+    given = [name for name in ("delta_budget", "theta_x", "theta_h")
+             if getattr(args, name) is not None]
+    if given and not config.delta:
+        raise InputError(f"{option_name(given[0])}: needs --delta (the delta datapath)")
+    if (args.theta_x is None) != (args.theta_h is None):
+        raise InputError("--theta-x and --theta-h: give both, or neither (calibration)")
+    if args.delta_budget is not None:
+        if args.theta_x is not None:
+            raise InputError("--delta-budget: the thresholds are given (--theta-x, "
+                             "--theta-h); the budget is for calibrating them")
+        if not (np.isfinite(args.delta_budget) and args.delta_budget > 0):
+            raise InputError(f"--delta-budget must be a finite number > 0, not "
+                             f"{args.delta_budget}")
+    if args.theta_x is None:
+        return None
+    limit = (1 << config.data_width) - 1
+    for name in ("theta_x", "theta_h"):
+        if not 0 <= getattr(args, name) <= limit:
+            raise InputError(f"{option_name(name)} must be from 0 to {limit} (codes of the "
+                             f"{config.data_width}-bit data format), not {getattr(args, name)}")
+    return args.theta_x, args.theta_h
 
 
 def run(args):
@@ -90,14 +126,19 @@ def run(args):
         if args.calibration else None
     config = config_from(args, input_size=model.input_size,
                          hidden_size=max(model.hidden_sizes))
+    if config.delta and model.num_layers > 1:
+        raise InputError(f"--delta: the delta datapath runs one LSTM layer; MODEL has "
+                         f"{model.num_layers}")
     config = replace(config, num_layers=max(config.num_layers, model.num_layers))
+    thresholds = _delta_options(args, config)
     _sequences(model, x, "--inputs", max_steps=MAX_STEPS)
     if calibration is not None:
         _sequences(model, calibration, "--calibration", max_steps=None)
     report = run_model(model, x, config=config, calibration_inputs=calibration,
                        calibrate_formats=not args.no_calibrate, simulator=simulator,
                        vcd_path=vcd, clock_mhz=clock_mhz, device=args.device,
-                       baud_rate=args.baud_rate)
+                       baud_rate=args.baud_rate, thresholds=thresholds,
+                       delta_budget=args.delta_budget)
     h = report.pop("h")
     if out is not None:
         write_npz_atomically(out, h=h if np.asarray(x).ndim == 3 else h[0],
