@@ -1,16 +1,23 @@
 """The delta LSTM (temporal sparsity): float64 and bit-accurate fixed-point models.
 
 After Neil et al., "Delta networks for optimized recurrent network computation" (ICML 2017).
-Every step, each input column ``j`` is propagated only if it changed enough since it was last
-propagated, and likewise each hidden column:
+The first step of a run is dense: every input and hidden column is propagated, as in the
+plain LSTM. From then on, each input column ``j`` is propagated only if it changed enough
+since it was last propagated, and likewise each hidden column:
 
 * ``dx_j = x_t[j] - x_ref[j]``, kept where ``|dx_j| >= theta_x`` (then ``x_ref[j] = x_t[j]``),
   else 0 (``x_ref[j]`` unchanged);
 * ``dh_j = h_{t-1}[j] - h_ref[j]``, kept where ``|dh_j| >= theta_h`` (then ``h_ref[j] =
   h_{t-1}[j]``), else 0;
-* a persistent pre-activation state ``M = M + W_ih dx + W_hh dh``, initialised with the
-  bias, from which the gates are computed as in the plain LSTM (``x_ref`` and ``h_ref`` start
-  at 0, so the first step propagates every nonzero column).
+* a persistent pre-activation state ``M = M + W_ih dx + W_hh dh``, from which the gates are
+  computed as in the plain LSTM.
+
+The first step (t = 0) is this rule with both thresholds taken as 0 and the references and
+``M`` starting at 0 and the bias: every column is propagated (the masks of step 0 are all
+True), so after it ``x_ref = x_0``, ``h_ref = h_{-1}`` (the initial state: zeros, or ``h0``
+when given) and ``M = b + W_ih x_0 + W_hh h_{-1}``, the plain LSTM's first step. This is
+what the RPU's delta mode does: a run starts from its first step's full matrix-vector
+product, so no reference or pre-activation state is carried from one run into the next.
 
 ``M`` always equals ``b + W_ih x_ref + W_hh h_ref``: a column skipped costs no multiply and
 no weight read, and the error it leaves is bounded by the threshold. With both thresholds 0
@@ -64,7 +71,8 @@ def _check_threshold(name, value):
 
 def delta_lstm_forward(x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, theta_x,
                        theta_h, h0=None, c0=None):
-    """Run the float64 delta LSTM over ``x`` (T, I); the thresholds are real values."""
+    """Run the float64 delta LSTM over ``x`` (T, I); the thresholds are real values (the
+    first step is dense whatever they are)."""
     theta_x = _check_threshold("theta_x", theta_x)
     theta_h = _check_threshold("theta_h", theta_h)
     w_ih, w_hh, b_ih, b_hh, input_size, hidden_size = _validated_params(
@@ -77,8 +85,10 @@ def delta_lstm_forward(x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, t
     x_ref, h_ref = np.zeros(input_size), np.zeros(hidden_size)
     memory = b_ih + b_hh
     hs, cs, x_masks, h_masks = [], [], [], []
-    for x_t in x:
-        keep_x, keep_h = delta_mask(x_t, x_ref, theta_x), delta_mask(h, h_ref, theta_h)
+    for step, x_t in enumerate(x):
+        # The first step is dense: thresholds 0 propagate every column.
+        keep_x = delta_mask(x_t, x_ref, theta_x if step else 0)
+        keep_h = delta_mask(h, h_ref, theta_h if step else 0)
         dx = np.where(keep_x, x_t - x_ref, 0.0)
         dh = np.where(keep_h, h - h_ref, 0.0)
         x_ref = np.where(keep_x, x_t, x_ref)
@@ -104,7 +114,8 @@ class FixedDeltaLSTM(FixedLSTM):
 
     def run(self, matrix, x_codes, *, theta_x=0, theta_h=0, h0=None, c0=None,
             row_shifts=None):
-        """Run a sequence; ``theta_x`` and ``theta_h`` are data-format codes (ints >= 0).
+        """Run a sequence; ``theta_x`` and ``theta_h`` are data-format codes (ints >= 0),
+        applied from the second step on (the first is dense).
 
         Returns
         -------
@@ -123,8 +134,10 @@ class FixedDeltaLSTM(FixedLSTM):
         memory = bias * one          # exact: M is kept at the accumulator's precision
         hs, cs, x_masks, h_masks = [], [], [], []
         kinds = {"preactivation": 0, "cell": 0, "hidden": 0}
-        for x_t in x_codes:
-            keep_x, keep_h = delta_mask(x_t, x_ref, theta_x), delta_mask(h, h_ref, theta_h)
+        for step, x_t in enumerate(x_codes):
+            # The first step is dense: thresholds 0 propagate every column.
+            keep_x = delta_mask(x_t, x_ref, theta_x if step else 0)
+            keep_h = delta_mask(h, h_ref, theta_h if step else 0)
             dx = np.where(keep_x, x_t - x_ref, 0)
             dh = np.where(keep_h, h - h_ref, 0)
             x_ref = np.where(keep_x, x_t, x_ref)
