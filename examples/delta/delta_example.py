@@ -12,10 +12,11 @@ forecast RMSE there stays within a budget of the reference's RMSE there (default
 everything runs on the 571 test weeks. Every propagated column costs one weight read and one
 MAC per lane in the RPU's PIM lanes, so the columns count the MAC-lane cycles and weight reads
 of the matrix products; a dense step issues 1 + I + H columns (the bias as the weight of a
-constant 1.0), a delta step only the columns that changed (the bias sits in the pre-activation
-memory from the first step). The reduction is counted against the dense model's x and h
-columns (the bias column's saving is reported apart). Modelled: the delta mode is not in the
-RPU's hardware yet.
+constant 1.0). The first step of a delta run is such a dense step (every column, the bias
+too); every later step issues only the x and h columns that changed (the bias sits in the
+pre-activation memory from the first step). The reduction is counted against the dense
+model's x and h columns (the bias column's saving is reported apart). Modelled: the delta
+mode is not in the RPU's hardware yet.
 
     .venv/bin/python examples/delta/delta_example.py [--budget 0.10] [--json OUT]
 """
@@ -98,6 +99,8 @@ class Forecaster:
         return {"rmse_ppm": rmse, "steps": steps,
                 "dense_columns": steps * (1 + inputs + hidden),
                 "columns": int(out.x_mask.sum() + out.h_mask.sum()),
+                # With the bias column, which only the (dense) first step issues:
+                "all_columns": int(out.x_mask.sum() + out.h_mask.sum()) + (steps > 0),
                 "x_sparsity": float(1 - out.x_mask.mean()),
                 "h_sparsity": float(1 - out.h_mask.mean()),
                 "h": out.h}
@@ -166,10 +169,11 @@ def report(chosen, budget=DEFAULT_BUDGET, forecasters=None):
                 "theta_h": {"lsb": theta_h, "value": theta_h * fmt.resolution},
                 **result,
                 # Against the dense model's x and h columns; a dense step also issues the
-                # bias column, which the delta model keeps in its memory:
+                # bias column, which the delta model keeps in its memory after its first,
+                # dense step:
                 "column_reduction": dense["test"]["columns"] / result["test"]["columns"],
                 "column_reduction_with_bias":
-                    dense["test"]["dense_columns"] / result["test"]["columns"],
+                    dense["test"]["dense_columns"] / result["test"]["all_columns"],
                 "rmse_increase": result["test"]["rmse_ppm"] / dense["test"]["rmse_ppm"] - 1,
                 "train_rmse_increase":
                     result["train"]["rmse_ppm"] / dense["train"]["rmse_ppm"] - 1})
@@ -222,7 +226,8 @@ def table(summary):
         lambda e: f"{e['test']['columns']:,} (**{e['column_reduction']:.2f}x fewer**)")
     row("all columns issued (MAC-lane cycles and weight reads), with the bias column",
         f"{dense['test']['dense_columns']:,}",
-        lambda e: f"{e['test']['columns']:,} ({e['column_reduction_with_bias']:.2f}x fewer)")
+        lambda e: f"{e['test']['all_columns']:,} ({e['column_reduction_with_bias']:.2f}x "
+                  f"fewer)")
     return "\n".join("| " + " | ".join(cells) + " |" for cells in rows)
 
 

@@ -28,7 +28,10 @@ Two networks are trained, both on the training weeks only:
    ``lstm_ref/delta_lstm.py`` in torch, after Neil et al., ICML 2017, and the EdgeDRNN and
    Spartus papers): an input or hidden column reaches the pre-activation memory only when it
    changed by at least ``DELTA_THETA_X`` or ``DELTA_THETA_H`` since it last did, so the
-   network learns under the thresholds it will run with. The thresholding's mask is a
+   network learns under the thresholds it will run with. (The fine-tuning applies the
+   thresholds from the first step of each window on; ``lstm_ref`` and the RPU make the first
+   step dense. See :func:`delta_lstm`'s ``first_step_dense``: kept so that a re-run writes
+   the committed weights.) The thresholding's mask is a
    constant in the backward pass (its derivative is zero almost everywhere): the gradient
    flows through the deltas that were propagated, and through the held reference where they
    were not. An L1 penalty on the deltas, ``DELTA_L1 * mean |h_{t-1} - h_ref|``, teaches the
@@ -91,13 +94,21 @@ def series():
     return data, x, y, split, mean, std
 
 
-def delta_lstm(lstm, x, theta_x, theta_h):
+def delta_lstm(lstm, x, theta_x, theta_h, *, first_step_dense=True):
     """The delta LSTM in torch (``lstm_ref.delta_lstm.delta_lstm_forward``, batched), with
     ``lstm``'s parameters.
 
     ``x`` is (B, T, I). Returns ``h`` (B, T, H), the columns propagated at each step (B, T),
     and the hidden deltas ``|h_{t-1} - h_ref|`` before thresholding (B, T, H), which the L1
     penalty sums. The masks are constants for autograd.
+
+    ``first_step_dense``: the first step propagates every column (thresholds 0 there), as
+    ``lstm_ref`` and the RPU do. False is the definition the committed delta-trained weights
+    were fine-tuned with (and their float32 figures in ``float_reference.json`` measured
+    with): the thresholds apply from the first step on, against references of 0, so that
+    step propagates only the inputs with ``|x_0| >= theta_x`` (h starts at 0, so its
+    columns add nothing to the memory there either way). Training keeps it, so that a re-run writes the
+    committed weights; the two differ only in the first step of each window.
     """
     w_ih, w_hh = lstm.weight_ih_l0, lstm.weight_hh_l0
     bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
@@ -108,8 +119,9 @@ def delta_lstm(lstm, x, theta_x, theta_h):
     hs, columns, deltas = [], [], []
     for t in range(steps):
         dx, dh = x[:, t] - x_ref, h - h_ref
-        keep_x = (dx.abs() >= theta_x).to(x.dtype)
-        keep_h = (dh.abs() >= theta_h).to(x.dtype)
+        dense = first_step_dense and t == 0
+        keep_x = (dx.abs() >= (0 if dense else theta_x)).to(x.dtype)
+        keep_h = (dh.abs() >= (0 if dense else theta_h)).to(x.dtype)
         x_ref = x_ref + keep_x * dx
         h_ref = h_ref + keep_h * dh
         memory = bias + x_ref @ w_ih.T + h_ref @ w_hh.T
@@ -146,7 +158,8 @@ def train_delta(lstm, head, inputs, targets):
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, DELTA_EPOCHS)
     for epoch in range(DELTA_EPOCHS):
         optimizer.zero_grad()
-        h, columns, deltas = delta_lstm(lstm, inputs, DELTA_THETA_X, DELTA_THETA_H)
+        h, columns, deltas = delta_lstm(lstm, inputs, DELTA_THETA_X, DELTA_THETA_H,
+                                        first_step_dense=False)
         mse = torch.mean((head(h)[:, WARMUP:] - targets[:, WARMUP:]) ** 2)
         loss = mse + DELTA_L1 * deltas[:, WARMUP:].mean()
         loss.backward()
@@ -188,7 +201,8 @@ def main():
     test = torch.tensor(x[split:][None, :, None], dtype=torch.float32)
     with torch.no_grad():
         rmse = test_rmse(head(lstm(test)[0])[0, :, 0].numpy().astype(np.float64), y, split)
-        h, columns, _ = delta_lstm(delta_net, test, DELTA_THETA_X, DELTA_THETA_H)
+        h, columns, _ = delta_lstm(delta_net, test, DELTA_THETA_X, DELTA_THETA_H,
+                                   first_step_dense=False)
         delta_rmse = test_rmse(delta_head(h)[0, :, 0].numpy().astype(np.float64), y, split)
         delta_columns = int(columns.sum().item())
     valid = ~np.isnan(y[split:])
