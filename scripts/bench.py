@@ -23,6 +23,9 @@ the RTL's activity counters and the energy from them, simulation speed); and, if
 ``rpu.sim.hdl`` finds Verilator, a 20-step run of S and one full step of L on the
 Verilated RTL (cycle count and bit-exactness against the fixed-point model, speed).
 
+The delta mode (issue 12) runs on ``examples/delta`` in the RTL, dense and delta side by
+side (``scripts/bench_delta.py``; ``--only-delta`` reruns just that into an existing JSON).
+
 It writes ``build/bench.json`` (everything) and regenerates ``docs/benchmarks.md``.
 """
 
@@ -47,6 +50,7 @@ import numpy as np                                         # noqa: E402
 from rpu.config import RPUConfig                           # noqa: E402
 from rpu.compiler import plan_schedule, compile_lstm      # noqa: E402
 from rpu.energy.activity import energy_from_activity                  # noqa: E402
+from bench_delta import delta_example                          # noqa: E402
 from bench_report import (markdown, SHAPES, PAPER, H100, REPORT_STEPS,   # noqa: E402
                           AMARANTH_STEPS)
 
@@ -488,6 +492,7 @@ def run(args):
                                  digits_accuracy(4, True), digits_accuracy(8, True, 12),
                                  digits_accuracy(4, True, 12)]
     bench["headline"] = HEADLINE
+    bench["delta_example"] = delta_example_entry(args)
 
     bench["machine"]["load_average_at_end"] = list(os.getloadavg())
     bench["wall_s"] = time.monotonic() - started
@@ -500,6 +505,19 @@ def run(args):
     doc.write_text(markdown(bench))
     log(f"wrote {doc} in {bench['wall_s'] / 60:.1f} min")
     return bench
+
+
+def delta_example_entry(args):
+    """The delta mode on examples/delta in the RTL (scripts/bench_delta.py): Verilator when
+    there is one, else Amaranth (about three minutes per run)."""
+    if not args.simulate:
+        return None
+    log("delta example: dense and delta runs of examples/delta in the RTL")
+    try:
+        return delta_example(simulator="verilator" if verilator_available()[0]
+                             else "amaranth")
+    except Exception:
+        return {"error": traceback.format_exc()[-3000:]}
 
 
 def _record_synth(bench, result):
@@ -712,6 +730,9 @@ def main(argv=None):
                         help="skip S's FPGA build (ULX3S 85F, about 15 minutes)")
     parser.add_argument("--markdown-only", action="store_true",
                         help="regenerate the Markdown from an existing --out JSON")
+    parser.add_argument("--only-delta", action="store_true",
+                        help="rerun only the delta example into an existing --out JSON, "
+                             "then regenerate the Markdown")
     parser.add_argument("--emission-worker", metavar="CONFIG_JSON", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.emission_worker:
@@ -719,8 +740,12 @@ def main(argv=None):
         return 0
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if args.markdown_only:
+    if args.markdown_only or args.only_delta:
         bench = json.loads(Path(args.out).read_text())
+        if args.only_delta:
+            bench["delta_example"] = delta_example_entry(args)
+            Path(args.out).write_text(json.dumps(bench, indent=2, default=_json_default)
+                                      + "\n")
         Path(args.doc).write_text(markdown(bench))
         return 0
     run(args)

@@ -8,6 +8,7 @@ from rpu.config import RPUConfig
 from rpu.compiler import plan_schedule
 from rpu.energy.activity import action_counts
 from rpu.energy.model import ACTIONS
+from bench_delta import markdown_section as delta_section
 
 
 SHAPES = {"S": (64, 128), "M": (256, 256), "L": (1024, 1024)}
@@ -559,5 +560,6 @@ def markdown(bench):
            + _sweep_section(pts)
            + _tool_costs_section(pts)
            + _simulation_section(bench.get("simulation", {})) + _fpga_section(bench)
+           + delta_section(bench.get("delta_example"))
            + _not_run_section(bench))
     return "\n".join(out)

@@ -15,8 +15,9 @@ of the matrix products; a dense step issues 1 + I + H columns (the bias as the w
 constant 1.0). The first step of a delta run is such a dense step (every column, the bias
 too); every later step issues only the x and h columns that changed (the bias sits in the
 pre-activation memory from the first step). The reduction is counted against the dense
-model's x and h columns (the bias column's saving is reported apart). Modelled: the delta
-mode is not in the RPU's hardware yet.
+model's x and h columns (the bias column's saving is reported apart). The RPU's delta mode
+(``--delta``) computes the same bit for bit; ``scripts/bench_delta.py`` runs both networks in
+its RTL.
 
     .venv/bin/python examples/delta/delta_example.py [--budget 0.10] [--json OUT]
 """
@@ -152,7 +153,7 @@ def report(chosen, budget=DEFAULT_BUDGET, forecasters=None):
         "dense": dense,
         "delta": {},
         "note": "bit-accurate fixed-point models (lstm_ref); columns = MAC-lane cycles and "
-                "weight reads of the matrix products (modelled: no delta hardware yet)",
+                "weight reads of the matrix products (the RTL's, see scripts/bench_delta.py)",
     }
     for name, thresholds in chosen.items():
         model = forecasters[name]
