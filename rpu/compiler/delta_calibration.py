@@ -223,6 +223,52 @@ def _run_stack(model, program, sequence, theta_x, theta_h):
     return outputs
 
 
+def _run_pairs(model, program, sequence, thetas_x, thetas_h):
+    """The delta model at P threshold pairs at once, on one sequence: the last layer's h
+    codes, ``(P, T, H)``, and the x and h columns issued at each pair over every layer,
+    ``(P,)``.
+
+    The arithmetic of :meth:`FixedDeltaLSTM.run` (and its :meth:`cell_update`, shared), with
+    a trailing axis of pairs on every state, so that the steps' Python loop runs once for all
+    P; the tests check it against :meth:`FixedDeltaLSTM.run` pair by pair.
+    """
+    thetas_x = np.asarray(thetas_x, np.int64)
+    thetas_h = np.asarray(thetas_h, np.int64)
+    pairs = len(thetas_x)
+    one = 1 << model.data_format.frac_bits
+    kinds = {"preactivation": 0, "cell": 0, "hidden": 0}     # not reported
+    inputs = np.repeat(sequence[:, :, None], pairs, axis=2)  # (T, I, P)
+    columns = np.zeros(pairs, np.int64)
+    for index, matrix in enumerate(program.matrices):
+        shifts = None if program.row_shifts is None else program.row_shifts[index]
+        narrowing = model.narrowing(matrix, shifts)
+        if np.ndim(narrowing):
+            narrowing = narrowing[:, None]
+        hidden = matrix.shape[0] // 4
+        input_size = matrix.shape[1] - 1 - hidden
+        w_ih, w_hh = matrix[:, 1:1 + input_size], matrix[:, 1 + input_size:]
+        memory = np.repeat((matrix[:, 0] * one)[:, None], pairs, axis=1)
+        h = np.zeros((hidden, pairs), np.int64)
+        c = np.zeros((hidden, pairs), np.int64)
+        x_ref = np.zeros((input_size, pairs), np.int64)
+        h_ref = np.zeros((hidden, pairs), np.int64)
+        outputs = np.empty((len(sequence), hidden, pairs), np.int64)
+        for step, x_t in enumerate(inputs):
+            # The first step is dense: thresholds 0 propagate every column.
+            keep_x = np.abs(x_t - x_ref) >= (thetas_x if step else 0)
+            keep_h = np.abs(h - h_ref) >= (thetas_h if step else 0)
+            dx = np.where(keep_x, x_t - x_ref, 0)
+            dh = np.where(keep_h, h - h_ref, 0)
+            x_ref = np.where(keep_x, x_t, x_ref)
+            h_ref = np.where(keep_h, h, h_ref)
+            columns += keep_x.sum(axis=0) + keep_h.sum(axis=0)
+            memory = memory + w_ih @ dx + w_hh @ dh
+            h, c = model.cell_update(memory, c, narrowing, kinds)
+            outputs[step] = h
+        inputs = outputs
+    return np.moveaxis(inputs, 2, 0), columns
+
+
 def _fraction_skipped(masks, first):
     """Fraction of False in the masks' rows from ``first`` on (0.0 when there are none)."""
     total = sum(mask[first:].size for mask in masks)
@@ -304,15 +350,15 @@ def calibrate_thresholds(*, program, sequences, budget=None, metric=None, candid
     steps = sum(len(sequence) for sequence in sequences)
     dense_columns = steps * sum(inputs + hidden for inputs, hidden in sizes)
 
+    # One row of the grid (a theta_x, every theta_h) at a time: the pairs share the steps'
+    # loop, and the memory is bounded by one row's outputs.
     tried, best = [], None
     for theta_x in grid:
-        for theta_h in grid:
-            runs = [_run_stack(model, program, sequence, theta_x, theta_h)
-                    for sequence in sequences]
-            columns = sum(int(out.x_mask.sum() + out.h_mask.sum())
-                          for outputs in runs for out in outputs)
-            value = metric_function([fmt.to_float(outputs[-1].h) for outputs in runs],
-                                    dense_h)
+        outputs = [_run_pairs(model, program, sequence, [theta_x] * len(grid), grid)
+                   for sequence in sequences]
+        for pair, theta_h in enumerate(grid):
+            columns = sum(int(row_columns[pair]) for _, row_columns in outputs)
+            value = metric_function([fmt.to_float(h[pair]) for h, _ in outputs], dense_h)
             if isinstance(value, bool) or not isinstance(value, Real) or np.isnan(value):
                 raise ValueError(f"metric must return a number, not {value!r} (at theta_x "
                                  f"{theta_x}, theta_h {theta_h})")
@@ -320,12 +366,14 @@ def calibrate_thresholds(*, program, sequences, budget=None, metric=None, candid
             tried.append((theta_x, theta_h, columns, value))
             if value <= budget:
                 key = (columns, value, theta_x, theta_h)
-                if best is None or key < best[0]:
-                    best = (key, runs)
+                if best is None or key < best:
+                    best = key
     if best is None:
         raise ValueError(f"metric: no thresholds are within the budget {budget} (at thresholds "
                          f"0, {metric_name} gives {tried[0][3]}, which should be 0)")
-    (columns, value, theta_x, theta_h), runs = best
+    columns, value, theta_x, theta_h = best
+    # The masks of the chosen pair, from the golden model itself.
+    runs = [_run_stack(model, program, sequence, theta_x, theta_h) for sequence in sequences]
     x_masks = [out.x_mask for outputs in runs for out in outputs]
     h_masks = [out.h_mask for outputs in runs for out in outputs]
     return DeltaCalibration(

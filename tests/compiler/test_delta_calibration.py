@@ -233,3 +233,38 @@ def test_delta_report_checks_its_masks(kwargs, message):
     arguments = {"x_mask": np.ones((3, 2), bool), "h_mask": np.ones((3, 3), bool), **kwargs}
     with pytest.raises(ValueError, match=message):
         delta_report(**arguments)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_grid_runner_is_the_delta_model_pair_by_pair(seed):
+    """The calibration runs a row of the grid at once (_run_pairs): its h and column counts
+    equal FixedDeltaLSTM.run's at each pair, on random stacks with and without row scales."""
+    from rpu.compiler.delta_calibration import _run_pairs
+    rng = np.random.default_rng(50 + seed)
+    I = int(rng.integers(1, 4))
+    hidden = [int(v) for v in rng.integers(1, 5, 1 + seed % 2)]
+    layers = random_stack(rng, I, hidden, scale=3.0)
+    config = RPUConfig(input_size=I, hidden_size=max(hidden), num_layers=len(hidden),
+                       data_width=10, weight_width=8, activation_segments=16,
+                       row_scales=bool(seed % 2))
+    program = compile_stacked(config, layers, row_shifts="auto" if seed % 2 else None)
+    codes = config.data_format.quantize(
+        np.clip(np.cumsum(rng.normal(0, 0.2, (12, I)), axis=0), -6, 6))
+    thetas_x = [int(v) for v in rng.integers(0, 64, 5)]
+    thetas_h = [int(v) for v in rng.integers(0, 64, 5)]
+    h, columns = _run_pairs(FixedDeltaLSTM(data_format=config.data_format,
+                                           weight_format=config.weight_format,
+                                           activation_segments=16),
+                            program, codes, thetas_x, thetas_h)
+    model = FixedDeltaLSTM(data_format=config.data_format, weight_format=config.weight_format,
+                           activation_segments=16)
+    for pair, (theta_x, theta_h) in enumerate(zip(thetas_x, thetas_h)):
+        inputs, count = codes, 0
+        for index, matrix in enumerate(program.matrices):
+            out = model.run(matrix, inputs, theta_x=theta_x, theta_h=theta_h,
+                            row_shifts=None if program.row_shifts is None
+                            else program.row_shifts[index])
+            count += int(out.x_mask.sum() + out.h_mask.sum())
+            inputs = out.h
+        assert np.array_equal(h[pair], inputs)
+        assert columns[pair] == count
