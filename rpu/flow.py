@@ -125,11 +125,14 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
                                 row_scales=config.row_scales)
         config = calibration.apply(config)
     # With row scales, the calibrated shifts (or, uncalibrated, the largest that do not
-    # saturate any row).
+    # saturate any row). Calibrated, the weights are calibration's codes (rounded with error
+    # compensation), as parameters on the code grid; uncalibrated, the model's rounded to
+    # the nearest code.
     row_shifts = None
     if config.row_scales:
         row_shifts = calibration.row_shifts if calibration is not None else "auto"
-    program = compile_stacked(config, model.layers, row_shifts=row_shifts)
+    layers = list(calibration.layers) if calibration is not None else model.layers
+    program = compile_stacked(config, layers, row_shifts=row_shifts)
     codes = [config.data_format.quantize(sequence, name="inputs") for sequence in sequences]
     delta = None
     if config.delta:
@@ -328,10 +331,13 @@ def _report(model, config, program, sequences, measured, calibration, simulator,
                                   seconds_per_step=seconds / run_steps)
     # The sequences' operations (a batch's filler sequences are not counted).
     ops = program.schedule.ops_per_step() // config.batch * steps
+    # The program's own codes and row shifts (the float model gives the references).
     saturations, _ = evaluate_formats(model.layers, list(sequences), data_format=fmt,
                                       weight_format=config.weight_format,
                                       cell_format=config.cell_format,
-                                      activation_segments=config.activation_segments)
+                                      activation_segments=config.activation_segments,
+                                      matrices=program.matrices,
+                                      row_shifts=program.row_shifts)
     return {
         "model": {"format": model.source_format, "input_size": model.input_size,
                   "hidden_sizes": list(model.hidden_sizes), "num_layers": model.num_layers,

@@ -420,38 +420,26 @@ def configurations():
 
 def digits_accuracy(weight_width, row_scales, data_width=16):
     """Accuracy of examples/digits' 450 test images in the bit-accurate model of an RPU with
-    ``weight_width``-bit weights and ``data_width``-bit data, formats calibrated on the
-    example's 40 calibration images as ``rpu run`` does, against float64."""
-    from lstm_ref.float_lstm import lstm_forward
-    from rpu.compiler.calibration import calibrate
-    from rpu.frontend import load_model
-    from lstm_ref.fixed_lstm import quantize_lstm
-    digits = ROOT / "examples" / "digits"
-    [params] = load_model(digits / "model.safetensors").layers
-    test, head = np.load(digits / "test_set.npz"), np.load(digits / "classifier.npz")
-    calibration = np.load(digits / "calibration_set.npz")["x"].astype(np.float64)
-    chosen = calibrate([params], list(calibration), data_width=data_width,
-                       weight_width=weight_width, row_scales=row_scales)
-    config = chosen.apply(RPUConfig(input_size=8, hidden_size=32, weight_width=weight_width,
-                                    data_width=data_width))
-    shifts = chosen.row_shifts[0] if chosen.row_shifts is not None else None
-    matrix = quantize_lstm(params["weight_ih"], params["weight_hh"], params["bias_ih"],
-                           params["bias_hh"], config.weight_format, row_shifts=shifts)
-    model = config.fixed_model()
-    fmt = config.data_format
-    weight, bias = head["weight"].astype(np.float64), head["bias"].astype(np.float64)
-    x, labels = test["x"].astype(np.float64), test["labels"]
+    ``weight_width``-bit weights and ``data_width``-bit data, against float64.
 
-    def accuracy(h_last):
-        return float(np.mean(np.argmax(h_last @ weight.T + bias, axis=1) == labels))
-
-    fixed = np.array([fmt.to_float(model.run(matrix, fmt.quantize(s), row_shifts=shifts).h[-1])
-                      for s in x])
-    reference = np.array([lstm_forward(s, **params).h[-1] for s in x])
+    It is the example's own ``fixed_point_accuracy`` (``run_example.py --fixed-point``): the
+    steps of ``python -m rpu run --calibration`` (calibration of the formats, weight codes and
+    row shifts on the example's 40 calibration images, compilation of the calibrated weights)
+    up to the simulation, then the program's reference run, with which the RTL is bit exact.
+    About 5 s."""
+    import importlib.util
+    path = ROOT / "examples" / "digits" / "run_example.py"
+    spec = importlib.util.spec_from_file_location("digits_run_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    result = example.fixed_point_accuracy(data_width=data_width, weight_width=weight_width,
+                                          row_scales=row_scales)
     return {"data_width": data_width, "weight_width": weight_width, "row_scales": row_scales,
-            "formats": {"data": str(config.data_format), "weights": str(config.weight_format)},
-            "accuracy": accuracy(fixed), "float64_accuracy": accuracy(reference),
-            "note": "bit-accurate fixed-point model (the RTL is bit exact with it)"}
+            "formats": result["formats"], "accuracy": result["accuracy"],
+            "float64_accuracy": result["float64_accuracy"],
+            "predictions_differing": result["predictions_differing"],
+            "note": "bit-accurate fixed-point model (the RTL is bit exact with it); formats, "
+                    "weight codes and row shifts calibrated as `rpu run --calibration` does"}
 
 
 def run(args):

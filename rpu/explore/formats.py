@@ -24,7 +24,8 @@ def calibrate_format(shared, key):
     key : tuple
         ``(data_width, weight_width, row_scales)``: two ints and a bool. With row scales,
         the per-row shifts are calibrated too (:func:`rpu.compiler.calibration.calibrate`
-        with ``row_scales=True``) and the accuracy is that of the weights scaled by them.
+        with ``row_scales=True``). The accuracy is that of calibration's weight codes (and
+        shifts), those ``rpu run`` compiles.
 
     Returns
     -------
@@ -45,8 +46,10 @@ def calibrate_format(shared, key):
               "weight_frac_bits": chosen.weight_frac_bits, "activation_segments": segments,
               "row_scales": bool(row_scales)}
     config = RPUConfig(**values)
-    accuracy = measure_accuracy(shared["layers"], shared["sequences"], shared["references"],
-                                config, row_shifts=chosen.row_shifts)
+    # The calibrated weight codes (calibrate's parameters on the code grid), as `rpu run`
+    # compiles them.
+    accuracy = measure_accuracy(list(chosen.layers), shared["sequences"],
+                                shared["references"], config, row_shifts=chosen.row_shifts)
     return {"values": values, "accuracy": accuracy, "row_shifts": chosen.row_shifts,
             "calibration_saturations": dict(chosen.saturations),
             "calibration_max_abs_error_h": chosen.max_abs_error_h}

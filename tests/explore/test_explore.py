@@ -338,13 +338,13 @@ def test_sweep_over_row_scales(inputs):
     [layer] = model.layers
     references = [lstm_forward(sequence, layer["weight_ih"], layer["weight_hh"],
                                layer["bias_ih"], layer["bias_hh"]).h for sequence in sequences]
-    # Without row scales: the fixed-point model with the calibrated formats.
+    # Without row scales: the fixed-point model with the calibrated formats and weight codes.
     plain = calibrate(model.layers, sequences, data_width=12, weight_width=4)
     config = plain.apply(RPUConfig(input_size=3, hidden_size=5, data_width=12,
                                    weight_width=4))
     _, error = evaluate_formats(model.layers, sequences, data_format=config.data_format,
                                 weight_format=config.weight_format,
-                                cell_format=config.cell_format)
+                                cell_format=config.cell_format, matrices=plain.matrices)
     assert rows[0]["max_abs_error_h"] == error
     # With them: quantized and narrowed by the calibrated shifts.
     scaled = calibrate(model.layers, sequences, data_width=12, weight_width=4,
@@ -357,8 +357,9 @@ def test_sweep_over_row_scales(inputs):
     golden = FixedLSTM(data_format=config.data_format, weight_format=config.weight_format,
                        activation_segments=config.activation_segments,
                        cell_format=config.cell_format)
-    matrix = quantize_lstm(layer["weight_ih"], layer["weight_hh"], layer["bias_ih"],
-                           layer["bias_hh"], config.weight_format,
+    [calibrated] = scaled.layers            # the calibrated weights, as `rpu run` compiles
+    matrix = quantize_lstm(calibrated["weight_ih"], calibrated["weight_hh"],
+                           calibrated["bias_ih"], calibrated["bias_hh"], config.weight_format,
                            row_shifts=scaled.row_shifts[0])
     assert np.max(scaled.row_shifts[0]) > 0                  # the scales do something
     largest = 0.0
