@@ -13,7 +13,11 @@ of these outcomes:
   ``num_layers`` or ``first_layer``;
 * ``simulated``: the RPU is elaborated and simulated for 1 to 3 steps, and its outputs equal
   the fixed-point golden model bit for bit, in exactly ``schedule.total_cycles(T)`` cycles; a
-  random subset is also converted to Verilog;
+  random subset is also converted to Verilog. On an RPU with ``delta`` (about a quarter of
+  them), the same session also runs the program as a delta program (``with_delta``, random
+  thresholds, 0 among them) on slowly varying inputs, before or after the dense run, from a
+  state of zeros, a loaded one or the dense run's: h, c and saturations equal the delta
+  model's (``Program.reference``), cycles, run cycles and activity ``delta_timing``'s;
 * ``accepted-large``: a valid configuration too large to simulate within the CI budget (for
   example a capacity of 16384 or 2**18 activation segments): its schedule and its parameter
   file are checked instead.
@@ -39,9 +43,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+if __name__ == "__main__":      # replayed as a script: the repository's packages, not tests/'s
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 from lstm_ref.fixed_lstm import FixedLSTM, quantize_lstm, choose_row_shifts
 from rpu.config import RPUConfig, ConfigError
-from rpu.compiler import plan_schedule, compile_stacked
+from rpu.compiler import plan_schedule, compile_stacked, with_delta
+from rpu.compiler.delta_schedule import delta_timing, column_counts
 from rpu.generator import emit_verilog, describe
 from rpu.sim.session import Load, LoadState, Run, simulate_session
 from tests.helpers import random_lstm
@@ -58,6 +66,7 @@ HAS_CELL_FORMAT = "cell_frac_bits" in FIELDS
 HAS_ROW_SCALES = "row_scales" in FIELDS
 HAS_PACKED_WORDS = "weights_per_word" in FIELDS
 HAS_BATCH = "batch" in FIELDS
+HAS_DELTA = "delta" in FIELDS
 
 # The documented limits (rpu/config.py); re-stated here so that the oracle is independent.
 MAX_SIZE, MAX_LAYERS, MAX_LANES = 16384, 16, 1024
@@ -72,6 +81,9 @@ GROUPS = [
      "elementwise_units", "batch"},
     {"data_width", "data_frac_bits", "cell_frac_bits", "activation_segments"},
     {"weight_width", "weight_frac_bits", "row_scales", "weights_per_word"},
+    # delta needs weights_per_word, batch and num_layers 1 (the last group: a bad value of
+    # one of these three is blamed under its own group above).
+    {"delta", "weights_per_word", "batch", "num_layers"},
 ]
 SHAPE_NAMES = {"input_size", "hidden_size", "num_layers", "first_layer"}
 
@@ -110,6 +122,17 @@ def _row_scales_valid(p):
     return not value or p["weight_width"] >= 4
 
 
+def _delta_valid(p):
+    """delta: True, False, 1 or 0; on, it needs weights_per_word, batch and num_layers 1."""
+    if not HAS_DELTA:
+        return True
+    value = p["delta"]
+    if type(value) not in (bool, int) or value not in (0, 1):
+        return False
+    return not value or (p.get("weights_per_word", 1) == 1 and p.get("batch", 1) == 1
+                         and p["num_layers"] == 1)
+
+
 def config_is_valid(values):
     """The documented rules of RPUConfig, independently of its implementation."""
     if set(values) - set(FIELDS):
@@ -141,7 +164,7 @@ def config_is_valid(values):
     if HAS_CELL_FORMAT and p["cell_frac_bits"] is not None \
             and not _in(p["cell_frac_bits"], 0, p["data_frac_bits"]):
         return False
-    if not _row_scales_valid(p):
+    if not (_row_scales_valid(p) and _delta_valid(p)):
         return False
     segments = p["activation_segments"]
     if not (_in(segments, 1, 1 << (p["data_width"] - 2)) and segments & (segments - 1) == 0):
@@ -212,6 +235,7 @@ def _specific_wild(r, name, base):
         "weight_width": [0, 1, 2, 3, 4, 20, 21, 33],
         "weight_frac_bits": [-1, Ww, Ww + 1, 40, Ww - 1, 0, None],
         "row_scales": [2, -1, "yes", None, 1.0, np.bool_(True), 0, 1, True, False],
+        "delta": [2, -1, "yes", None, 1.0, np.bool_(True), 0, 1, True, False],
         "batch": [0, -1, 17, 16, 100, MAX_MACS // max(lanes, 1) + 1],
         "weights_per_word": [0, -1, 3, 5, 16, 17, MAX_WORD_BITS // Ww,
                              MAX_WORD_BITS // Ww + 1, 2 * base.get("weights_per_word", 1)],
@@ -279,6 +303,38 @@ def _base_config(r):
     return values
 
 
+#: Share of the drawn base configurations built with the delta datapath.
+DELTA_SHARE = 0.25
+
+
+def _add_delta(r, values):
+    """With ``DELTA_SHARE``, put ``values`` (a valid base) on the delta datapath: one layer,
+    one sequence, one weight per word (a packed base is unpacked onto as many lanes); a few
+    keep (or get) what delta cannot have, for ConfigError. Drawn from a stream of its own
+    (``r``), so that the bases without delta are those drawn before delta existed."""
+    if not HAS_DELTA:
+        return
+    if r.random() >= DELTA_SHARE or values.get("num_layers", 1) > 3:
+        if r.random() < 0.05:                   # off, said explicitly
+            values["delta"] = r.choice([False, 0])
+        return
+    values["delta"] = r.choice([True, True, True, 1])
+    if r.random() < 0.15:                       # delta with more than one layer or sequence
+        if values.get("num_layers", 1) == values.get("batch", 1) == 1 \
+                and values.get("weights_per_word", 1) == 1:
+            name = r.choice([n for n in ("num_layers", "batch") if n in FIELDS])
+            values[name] = r.randint(2, 3)
+        return
+    packing = values.pop("weights_per_word", 1)
+    values["lanes_per_array"] *= packing
+    values.pop("batch", None)
+    values.pop("num_layers", None)
+    # The 1s delta needs, said explicitly.
+    for name in ("num_layers", "batch", "weights_per_word"):
+        if name in FIELDS and r.random() < 0.1:
+            values[name] = 1
+
+
 @dataclass
 class Case:
     index: int
@@ -310,11 +366,17 @@ def draw_config(index):
     """The raw configuration of case ``index`` (the shape is drawn once it is known valid)."""
     r = random.Random(f"{SEED}/{index}/config")
     base = _base_config(r)
+    _add_delta(random.Random(f"{SEED}/{index}/delta"), base)
     values = dict(base)
     full = _with_defaults(base)
     from_dict = r.random() < 0.2
-    # A base beyond the weight memory depth is rejected under one of the sizes.
-    blame = set() if config_is_valid(base) else {"num_layers", "input_size", "hidden_size"}
+    # A base beyond the weight memory depth is rejected under one of the sizes; one with
+    # delta and what delta cannot have, under delta or that.
+    blame = set()
+    if not config_is_valid(base):
+        blame = ({"delta", "weights_per_word", "batch", "num_layers"}
+                 if HAS_DELTA and not _delta_valid(_with_defaults(base))
+                 else {"num_layers", "input_size", "hidden_size"})
     mutations = r.choices([0, 1, 2, 3], weights=[44, 40, 11, 5])[0]
     for _ in range(mutations):
         if from_dict and r.random() < 0.15:
@@ -415,7 +477,8 @@ def _check_rejection(case, error, names, what):
     if not any(name in message for name in names):
         _fail(case, f"{what} rejected without naming any of {sorted(names)}: {message!r}",
               error)
-    if "must" not in message and "unknown" not in message and "do not fit" not in message:
+    # ("delta needs batch 1 (...), not 2" says what is allowed too.)
+    if not any(word in message for word in ("must", "unknown", "do not fit", "needs")):
         _fail(case, f"{what} rejected without saying what is allowed: {message!r}", error)
 
 
@@ -435,7 +498,7 @@ def make_config(case):
     if not valid:
         _fail(case, f"invalid configuration accepted: {config!r}")
     if not all(type(v) is int or (name == "cell_frac_bits" and v is None)
-               or (name == "row_scales" and v is True)
+               or (name in ("row_scales", "delta") and v is True)
                for name, v in config.to_dict().items()):
         _fail(case, f"accepted configuration holds non-int values: {config.to_dict()!r}")
     return config
@@ -503,6 +566,114 @@ def _row_shifts(rng, config, layers):
     return shifts, shifts
 
 
+@dataclass
+class DeltaRun:
+    """A delta run of a case's program, in the same session as its dense run."""
+    program: object                  # the delta program
+    theta_x: int
+    theta_h: int
+    x: np.ndarray                    # (T, I) codes
+    walk: str                        # how x was drawn
+    state: str                       # "zeros", "loaded" (h0, c0) or "continued" (dense run's)
+    first: bool                      # before the dense run (else after)
+    h0: np.ndarray = None
+    c0: np.ndarray = None
+
+    def describe(self):
+        return (f"delta run (rng [SEED, index, 1]): theta_x={self.theta_x}, "
+                f"theta_h={self.theta_h}, {self.walk}, state {self.state}, "
+                f"{'before' if self.first else 'after'} the dense run;\n"
+                f"x = {self.x.tolist()}")
+
+
+def _draw_delta_run(case, config, program):
+    """A delta run of the (single-layer) ``program``: random thresholds, 0 among them;
+    slowly varying inputs, a clipped random walk of codes (sometimes jumps over the whole
+    range, for deltas of data_width + 1 bits); a state of zeros, loaded or left by the dense
+    run; before or after the dense run. From a stream of its own."""
+    rng = np.random.default_rng([SEED, case.index, 1])
+    fmt = config.data_format
+    I, H = program.schedule.input_size, program.schedule.layers[0].hidden_size
+    one, limit = 1 << fmt.frac_bits, (1 << config.data_width) - 1
+
+    def threshold():
+        kind = rng.choice(5, p=[0.25, 0.25, 0.25, 0.15, 0.1])
+        return int([0, rng.integers(1, max(2, one // 8 + 1)),
+                    rng.integers(one // 8 + 1, one + 2), rng.integers(0, limit + 1),
+                    limit][kind])
+
+    theta_x, theta_h = threshold(), threshold()
+    T = int(rng.integers(2, 6))
+    if case.full_range_x and rng.random() < 0.5:
+        x = rng.choice([fmt.min_code, fmt.max_code, 0, fmt.min_code + 1], (T, I))
+        walk = "jumps over the whole range"
+    else:
+        sigma = max(0.5, float(rng.choice([0.03, 0.1, 0.3])) * one)
+        start = fmt.quantize(rng.uniform(-2, 2, I))
+        steps = np.rint(rng.normal(0, sigma, (T - 1, I))).astype(np.int64)
+        x = np.vstack([start, start + np.cumsum(steps, axis=0)])
+        walk = f"a random walk of {sigma:g} codes a step"
+    x = np.clip(x, fmt.min_code, fmt.max_code).astype(np.int64)
+    first = bool(rng.random() < 0.3)
+    state = rng.choice(["zeros", "loaded"] if first else ["zeros", "loaded", "continued"],
+                       p=[0.5, 0.5] if first else [0.5, 0.25, 0.25])
+    run = DeltaRun(with_delta(program, theta_x=theta_x, theta_h=theta_h), theta_x, theta_h,
+                   x, walk, str(state), first)
+    if run.state == "loaded":
+        run.h0 = fmt.quantize(rng.uniform(-1, 1, H))
+        run.c0 = rng.integers(fmt.min_code, fmt.max_code + 1, H)
+    return run
+
+
+def _delta_operations(run, weights):
+    operations = [Load(run.program, weights=weights)]
+    if run.state == "loaded":
+        operations.append(LoadState(h0=(run.h0,), c0=(run.c0,)))
+    operations.append(Run(run.x, keep_state=run.state != "zeros"))
+    return operations
+
+
+def _check_delta_run(case, config, run, result, dense):
+    """``result`` of ``run`` against the delta model (Program.reference) and the exact
+    timing (delta_timing); ``dense`` is the dense run's golden output when the delta run
+    continues from its state."""
+    def fail(problem):
+        _fail(case, f"delta run: {problem}\n  {run.describe()}")
+
+    if run.state == "continued":
+        run.h0, run.c0 = dense.h[-1], dense.c[-1]
+    keep_state = run.state != "zeros"
+    h0, c0 = ((run.h0,), (run.c0,)) if keep_state else (None, None)
+    [expected] = run.program.reference(run.x, h0=h0, c0=c0)
+    if run.theta_x == run.theta_h == 0:     # thresholds 0: the dense model, bit for bit
+        matrix = run.program.matrix
+        shifts = None if run.program.row_shifts is None else run.program.row_shifts[0]
+        plain = _golden_model(config).run(matrix, run.x, h0=None if h0 is None else h0[0],
+                                          c0=None if c0 is None else c0[0],
+                                          row_shifts=shifts)
+        if not (np.array_equal(plain.h, expected.h) and np.array_equal(plain.c, expected.c)):
+            fail("the delta model with thresholds 0 differs from the dense model")
+    if len(result.layers_h) != 1:
+        fail(f"{len(result.layers_h)} layers streamed out, expected 1")
+    h, c = result.layers_h[0], result.layers_c[0]
+    if not (np.array_equal(h, expected.h) and np.array_equal(c, expected.c)):
+        fail(f"h, c differ from the delta model:\nh = {h.tolist()}\n"
+             f"expected {expected.h.tolist()}\nc = {c.tolist()}\n"
+             f"expected {expected.c.tolist()}")
+    nx, nh = column_counts(expected.x_mask, expected.h_mask)
+    timing = delta_timing(run.program.schedule, nx, nh, keep_state=keep_state)
+    checks = {
+        "cycles": (result.cycles, timing.total_cycles),
+        "run_cycles": (result.run_cycles, timing.run_cycles),
+        "saturations": (result.saturations, expected.saturations),
+        "activity": (result.activity, timing.activity),
+    }
+    for name, (got, want) in checks.items():
+        if got != want:
+            fail(f"{name}: simulated {got}, expected {want} (x columns {nx.tolist()}, "
+                 f"h columns {nh.tolist()})")
+
+
 def simulate_case(case, config, schedule):
     rng = np.random.default_rng([SEED, case.index])
     fmt = config.data_format
@@ -524,7 +695,9 @@ def simulate_case(case, config, schedule):
         x = rng.integers(fmt.min_code, fmt.max_code + 1, (B, T, I))
     else:
         x = fmt.quantize(rng.standard_normal((B, T, I)))
-    operations = [Load(program)]
+    delta = (_draw_delta_run(case, config, program)
+             if getattr(config, "delta", False) and len(schedule.layers) == 1 else None)
+    operations = [Load(program, weights=delta is None or not delta.first)]
     h0 = c0 = None
     if case.keep_state:
         h0 = [rng.integers(fmt.min_code, fmt.max_code + 1, (B, layer.hidden_size))
@@ -534,7 +707,12 @@ def simulate_case(case, config, schedule):
         operations.append(LoadState(*((tuple(v) for v in (h0, c0)) if B > 1 else
                                       (tuple(v[0] for v in h0), tuple(v[0] for v in c0)))))
     operations.append(Run(x if B > 1 else x[0], keep_state=case.keep_state))
-    [result] = simulate_session(config, operations)
+    if delta is not None and delta.first:
+        operations = _delta_operations(delta, weights=True) + operations
+    elif delta is not None:
+        operations += _delta_operations(delta, weights=False)
+    results = simulate_session(config, operations)
+    result = results[1 if delta is not None and delta.first else 0]
     saturations = 0
     for b in range(B):
         expected = _golden_model(config).run_stacked(
@@ -562,6 +740,8 @@ def simulate_case(case, config, schedule):
     for name, (got, want) in checks.items():
         if got != want:
             _fail(case, f"{name}: simulated {got}, expected {want}")
+    if delta is not None:
+        _check_delta_run(case, config, delta, results[0 if delta.first else 1], expected[-1])
     if case.verilog:
         text = emit_verilog(config)
         if "module rpu(" not in text.replace(" (", "("):
@@ -634,10 +814,20 @@ def _outcome_counts(indices):
     blamed, verilog = set(), 0
     for index in indices:
         case = draw_config(index)
-        outcome, config, _ = classify(case)
+        outcome, config, schedule = classify(case)
         counts[outcome] += 1
         if outcome == "simulated" and getattr(config, "row_scales", False):
             counts["simulated-row-scales"] = counts.get("simulated-row-scales", 0) + 1
+        # A delta RPU with a single-layer LSTM: simulate_case runs a delta program on it.
+        if outcome == "simulated" and getattr(config, "delta", False) \
+                and len(schedule.layers) == 1:
+            counts["simulated-delta"] = counts.get("simulated-delta", 0) + 1
+        # Rejected for delta alone: its value, or what it needs (on, it is valid alone).
+        if outcome == "rejected-config" and "delta" in case.values \
+                and config_is_valid({k: v for k, v in case.values.items() if k != "delta"}):
+            needs = config_is_valid({"delta": case.values["delta"]})
+            key = "rejected-delta-needs" if needs else "rejected-delta"
+            counts[key] = counts.get(key, 0) + 1
         if outcome == "rejected-config":
             blamed |= case.blame & set(FIELDS)
         verilog += outcome == "simulated" and case.verilog
@@ -652,6 +842,10 @@ def _assert_not_vacuous(indices):
     assert counts["simulated"] >= count // 4, counts
     if HAS_ROW_SCALES:
         assert counts.get("simulated-row-scales", 0) >= count // 20, counts
+    if HAS_DELTA:
+        assert counts.get("simulated-delta", 0) >= count // 30, counts
+        assert counts.get("rejected-delta", 0) >= max(1, count // 300), counts
+        assert counts.get("rejected-delta-needs", 0) >= max(1, count // 300), counts
     assert counts["rejected-shape"] >= count // 40, counts
     assert counts["accepted-large"] >= 1, counts
     assert verilog >= count // 40, (verilog, counts)

@@ -108,9 +108,12 @@ class Forecaster:
 
 
 def forecaster(model=REFERENCE):
-    """The :class:`Forecaster` of one of :data:`MODELS`."""
+    """The :class:`Forecaster` of one of :data:`MODELS`, on the one RPU configuration of the
+    example: its formats calibrated on the training weeks for the reference network (the
+    dense fixed-point calibration knows nothing of the deltas; both networks run on one
+    RPU)."""
     params, head, series = load(model)
-    return Forecaster(params, head, series, formats(params, series))
+    return Forecaster(params, head, series, formats(load(REFERENCE)[0], series))
 
 
 def weeks(series):
