@@ -112,6 +112,8 @@ def run_model(model, x, *, config=None, calibration_inputs=None, calibrate_forma
             model.sequences(calibration_inputs)
         check_sequences(calibration_set, "calibration_inputs", max_steps=None)
     config = _sized_config(model, config)
+    if device is not None and config.delta:
+        raise ValueError("delta: a board runs no delta program yet (rpu fpga builds none)")
     if device is not None and config.batch != 1:
         raise ValueError(f"batch must be 1 with a device (the host link streams one "
                          f"sequence), not {config.batch}")

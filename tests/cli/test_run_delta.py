@@ -109,3 +109,19 @@ def test_run_delta_refuses_a_stack(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert process.returncode == 2, process.stderr
     assert "--delta: the delta datapath runs one LSTM layer; MODEL has 3" in process.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fpga", "--board", "ulx3s-85f", "--input-size", "4", "--hidden-size", "4", "--delta",
+      "--check-only", "-o", "{out}"], "--delta: the delta datapath is not supported on a board"),
+    (["run", str(DATA / "l1.safetensors"), "--inputs", "{x}", "--delta", "--device",
+      "/dev/null"], "delta: a board runs no delta program yet"),
+])
+def test_no_delta_on_a_board_yet(tmp_path, argv, message):
+    slow_inputs(tmp_path)
+    argv = [a.format(out=tmp_path / "fpga", x=tmp_path / "x.npy") for a in argv]
+    process = subprocess.run([sys.executable, "-m", "rpu", *argv], cwd=REPO,
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 2, process.stderr
+    assert message in process.stderr
+    assert not (tmp_path / "fpga").exists()
