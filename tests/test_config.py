@@ -236,10 +236,11 @@ def test_hashable_and_equal_by_value():
 def test_dict_round_trip(values):
     config = RPUConfig(**values)
     values = config.to_dict()
-    # row_scales appears only when on (test_row_scales_dict_round_trip), weights_per_word
-    # and batch only when not 1 (test_packed_words_dict_round_trip, test_batch_sizes).
+    # row_scales and delta appear only when on (test_row_scales_dict_round_trip,
+    # tests/hw/test_delta.py), weights_per_word and batch only when not 1
+    # (test_packed_words_dict_round_trip, test_batch_sizes).
     assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)} \
-        - {"row_scales", "weights_per_word", "batch"}
+        - {"row_scales", "delta", "weights_per_word", "batch"}
     assert all(type(value) is int for value in values.values())
     again = RPUConfig.from_dict(values)
     assert again == config
@@ -318,7 +319,7 @@ def test_row_scales_dict_round_trip():
     values = config.to_dict()
     assert values["row_scales"] is True
     assert set(values) == {field.name for field in dataclasses.fields(RPUConfig)} \
-        - {"weights_per_word", "batch"}
+        - {"weights_per_word", "batch", "delta"}
     assert RPUConfig.from_dict(values) == config
     assert RPUConfig.from_dict(values) != RPUConfig(**SMALL)
 
