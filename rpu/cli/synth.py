@@ -1,11 +1,13 @@
 """``python -m rpu synth``: synthesize an RPU (:func:`rpu.eda.report.synthesize_rpu`) and
 report area per component, SRAM macros and a clock estimate."""
 
+import dataclasses
 import sys
 from pathlib import Path
 
 from rpu.cli.options import add_config_options, config_from, check_output_dir
-from rpu.eda.libraries import DEFAULT_LIBRARY, library_names
+from rpu.eda.libraries import DEFAULT_LIBRARY, FLOWS, library_names
+from rpu.eda.yosys import LCU_ARCHITECTURES
 
 
 __all__ = ["add_parser", "run"]
@@ -29,6 +31,14 @@ def add_parser(commands):
     library.add_argument("--liberty", metavar="PATH",
                          help="map to this Liberty library (areas in um2) instead of the "
                               "generic gate-equivalent library")
+    parser.add_argument("--flow", choices=tuple(FLOWS),
+                        help="synthesis flow, in place of the library's (delay on osu018: "
+                             "Kogge-Stone adders, carry-save trees, ABC's SOP balancing; "
+                             "yosys, Yosys's own, otherwise)")
+    parser.add_argument("--adder", choices=LCU_ARCHITECTURES,
+                        help="carry-lookahead architecture of adders, subtractors and "
+                             "comparators, in place of the library's flow's (kogge-stone on "
+                             "osu018, Yosys's brent-kung otherwise)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="output directory (created if missing)")
     return parser
@@ -41,12 +51,20 @@ def run(args):
     """
     from rpu.eda.report import synthesize_rpu
     from rpu.eda.errors import SynthesisError
+    from rpu.eda.libraries import resolve_library
+    from rpu.eda.yosys import DEFAULT_FLOW
 
     config = config_from(args)
     check_output_dir(args.output, "-o/--output")
+    flow = FLOWS[args.flow] if args.flow else None      # None: the library's own
+    if args.adder:
+        if flow is None:
+            flow = DEFAULT_FLOW if args.liberty else resolve_library(args.library).flow
+        flow = dataclasses.replace(flow, lcu=args.adder)
     try:
         result = synthesize_rpu(config, args.output, liberty=args.liberty,
-                                library=args.library, log=lambda m: print(m, file=sys.stderr, flush=True))
+                                library=args.library, flow=flow,
+                                log=lambda m: print(m, file=sys.stderr, flush=True))
     except SynthesisError as error:
         print(f"error: synthesis failed: {error}", file=sys.stderr)
         return 1

@@ -68,7 +68,7 @@ from rpu.eda.sram_model import UM2_PER_GE, SRAMAreaReport, um2_to_ge
 from rpu.eda.errors import SynthesisError, SynthInputError
 from rpu.eda.liberty import check_mappable, read_liberty
 from rpu.eda.libraries import liberty_library, resolve_library
-from rpu.eda.yosys import SynthesisReport, synthesize
+from rpu.eda.yosys import SynthesisFlow, SynthesisReport, synthesize
 
 
 __all__ = ["COMPONENTS", "COMPONENT_RULES", "MEMORY_RULES", "SRAM_BLACKBOX_VERILOG",
@@ -348,7 +348,7 @@ class RPUSynthesis:
             "library": {"name": syn.library_name, "liberty": syn.liberty,
                         "area_unit": syn.area_unit,
                         "um2_per_area_unit": syn.um2_per_area_unit,
-                        "node_nm": syn.node_nm},
+                        "node_nm": syn.node_nm, "flow": syn.flow.to_dict()},
             "area": {
                 "logic": syn.logic_area,
                 "logic_unit": syn.area_unit,
@@ -393,7 +393,8 @@ class RPUSynthesis:
             f"Logic mapped by Yosys/ABC onto `{syn.library_name}` "
             + ("(the project's generic library, 1 GE = one 2-input NAND = "
                f"{UM2_PER_GE} um2 at 45 nm)" if ge else f"(`{syn.liberty}`, areas in um2)")
-            + f"; {syn.yosys_version}. Memories are SRAM macros priced by the density "
+            + f"; {syn.yosys_version}; flow: {syn.flow.describe()}. "
+            "Memories are SRAM macros priced by the density "
             f"model of `rpu.eda.sram_model` at {syn.node_nm} nm (modelled). The clock is a "
             "static timing estimate (no wire load, one corner).", "",
             "## Area", "",
@@ -479,7 +480,8 @@ def _library(liberty, library):
     return chosen
 
 
-def synthesize_rpu(config, out_dir, *, liberty=None, library=None, timeout=None, log=None):
+def synthesize_rpu(config, out_dir, *, liberty=None, library=None, timeout=None, log=None,
+                   flow=None):
     """Generate and synthesize the RPU of ``config``; write the report into ``out_dir``.
 
     Parameters
@@ -500,6 +502,10 @@ def synthesize_rpu(config, out_dir, *, liberty=None, library=None, timeout=None,
         Seconds before Yosys is abandoned.
     log : callable, optional
         Called with progress messages.
+    flow : rpu.eda.yosys.SynthesisFlow, optional
+        How the logic is mapped; default: the library's own flow
+        (:attr:`rpu.eda.libraries.Library.flow`: :data:`rpu.eda.libraries.OSU018_FLOW` on
+        ``osu018``, Yosys's default elsewhere).
 
     Returns
     -------
@@ -518,6 +524,8 @@ def synthesize_rpu(config, out_dir, *, liberty=None, library=None, timeout=None,
 
     if not isinstance(config, RPUConfig):
         raise TypeError(f"config must be an RPUConfig, not {config!r}")
+    if flow is not None and not isinstance(flow, SynthesisFlow):
+        raise TypeError(f"flow must be a SynthesisFlow, not {flow!r}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise SynthInputError(f"output directory {str(out_dir)!r} exists and is not a "
@@ -540,7 +548,8 @@ def synthesize_rpu(config, out_dir, *, liberty=None, library=None, timeout=None,
         report = synthesize([work / "rpu.v", work / "rpu_sram_blackbox.v"], top="rpu",
                             liberty=liberty, workdir=work / "yosys",
                             area_unit=chosen.area_unit, sram_modules=[SRAM_MODULE],
-                            timeout=timeout, node_nm=chosen.node_nm)
+                            timeout=timeout, node_nm=chosen.node_nm,
+                            flow=flow if flow is not None else chosen.flow)
         synthesis_s = time.monotonic() - started
         files = {"rpu.v": verilog_text, "rpu_sram.v": SRAM_MODEL_VERILOG,
                  "rpu_sram_blackbox.v": SRAM_BLACKBOX_VERILOG,

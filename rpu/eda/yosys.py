@@ -21,6 +21,12 @@ Verilog and returns a :class:`SynthesisReport`:
   (:mod:`rpu.eda.sram_model`). Instances of the modules named in ``sram_modules``
   (hand-instantiated SRAM macros, a behavioural model for simulation and a black box for
   synthesis) are treated the same way.
+* **The flow.** :class:`SynthesisFlow` holds the choices that change the mapped netlist:
+  the carry-lookahead architecture Yosys maps every ``$alu`` (adder, subtractor,
+  comparator) through (its default Brent-Kung, or a prefix adder from
+  ``share/yosys/choices``: Kogge-Stone, Sklansky, Han-Carlson), Yosys's ``arith_tree``
+  (carry-save trees), and a delay target for ABC (``abc -D``). The default is Yosys's own
+  flow; a named library may carry another (:mod:`rpu.eda.libraries`).
 * **Clock estimate.** A static timing estimate of the mapped netlist, computed in Python
   on the flattened netlist that Yosys writes as JSON, with the Liberty file's delay tables
   (:func:`rpu.eda.timing.estimate_critical_path`, which says why not Yosys or ABC); paths
@@ -40,6 +46,15 @@ Known limits of the tools, found while building this:
   (:func:`rpu.eda.liberty.check_mappable`).
 * ``stat -json`` reports single-precision areas; areas are recomputed here in double
   precision from its per-module cell counts and the Liberty areas, and compared.
+* ABC (its ``&nf`` mapper) maps for delay already: a delay target (``abc -D``) does not
+  make a 32-bit adder or a 16 x 16 multiply-accumulate on OSU018 any faster (it only
+  lets ABC recover area where the target is met), and neither does ABC's gate sizing
+  (``-constr``: ``buffer; upsize; dnsize``, 2 % faster, 2.5 % larger). Yosys's default
+  Brent-Kung carry lookahead comes out of ABC as deep as a ripple chain (a registered
+  32-bit adder: 32 cells, 5.55 ns on OSU018; 64 bits: 57 cells on the generic library);
+  the Kogge-Stone choice keeps more of its tree (25 cells, 3.81 ns, 13 % more area), and
+  SOP balancing before the mapping (``abc_script="sop-balance"``) takes it to 13 cells,
+  2.51 ns (9 % more again).
 * ABC runs once per module and dominates the run time (about 30 s for 16 lanes of
   16 x 16 multiply-accumulate, 57 kGE, of which 26 s in Yosys).
 """
@@ -62,7 +77,8 @@ from rpu.eda.sram_model import REFERENCE_NODE_NM, SRAMMacro, UM2_PER_GE, price_m
 from rpu.eda.timing import CriticalPath, estimate_critical_path, estimate_macro_path
 
 
-__all__ = ["SynthesisError", "SynthesisReport", "synthesize", "run_yosys"]
+__all__ = ["SynthesisError", "SynthesisReport", "SynthesisFlow", "DEFAULT_FLOW",
+           "LCU_ARCHITECTURES", "ABC_SCRIPTS", "synthesize", "run_yosys"]
 
 
 # --------------------------------------------------------------------------------------
@@ -162,6 +178,8 @@ class SynthesisReport:
         Wall time of the whole run.
     node_nm : int
         Technology node the memories are priced at (:mod:`rpu.eda.sram_model`), nm.
+    flow : SynthesisFlow
+        How the logic was mapped (adder architecture, ABC options).
     """
 
     top: str
@@ -177,8 +195,13 @@ class SynthesisReport:
     log_path: str = ""
     runtime_s: float = 0.0
     node_nm: int = REFERENCE_NODE_NM
+    flow: "SynthesisFlow" = None
 
     def __post_init__(self):
+        if self.flow is None:
+            object.__setattr__(self, "flow", DEFAULT_FLOW)
+        if not isinstance(self.flow, SynthesisFlow):
+            raise ValueError(f"flow must be a SynthesisFlow, not {self.flow!r}")
         if self.area_unit not in _AREA_UNITS:
             raise ValueError(f"area_unit must be one of {', '.join(_AREA_UNITS)}, "
                              f"not {self.area_unit!r}")
@@ -273,6 +296,7 @@ class SynthesisReport:
             "log_path": self.log_path,
             "runtime_s": self.runtime_s,
             "node_nm": self.node_nm,
+            "flow": self.flow.to_dict(),
             "notes": ("logic area from Yosys/ABC mapping (hierarchy kept); memories are "
                       "SRAM macros priced by the density model (modelled); clock from a "
                       "static timing estimate without wire load (estimated)"),
@@ -282,7 +306,8 @@ class SynthesisReport:
         """A Markdown report: areas per module, memories, the critical path."""
         u = self.area_unit
         lines = [f"## Synthesis of `{self.top}`", "",
-                 f"Library `{self.library_name}` ({self.liberty}), areas in {u}.", "",
+                 f"Library `{self.library_name}` ({self.liberty}), areas in {u}; "
+                 f"flow: {self.flow.describe()}.", "",
                  f"- logic area: {self.logic_area:,.1f} {u} "
                  f"({self.logic_area_um2:,.0f} um2; sequential "
                  f"{self.sequential_area:,.1f} {u})",
@@ -379,7 +404,87 @@ def _check_arguments(verilog_path, top, area_unit, sram_modules, node_nm):
     return sources
 
 
-def _synthesis_script(sources, lib, top, sram_modules):
+#: The carry-lookahead (``$lcu``) architectures Yosys ships: its default (Brent-Kung, in
+#: ``techmap.v``) and the alternatives under ``share/yosys/choices``.
+LCU_ARCHITECTURES = ("brent-kung", "kogge-stone", "sklansky", "han-carlson")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthesisFlow:
+    """How the logic is mapped: the choices of :func:`synthesize` that change the netlist.
+
+    Parameters
+    ----------
+    lcu : str
+        Architecture of the carry-lookahead units (``$lcu``) that Yosys maps every adder,
+        subtractor and comparator to (:data:`LCU_ARCHITECTURES`): ``"brent-kung"`` is
+        Yosys's default (``techmap.v``); the others come from ``+/choices/NAME.v``,
+        given to ``techmap`` beside ``+/techmap.v``.
+    arith_tree : bool
+        Run Yosys's ``arith_tree`` (``synth -arith_tree``): chains of additions and the
+        partial products of multipliers become carry-save trees with one final adder.
+    abc_delay_ps : int or None
+        A delay target for ABC (``abc -D``, ps): ABC's mapper (``&nf``) then maps for
+        delay and retimes the logic towards the target; None: ABC's default script.
+    abc_script : str
+        The ABC script, one of :data:`ABC_SCRIPTS`: ``"default"`` (Yosys's) or one that
+        restructures the logic for delay before mapping.
+    """
+
+    lcu: str = "brent-kung"
+    arith_tree: bool = False
+    abc_delay_ps: int = None
+    abc_script: str = "default"
+
+    def __post_init__(self):
+        if self.lcu not in LCU_ARCHITECTURES:
+            raise ValueError(f"lcu must be one of {', '.join(LCU_ARCHITECTURES)}, "
+                             f"not {self.lcu!r}")
+        if self.abc_script not in ABC_SCRIPTS:
+            raise ValueError(f"abc_script must be one of {', '.join(ABC_SCRIPTS)}, "
+                             f"not {self.abc_script!r}")
+        if not isinstance(self.arith_tree, bool):
+            raise ValueError(f"arith_tree must be a bool, not {self.arith_tree!r}")
+        if self.abc_delay_ps is not None and (not is_integer(self.abc_delay_ps)
+                                              or self.abc_delay_ps < 1):
+            raise ValueError(f"abc_delay_ps must be an integer >= 1 (ps) or None, not "
+                             f"{self.abc_delay_ps!r}")
+
+    def describe(self):
+        """One line for reports, e.g. ``"Kogge-Stone carry lookahead, ABC default"``."""
+        parts = [f"{self.lcu.replace('-', ' ').title().replace(' ', '-')} carry lookahead"]
+        if self.arith_tree:
+            parts.append("carry-save arithmetic trees")
+        parts.append("ABC's default script" if self.abc_script == "default"
+                     else f"ABC script {self.abc_script}")
+        if self.abc_delay_ps:
+            parts.append(f"ABC delay target {self.abc_delay_ps} ps")
+        return ", ".join(parts)
+
+    def to_dict(self):
+        """A JSON-able dict."""
+        return {"lcu": self.lcu, "arith_tree": self.arith_tree,
+                "abc_delay_ps": self.abc_delay_ps, "abc_script": self.abc_script}
+
+
+#: The ABC scripts of :attr:`SynthesisFlow.abc_script`: ``"default"`` is Yosys's own for a
+#: Liberty library (``help abc``); the others restructure the logic for delay before
+#: Yosys's mapping steps (``&dch -f; &nf``): ``"sop-balance"`` by ABC's SOP balancing
+#: (``&sopb``), ``"if-balance"`` by delay-oriented LUT mapping with SOP balancing and
+#: resynthesis (``&if -g; &synch2``). ``{D}`` is the delay target (``abc -D``), if any.
+ABC_SCRIPTS = {
+    "default": None,
+    "sop-balance": "strash; &get -n; &fraig -x; &put; scorr; dc2; dretime; strash; "
+                   "&get -n; &st; &sopb; &dch -f; &nf {D}; &put",
+    "if-balance": "strash; &get -n; &fraig -x; &put; scorr; dc2; dretime; strash; "
+                  "&get -n; &st; &if -g -K 6; &synch2; &dch -f; &nf {D}; &put",
+}
+
+#: Yosys's own flow.
+DEFAULT_FLOW = SynthesisFlow()
+
+
+def _synthesis_script(sources, lib, top, sram_modules, flow=DEFAULT_FLOW):
     """The Yosys script; ``sources`` and ``lib`` are paths relative to the working
     directory."""
     for p in [lib] + sources:
@@ -392,15 +497,20 @@ def _synthesis_script(sources, lib, top, sram_modules):
     script += [
         f"hierarchy -check -top {top}",
         # proc, opt, wreduce, alumacc, share, ..., memory -nomap: memories stay $mem_v2.
-        f"synth -top {top} -run coarse:fine",
+        f"synth -top {top}{' -arith_tree' if flow.arith_tree else ''} -run coarse:fine",
         # The 'fine' part of synth without memory_map: memories are never turned into
         # flip-flops; they stay as opaque $mem_v2 cells and are priced as SRAM macros.
         "opt -fast -full",
-        "techmap",
+        # A choice of carry-lookahead unit is given beside techmap.v: its module (_80_)
+        # is tried before techmap.v's Brent-Kung one (_90_).
+        "techmap" if flow.lcu == "brent-kung"
+        else f"techmap -map +/techmap.v -map +/choices/{flow.lcu}.v",
         "opt -fast",
         f"read_liberty -lib {lib}",
         f"dfflibmap -liberty {lib}",
-        f"abc -liberty {lib}",
+        f"abc -liberty {lib}" + (f" -D {flow.abc_delay_ps}" if flow.abc_delay_ps else "")
+        + (f" -script +{ABC_SCRIPTS[flow.abc_script].replace('; ', ';').replace(' ', ',')}"
+           if ABC_SCRIPTS[flow.abc_script] else ""),
         "opt_clean",
         "check",
         f"tee -q -o stat.json stat -liberty {lib} -json -top {top}",
@@ -424,7 +534,8 @@ def _yosys_outputs(workdir, log_text):
 
 
 def synthesize(verilog_path, *, top, liberty=None, workdir, area_unit=None,
-               sram_modules=(), yosys=None, timeout=None, node_nm=REFERENCE_NODE_NM):
+               sram_modules=(), yosys=None, timeout=None, node_nm=REFERENCE_NODE_NM,
+               flow=DEFAULT_FLOW):
     """Synthesize Verilog with Yosys and report area, memories and a clock estimate.
 
     Parameters
@@ -493,7 +604,10 @@ def synthesize(verilog_path, *, top, liberty=None, workdir, area_unit=None,
     def rel(p):
         return os.path.relpath(Path(p).resolve(), workdir.resolve()).replace(os.sep, "/")
 
-    script = _synthesis_script([rel(s) for s in sources], rel(lib_path), top, sram_modules)
+    if not isinstance(flow, SynthesisFlow):
+        raise SynthesisError(f"flow must be a SynthesisFlow, not {flow!r}")
+    script = _synthesis_script([rel(s) for s in sources], rel(lib_path), top, sram_modules,
+                               flow)
     for f in ("stat.json", "netlist_flat.json"):
         (workdir / f).unlink(missing_ok=True)
     log = run_yosys(script, workdir=workdir, log_name="synth.log", yosys=yosys,
@@ -520,4 +634,4 @@ def synthesize(verilog_path, *, top, liberty=None, workdir, area_unit=None,
                            critical_path=critical, memory_path=memory_path,
                            warnings=tuple(warnings),
                            yosys_version=version, log_path=str(log),
-                           runtime_s=time.monotonic() - t0, node_nm=node_nm)
+                           runtime_s=time.monotonic() - t0, node_nm=node_nm, flow=flow)
