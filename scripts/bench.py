@@ -245,6 +245,7 @@ def synth_task(name, config_dict, out_dir, library=None):
         "clock": d["clock"],
         "f_max_mhz": d["clock"]["f_max_mhz"],
         "yosys_version": d["synthesis"]["yosys_version"],
+        "flow": d["library"]["flow"],
     }
 
 
@@ -576,6 +577,29 @@ def synthesize_osu018(bench, point, workdir):
     bench["points"][point["name"]]["synthesis_osu018"] = result
 
 
+def rerun_osu018(args, bench, names):
+    """The OSU 0.18 um syntheses of the points ``names`` again, ``args.jobs`` at a time,
+    into ``bench`` (after a change of the flow or the RTL)."""
+    points = {p["name"]: p for p in configurations()}
+    unknown = [name for name in names if name not in points]
+    if unknown:
+        raise SystemExit(f"--only-osu018: unknown point(s) {', '.join(unknown)}")
+    if osu018_missing(bench, [points[name] for name in names]):
+        return
+    workdir = Path(args.workdir)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {name: pool.submit(synth_task, name, points[name]["config"].to_dict(),
+                                     str(workdir / f"{name}-osu018"), library="osu018")
+                   for name in names}
+        for name, future in futures.items():
+            result = future.result()
+            result["parallel_jobs"] = args.jobs
+            bench["points"][name]["synthesis_osu018"] = result
+            log(f"synthesis of {name} on OSU 0.18 um: "
+                + (f"{result['f_max_mhz']:.0f} MHz" if "error" not in result else "failed"))
+    Path(args.out).write_text(json.dumps(bench, indent=2, default=_json_default) + "\n")
+
+
 def fpga_task(config, out_dir, board="ulx3s-85f"):
     """Build S's bitstream for ``board`` (rpu.fpga.build: fit check, Amaranth's platform
     flow, the YoWASP tools) and keep nextpnr's figures."""
@@ -718,6 +742,10 @@ def main(argv=None):
                         help="skip S's FPGA build (ULX3S 85F, about 15 minutes)")
     parser.add_argument("--markdown-only", action="store_true",
                         help="regenerate the Markdown from an existing --out JSON")
+    parser.add_argument("--only-osu018", metavar="NAMES",
+                        help="rerun only the OSU 0.18 um syntheses of these points (comma "
+                             "separated) into an existing --out JSON, --jobs at a time, then "
+                             "regenerate the Markdown")
     parser.add_argument("--only-delta", action="store_true",
                         help="rerun only the delta example into an existing --out JSON, "
                              "then regenerate the Markdown")
@@ -728,10 +756,12 @@ def main(argv=None):
         return 0
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    if args.markdown_only or args.only_delta:
+    if args.markdown_only or args.only_delta or args.only_osu018:
         bench = json.loads(Path(args.out).read_text())
         if args.only_delta:
             bench["delta_example"] = delta_example_entry(args)
+        if args.only_osu018:
+            rerun_osu018(args, bench, args.only_osu018.split(","))
             Path(args.out).write_text(json.dumps(bench, indent=2, default=_json_default)
                                       + "\n")
         Path(args.doc).write_text(markdown(bench))

@@ -478,6 +478,21 @@ def _headline_lines(bench, name):
     return out + [""]
 
 
+def _older_osu018_flow(pts, names):
+    """A note naming the points whose OSU 0.18 um synthesis predates the library's own flow
+    (Kogge-Stone adders, arith_tree, ABC SOP balancing; rpu/eda/libraries.py): their result
+    records no flow."""
+    older = [n for n in names if pts[n].get("synthesis_osu018")
+             and "error" not in pts[n]["synthesis_osu018"]
+             and "flow" not in pts[n]["synthesis_osu018"]]
+    if not older:
+        return []
+    return [f"The OSU 0.18 um clocks of {', '.join(older)} come from Yosys's default flow, "
+            f"before the OSU 0.18 um flow of `rpu/eda/libraries.py` (Kogge-Stone adders, "
+            f"`arith_tree`, ABC SOP balancing: S 192 -> 265 MHz); the next full `make bench` "
+            f"resynthesizes them.", ""]
+
+
 def _precision_section(bench):
     """## Weight precision and packed words on S and M."""
     pts = bench["points"]
@@ -503,6 +518,7 @@ def _precision_section(bench):
            "GOPS/mm2 | GOPS/W (modelled) |",
            "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     out += [_precision_row(n, pts[n]) for n in names] + [""]
+    out += _older_osu018_flow(pts, names)
     out += _headline_lines(bench, bench.get("headline"))
     eights = [n for n in names if pts[n]["shape"] == "S"
               and pts[n]["configuration"].get("batch") == 8]

@@ -30,6 +30,8 @@ project's generic library in gate equivalents, or onto a named library of
   state memories (logic)                    ``x_memory``, ``h_memory``,
                                             ``engine.cell_memory``: logic around their
                                             macros (none when a macro takes it all)
+  delta units                               ``x_delta``, ``h_delta`` (with ``delta``):
+                                            compare, list and count logic
   top-level glue                            ``rpu`` itself: program registers, weight and
                                             state load decoding, operand multiplexer,
                                             cycle/saturation/activity counters, output
@@ -80,7 +82,7 @@ __all__ = ["COMPONENTS", "COMPONENT_RULES", "MEMORY_RULES", "SRAM_BLACKBOX_VERIL
 #: Component names, in report order.
 COMPONENTS = ("PIM MAC lanes", "activation units", "element-wise units", "interconnect",
               "controller", "cell engine buffers and sequencing", "state memories (logic)",
-              "top-level glue", "other")
+              "delta units", "top-level glue", "other")
 
 #: ``(regular expression on the module path below the top, component)``; first match wins.
 #: The top module itself has the empty path.
@@ -94,6 +96,7 @@ COMPONENT_RULES = (
     (r"(x_memory(_\d+)?|h_memory(_\d+)?|engine(_\d+)?\.cell_memory)(\..*)?",
      "state memories (logic)"),
     (r"engine(_\d+)?", "cell engine buffers and sequencing"),
+    (r"(x_delta|h_delta)(\..*)?", "delta units"),
     # The two-word x and h stream buffers (rpu.hw.stream_buffer) are the top level's I/O.
     (r"(x_buffer|h_buffer)(\..*)?", "top-level glue"),
     (r"", "top-level glue"),
@@ -101,7 +104,8 @@ COMPONENT_RULES = (
 
 #: Memory kinds, in report order.
 MEMORY_KINDS = ("weight memories", "x memory", "h memory", "cell-state memory",
-                "activation ROMs", "other memories")
+                "activation ROMs", "pre-activation memories", "delta references and lists",
+                "other memories")
 
 #: ``(regular expression on the memory's instance path below the top, kind)``.
 MEMORY_RULES = (
@@ -110,6 +114,9 @@ MEMORY_RULES = (
     (r"h_memory(_\d+)?(\..*)?", "h memory"),
     (r"engine(_\d+)?\.cell_memory(\..*)?", "cell-state memory"),
     (r"engine(_\d+)?\.act\d+\..*", "activation ROMs"),
+    # With delta: the delta units' references and lists, the lanes' pre-activation words.
+    (r"(x_delta|h_delta)\.(reference|entries)(\..*)?", "delta references and lists"),
+    (r"pim\d+\.lane\d+\.state(\..*)?", "pre-activation memories"),
 )
 
 

@@ -159,6 +159,12 @@ def test_component_and_memory_rules():
     assert memory_kind_of("rpu.engine.act2.rom") == "activation ROMs"
     assert memory_kind_of("rpu.engine.cell_memory.macro") == "cell-state memory"
     assert memory_kind_of("rpu.x_memory.macro") == "x memory"
+    # The delta datapath (RPUConfig.delta).
+    assert component_of("rpu.h_delta") == "delta units"
+    assert memory_kind_of("rpu.x_delta.reference.macro") == "delta references and lists"
+    assert memory_kind_of("rpu.h_delta.entries.macro") == "delta references and lists"
+    assert memory_kind_of("rpu.pim2.lane7.state.macro") == "pre-activation memories"
+    assert memory_kind_of("rpu.pim2.lane7.weights.macro") == "weight memories"
 
 
 # --------------------------------------------------------------------------------------
