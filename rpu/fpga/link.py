@@ -183,8 +183,20 @@ class _Engine:
             core.h.ready.eq(h_room),
             link.busy.eq(core.busy),
         ]
-        self.x_room = Signal(range(link.fifo_depth + 1))
-        m.d.comb += self.x_room.eq(link.fifo_depth - x_fifo.level)
+        # The x FIFO's room, a register kept beside the FIFO rather than its depth less its
+        # level (the FIFO's level is a sum, and the room arithmetic and the STREAM frame's
+        # size check behind it were S's critical path). The FIFO's level changes by exactly
+        # its pushes less its pops of the previous cycle, so the counter equals
+        # depth - level in every cycle: a response's room includes its own frame's pushes.
+        self.x_room = Signal(range(link.fifo_depth + 1), init=link.fifo_depth)
+        x_pushed = x_fifo.w_en & x_fifo.w_rdy
+        x_popped = x_fifo.r_en & x_fifo.r_rdy
+        with m.If(self.reset):
+            m.d.sync += self.x_room.eq(link.fifo_depth)
+        with m.Elif(x_pushed & ~x_popped):
+            m.d.sync += self.x_room.eq(self.x_room - 1)
+        with m.Elif(x_popped & ~x_pushed):
+            m.d.sync += self.x_room.eq(self.x_room + 1)
         m.submodules.buffer = buffer = Memory(shape=8, depth=link.max_payload, init=[])
         self.write, self.read = buffer.write_port(), buffer.read_port()
 
