@@ -37,6 +37,11 @@ flags are registered one cycle ahead, the cell engine's context register holds a
 idle, and the activation units register their ROM word before the multiplier (LATENCY 4:
 the engine's activation drains take a cycle more). Every ``rpu.v`` changed, and every
 ``rpu.json`` (the activation drains in the program's contexts, and the new port).
+
+Re-pinned in issue 11 (S's critical path on the ULX3S after the host link's fixes): the cell
+engine registers one flag per op with its context (``load_op`` ... ``emit_op``), so that its
+buffers' clock enables are the run enable and'ed with a register. Every ``rpu.v`` changed;
+every ``rpu.json`` is unchanged.
 """
 
 import hashlib
@@ -65,37 +70,37 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "9051022fbdf56b2c2956f4766afaa17afe189cf7da45c0d1c6e1f870f02d5875",
+        "rpu.v": "da275c7a3be4189a327e150f6b08b4c6708ee6f815080cf3de20217f1e455304",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "fe41fab238d2e43cd4fbc0061557d15a5b5387e0ff5ecfe5fd05e14c60425105",
     },
     "stacked": {
-        "rpu.v": "23693f4b2be86776c5bb97ffcf1452386aa9c85a07d0b0df054ea7b2a413613d",
+        "rpu.v": "90f669a242eccc395b57b5b0baed1bbdc58432487d70cbfca4adce5b1b3e650d",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "26fdca801421a3e155bf28aadd29ac768c07d65c7630c6b5e27e92df4429f8b3",
     },
     "12bit": {
-        "rpu.v": "0578dd2623d393153d9dadd92dfc09d6eff8219499240d0aff291363e401bbda",
+        "rpu.v": "09aea2e202f217d5ff413a8926d406ae40b0fcf8c526edbe80d53d227bff91fe",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "43f2d17e3c94f702618008ef9b9fa6d534756c0d4d507043353b1bbe5192185a",
     },
     "odd_lanes": {
-        "rpu.v": "d950daf0a546d9eb780c1153624dd136e77fa223423d5e1f21e07c79e2e18773",
+        "rpu.v": "d52fff249926edd9f3ea7699c5ab0ff8079c930a3fb0bbbbc6162a34d4ada3eb",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4d80871d7a32ef7ecd3c67be23c7cd9f6c5b7a685bdf2c1fb93041cebd6b952b",
     },
     "packed": {
-        "rpu.v": "9f7555dc513217125eda3aef7ece9531fb787219a7aeba4e7fb075cde65858b4",
+        "rpu.v": "86035fad232003673159c7b14a8043fea1ac839abf41a892dcdba36367367ac4",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "1342079dbae2b0fac1de20a54329552632fcad205a78ebc09d1fb4c43ee58a03",
     },
     "small": {
-        "rpu.v": "2f4d3f4cc0fc52c53ced72e11a424a755b9c7de790a0d146d7384698b82f62f7",
+        "rpu.v": "e71a7c8e0cec4b6132a27ce78d3b3a60e1458bd0868480a5cf30819fa80eecf3",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "9227491fddae3aac18275fced2888026ac3a4bcc0fbd8852b3393ab3fd827fe8",
     },
     "batch": {
-        "rpu.v": "c17bf94970990861cee3f4b1ed004f79aa7d8c28c52dc0784e4573dbda1e35e8",
+        "rpu.v": "8872d48ecc382cf8644d508c198b4efce44ff0221d34db6a1bf6dc2fb7f02bda",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "9862432178a76512ea71e568fbb2330654496d32c510d93be5f66ed2593e0e15",
     },
