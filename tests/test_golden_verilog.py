@@ -38,6 +38,11 @@ idle, and the activation units register their ROM word before the multiplier (LA
 the engine's activation drains take a cycle more). Every ``rpu.v`` changed, and every
 ``rpu.json`` (the activation drains in the program's contexts, and the new port).
 
+Re-pinned in issue 11 (S's critical path on the ULX3S after the host link's fixes): the cell
+engine registers one flag per op with its context (``load_op`` ... ``emit_op``), so that its
+buffers' clock enables are the run enable and'ed with a register. Every ``rpu.v`` changed;
+every ``rpu.json`` is unchanged.
+
 Re-pinned in issue 12 (the delta mode): the operand source enum has two more values
 (X_DELTA, H_DELTA), which every ``rpu.v`` names in its enum attributes (the logic of the
 configurations without ``delta`` is unchanged), and the register map in every ``rpu.json``
@@ -72,42 +77,42 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "1d06d02701ad7c811bc3ad247279a7d51ef7d226ecfeb8077e36065fbe4c8469",
+        "rpu.v": "d76a9e74fbb0483226fa94c3651a78d7565328428eb3b0411cf44a931aade0ac",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4072adae7e85ecde1bde22c1ef48dad5f9b6c4d9da4e04e21f46e0e76cc9fcde",
     },
     "stacked": {
-        "rpu.v": "5fb9b6dadf1acbd12a707cf6c62816906b5a782614062c1480c83ae29b27a715",
+        "rpu.v": "c86f9bc6c5eb01f8a7d5003ac96bd185579bd5756a9c735ec983f423b2d93875",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "a7457c0339e5d3ce7685a485ab2f7e22c474edcf3b2397758438fd9e2c60c35f",
     },
     "12bit": {
-        "rpu.v": "7c8aa7b489f2edcfb5dc208d5633a6ab7f4381f4381fc4af7f669887709870d4",
+        "rpu.v": "26904d51b284ed819a310ac681b64c3eb8e63a0e1f628860a896279b341491eb",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "65dfe80834c76172b2e55b45fcbec84e8f7ead8e4af39e5ebc461a784acc821f",
     },
     "odd_lanes": {
-        "rpu.v": "2cb44e9d0576691ff7ede439bb144921ec2b723c9b83ecd8b4ae5409040ee364",
+        "rpu.v": "5820b05b700f57b502518a1afe5623a56101895890882927988e6a2d6373e917",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "2bdc6e9e33967582f89ca84a2836cd5616ec635851d1d425886e890a365b999c",
     },
     "packed": {
-        "rpu.v": "1da1907a0431e872614d8566d870a7cfa92417413418027f3f17a64587c96d74",
+        "rpu.v": "cc2a6e61f5a8e2007cffee5073ed2dc78a249d4245ff6f162f665dbe3924fb64",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7ca8d04a731a8a756843d54f67fdd1cbb4ea95b00a8d3ebac3e8488f499f6969",
     },
     "small": {
-        "rpu.v": "6c71a4192102664caab806032a01d9b8fce2be0ead3c6057919b6356750cb887",
+        "rpu.v": "90db0758d3ba1b24d55dfa9a28962029d538d75cfe10cef6b8670ed9a27e60a0",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "3e8ca1c8735dfc1b585a48984df309357e33a3c31fa57af77060c6ae82211a09",
     },
     "batch": {
-        "rpu.v": "d6a87f55604ff9eb49d2752b1489bae462c7b446866c49af6cc3ec1ef0b2b46c",
+        "rpu.v": "cc8e65bf891a787e7d6cb853cdd79eb4b1e47a1893728d53a219aa9b8a2b5abe",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7e50929f594449773242678f06cdb8e301567dca03680c3aa98192431c8611a3",
     },
     "delta": {
-        "rpu.v": "9d039efe52f403fd1ff7ed6e0a8741511d04411ec9e110bd79c6f6308163e57b",
+        "rpu.v": "1993e890f3c03cad4dd16b76c11bba848b99c0dbcefbe60b9e3a7381f1acb68c",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "59da9ce3a92a8901b52774f75656a832af1b16674f78f945f5ecb1c510b0f582",
     },

@@ -9,7 +9,7 @@ the h FIFO. The RPU takes x from the x FIFO and puts (h, c) into the h FIFO on i
 run proceeds while frames come and go.
 """
 
-from amaranth.hdl import Module, Signal, Cat, Const, ResetInserter
+from amaranth.hdl import Module, Signal, Cat, Const, Mux, ResetInserter
 from amaranth.lib import wiring, fifo
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -63,6 +63,23 @@ def _times(value, constant):
     is not a power of two to a DSP block, which the RPU's MACs need."""
     terms = [value << k for k in range(constant.bit_length()) if constant >> k & 1]
     return sum(terms[1:], terms[0])
+
+
+def _kept_level(m, queue, reset, *, init, per_push):
+    """A register that starts at ``init`` (again when ``reset``) and moves by ``per_push``
+    with each push into ``queue`` (a :class:`~amaranth.lib.fifo.SyncFIFOBuffered`) and
+    against it with each pop. The FIFO's level moves by exactly the pushes less the pops of
+    the cycle before, so the register is ``init + per_push * queue.level`` in every cycle."""
+    value = Signal(range(queue.depth + 1), init=init)
+    pushed = queue.w_en & queue.w_rdy
+    popped = queue.r_en & queue.r_rdy
+    with m.If(reset):
+        m.d.sync += value.eq(init)
+    with m.Elif(pushed & ~popped):
+        m.d.sync += value.eq(value + per_push)
+    with m.Elif(popped & ~pushed):
+        m.d.sync += value.eq(value - per_push)
+    return value
 
 
 class _Kind:
@@ -144,6 +161,7 @@ class _Engine:
         self.max_pairs = protocol.max_pairs(config, link.max_payload)
         self._datapath(link)
         self._registers(link)
+        self._targets()
         self._payload_byte(link)
 
     def _datapath(self, link):
@@ -169,12 +187,18 @@ class _Engine:
         m.d.sync += core.start.eq(self.start_request)
         m.submodules.x_fifo = ResetInserter(self.reset)(x_fifo)
         m.submodules.h_fifo = ResetInserter(self.reset)(h_fifo)
+        # Counters kept beside the FIFOs, equal in every cycle to the h FIFO's level and the x
+        # FIFO's room (depth - level): registers, where the FIFOs' levels are sums (the x
+        # room's subtraction and the STREAM frame's size check behind it were S's critical
+        # path). A response's room and pairs include every push of the cycle before.
+        self.h_level = _kept_level(m, h_fifo, self.reset, init=0, per_push=1)
+        self.x_room = _kept_level(m, x_fifo, self.reset, init=link.fifo_depth, per_push=-1)
         # The RPU's h.ready decides its global run enable, which reaches every register of
         # the RPU: it is a register here, not the FIFO's level compare. A pair is pushed at
         # most once per cycle, so a level of at most depth - 3 in the previous cycle leaves
         # room in this one (SyncFIFOBuffered's inner FIFO holds depth - 1 words).
         h_room = Signal()
-        m.d.sync += h_room.eq(h_fifo.level <= link.fifo_depth - 3)
+        m.d.sync += h_room.eq(self.h_level <= link.fifo_depth - 3)
         m.d.comb += [
             core.x.valid.eq(x_fifo.r_rdy), core.x.payload.eq(x_fifo.r_data),
             x_fifo.r_en.eq(core.x.ready),
@@ -183,8 +207,6 @@ class _Engine:
             core.h.ready.eq(h_room),
             link.busy.eq(core.busy),
         ]
-        self.x_room = Signal(range(link.fifo_depth + 1))
-        m.d.comb += self.x_room.eq(link.fifo_depth - x_fifo.level)
         m.submodules.buffer = buffer = Memory(shape=8, depth=link.max_payload, init=[])
         self.write, self.read = buffer.write_port(), buffer.read_port()
 
@@ -208,10 +230,29 @@ class _Engine:
         self.response_length = Signal(16)
         self.kind = Signal(range(5))
         self.pair = Signal(2 * link.config.data_width)
+        # The h FIFO's head, registered: its block RAM's clock-to-out (5.6 ns on the ECP5) is
+        # then not in front of the payload byte's multiplexer (the small ULX3S build's critical
+        # path, 98.7 MHz). The head is used 4 bytes after a pop, or for a response's first
+        # pair, which was in the FIFO when the response was decided: never a cycle too soon.
+        self.head = Signal(2 * link.config.data_width)
+        m.d.sync += self.head.eq(self.h_fifo.r_data)
+        self.pairs = Signal(range(self.max_pairs + 1))      # pairs a STREAM answer carries
         self.pair_byte = Signal(range(self.sizes["h"]))
         self.status = Signal(8 * protocol.fields_size(protocol.STATUS_FIELDS))
         self.room = Signal(8 * protocol.STREAM_ROOM_BYTES)     # sent before the pairs
         m.d.comb += link.error.eq(self.errors != 0)
+        # The index of a frame's last payload byte, received and sent: registers that follow
+        # the lengths (set at least a character before the first payload byte), so that no
+        # subtraction is in front of the FSM's end-of-payload compare.
+        self.last_received, self.last_sent = Signal(16), Signal(16)
+        m.d.sync += [self.last_received.eq(self.length - 1),
+                     self.last_sent.eq(self.response_length - 1)]
+        # A STREAM frame's words exceed the x FIFO's room, registered: EXECUTE sees the room
+        # of the cycle before (its frame's words are counted characters earlier). Only the
+        # link pushes, so the room can only have grown since; a frame within the room any
+        # answer reported always passes.
+        self.overflow = Signal()
+        m.d.sync += self.overflow.eq(self.words > self.x_room)
         # Bytes per word of the received command.
         self.size = Signal(range(self.word_bytes + 1))
         m.d.comb += self.size.eq(1)
@@ -226,6 +267,27 @@ class _Engine:
         with m.Elif(self.idle != link.timeout_cycles):
             m.d.sync += self.idle.eq(self.idle + 1)
         self.timed_out = self.idle == link.timeout_cycles
+
+    def _targets(self):
+        """The streams a frame's words go into, by command: the RPU's program, weights and
+        state, and the x FIFO's write port. Each is offered the word register, valid from a
+        register of its own (set as the word's last byte is shifted in, cleared as the word is
+        taken), so that neither the command's decoding nor the link's state is in front of the
+        RPU's load logic (S's critical path in a 71.8 MHz build: the command register, its
+        decoder, the weights' valid, the arrays' write enables, a weight memory's write
+        enable)."""
+        m, core, x_fifo = self.m, self.core, self.x_fifo
+        self.targets = {}
+        ports = {"program": core.program, "weights": core.weights, "state": core.state}
+        for cmd, name in protocol.STREAM_OF.items():
+            if name == "x":
+                valid, ready, payload = x_fifo.w_en, x_fifo.w_rdy, x_fifo.w_data
+            else:
+                valid, ready, payload = (ports[name].valid, ports[name].ready,
+                                         ports[name].payload)
+            offered = Signal(name=f"{name}_offered")
+            m.d.comb += [valid.eq(offered), payload.eq(self.top_bytes(self.sizes[name]))]
+            self.targets[cmd] = (offered, ready)
 
     def _payload_byte(self, link):
         """The byte of the response payload at ``count``, registered: the byte is chosen a
@@ -252,7 +314,7 @@ class _Engine:
                 with m.If(self.count < protocol.STREAM_ROOM_BYTES):
                     m.d.comb += payload.eq(self.room.word_select(self.count[:1], 8))
                 with m.Elif(self.pair_byte == 0):
-                    m.d.comb += payload.eq(self.h_fifo.r_data[:8])
+                    m.d.comb += payload.eq(self.head[:8])
                 with m.Else():
                     m.d.comb += payload.eq(self.pair.word_select(self.pair_byte, 8))
 
@@ -327,7 +389,7 @@ class _Engine:
                 m.d.sync += [self.word_byte.eq(0), self.words.eq(self.words + 1)]
             with m.Else():
                 m.d.sync += self.word_byte.eq(self.word_byte + 1)
-            with m.If(self.count == self.length - 1):
+            with m.If(self.count == self.last_received):
                 m.next = "R_CRC0"
 
         def crc_low(byte):
@@ -387,7 +449,7 @@ class _Engine:
                 with m.Case(Command.STREAM):
                     with m.If(~whole):
                         self.fail(Error.SIZE, "REPORT")
-                    with m.Elif(self.words > self.x_room):
+                    with m.Elif(self.overflow):
                         self.fail(Error.OVERFLOW, "REPORT")
                     with m.Else():
                         m.next = "LOAD"
@@ -398,7 +460,7 @@ class _Engine:
         core = self.core
         values = {"busy": core.busy, "errors": self.errors, "cycles": core.cycles,
                   "saturations": core.saturations, "x_level": self.x_fifo.level,
-                  "h_level": self.h_fifo.level,
+                  "h_level": self.h_level,
                   **{name: core.activity[name] for name in ACTIVITY_COUNTERS}}
         self.m.d.sync += self.status.eq(Cat(*(_field(values[name], 8 * n)
                                               for name, n in protocol.STATUS_FIELDS)))
@@ -413,14 +475,13 @@ class _Engine:
         with m.State("LOAD"):
             with m.If(self.done == self.words):
                 with m.If(self.command == Command.STREAM):
-                    pairs = Signal(range(self.max_pairs + 1))
-                    m.d.comb += pairs.eq(self.h_fifo.level)
-                    with m.If(self.h_fifo.level > self.max_pairs):
-                        m.d.comb += pairs.eq(self.max_pairs)
-                    m.d.sync += [self.pair_byte.eq(0), self.room.eq(self.x_room)]
+                    # The pairs ready now; their bytes are added to the response's
+                    # length while its SYNC byte goes out (see transmit).
+                    m.d.sync += [self.pairs.eq(Mux(self.h_level > self.max_pairs,
+                                                   self.max_pairs, self.h_level)),
+                                 self.pair_byte.eq(0), self.room.eq(self.x_room)]
                     self.respond(protocol.response_of(Command.STREAM),
-                                 protocol.STREAM_ROOM_BYTES
-                                 + _times(pairs, self.sizes["h"]), _Kind.PAIRS)
+                                 protocol.STREAM_ROOM_BYTES, _Kind.PAIRS)
                 with m.Else():
                     self.respond(protocol.response_of(self.command), 0, _Kind.NONE)
             with m.Else():
@@ -434,6 +495,8 @@ class _Engine:
                          self.pointer.eq(self.pointer + 1),
                          self.word_byte.eq(self.word_byte + 1)]
             with m.If(self.word_byte == self.size - 1):
+                m.d.sync += [offered.eq(self.command == cmd)
+                             for cmd, (offered, _) in self.targets.items()]
                 m.next = "PUSH"
             with m.Else():
                 m.next = "FETCH"
@@ -448,18 +511,12 @@ class _Engine:
             m.next = "LOAD"
 
         with m.Switch(self.command):
-            for cmd, target in ((Command.PROGRAM, core.program),
-                                (Command.WEIGHTS, core.weights), (Command.STATE, core.state)):
+            for cmd, (offered, ready) in self.targets.items():
                 with m.Case(cmd):
-                    m.d.comb += [target.valid.eq(1), target.payload.eq(
-                        self.top_bytes(self.sizes[protocol.STREAM_OF[cmd]]))]
-                    with m.If(target.ready):
+                    # offered is 1 throughout PUSH (see _targets).
+                    with m.If(ready):
+                        m.d.sync += offered.eq(0)
                         pushed()
-            with m.Case(Command.STREAM):
-                m.d.comb += [self.x_fifo.w_en.eq(1),
-                             self.x_fifo.w_data.eq(self.top_bytes(self.sizes["x"]))]
-                with m.If(self.x_fifo.w_rdy):
-                    pushed()
             with m.Case(Command.START):
                 arguments = self.top_bytes(self.start_bytes)
                 steps, keep_state = arguments[:16], arguments[16]
@@ -492,6 +549,9 @@ class _Engine:
 
         def after_sync():
             m.d.sync += crc.eq(CRC_INIT)
+            with m.If(self.kind == _Kind.PAIRS):
+                m.d.sync += self.response_length.eq(protocol.STREAM_ROOM_BYTES
+                                                    + _times(self.pairs, self.sizes["h"]))
             m.next = "T_COMMAND"
 
         def after_length():
@@ -504,12 +564,12 @@ class _Engine:
             m.d.sync += count.eq(count + 1)
             with m.If((self.kind == _Kind.PAIRS) & (count >= protocol.STREAM_ROOM_BYTES)):
                 with m.If(self.pair_byte == 0):
-                    m.d.sync += self.pair.eq(self.h_fifo.r_data)
+                    m.d.sync += self.pair.eq(self.head)
                     m.d.comb += self.h_fifo.r_en.eq(1)
                 m.d.sync += self.pair_byte.eq(self.pair_byte + 1)
                 with m.If(self.pair_byte == self.sizes["h"] - 1):
                     m.d.sync += self.pair_byte.eq(0)
-            with m.If(count == self.response_length - 1):
+            with m.If(count == self.last_sent):
                 m.next = "T_CRC0"
 
         def finish():

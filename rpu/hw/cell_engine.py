@@ -184,9 +184,17 @@ class CellEngine(wiring.Component):
         # ctx_cycle == ctx_cycles - 1, registered one cycle ahead (from the next ctx_cycle
         # and context), so that the comparison is not in series with the updates it enables.
         ctx_last = Signal()
-        # op == EMIT, registered with the context: emit decides the RPU's global run enable,
-        # which must not wait for a decoder.
-        emit_op = Signal()
+        # op == EMIT, LOAD, ... one flag per op, registered with the context: emit decides
+        # the RPU's global run enable, and the others, and'ed with the run enable, are the
+        # clock enables of the buffers, which must not wait for a decoder behind the run
+        # enable's fan-out (S's post-route critical path on the ULX3S, 73.6 MHz: the run
+        # enable through three LUTs of op decoding to the pre-activation buffer's enables).
+        is_op = {o: Signal(name=f"{o.name.lower()}_op")
+                 for o in (Op.LOAD, Op.GATES, Op.CELL, Op.TANH_C, Op.HIDDEN, Op.EMIT)}
+        emit_op = is_op[Op.EMIT]
+
+        def set_ops(new_op):
+            return [flag.eq(new_op == o) for o, flag in is_op.items()]
 
         layer = Signal.like(self.layer)
         group = Signal.like(self.group)
@@ -202,9 +210,10 @@ class CellEngine(wiring.Component):
                     m.d.sync += [ctx_cycle.eq(0), ctx_index.eq(next_index),
                                  context_bits.eq(next_context.as_value()),
                                  ctx_last.eq(next_context.cycles == 1),
-                                 emit_op.eq(next_context.op == Op.EMIT)]
+                                 *set_ops(next_context.op)]
                     with m.If(ctx_index == self.n_contexts - 1):
-                        m.d.sync += [self.busy.eq(0), context_bits.eq(0), emit_op.eq(0)]
+                        m.d.sync += [self.busy.eq(0), context_bits.eq(0),
+                                     *set_ops(Op.NOP)]
                         m.d.comb += self.done.eq(1)
                 with m.Else():
                     m.d.sync += [ctx_cycle.eq(ctx_cycle + 1),
@@ -215,7 +224,7 @@ class CellEngine(wiring.Component):
                     self.busy.eq(1), ctx_index.eq(0), ctx_cycle.eq(0),
                     context_bits.eq(first_context.as_value()),
                     ctx_last.eq(first_context.cycles == 1),
-                    emit_op.eq(first_context.op == Op.EMIT),
+                    *set_ops(first_context.op),
                     layer.eq(self.layer), group.eq(self.group), bank.eq(self.bank),
                     zero_state.eq(self.zero_state), hidden_size.eq(self.hidden_size),
                     output.eq(self.output),
@@ -245,12 +254,14 @@ class CellEngine(wiring.Component):
         # The activation route is issued with the op; the element-wise CELL route one cycle
         # later, when the cell memory's read data arrives. Tags follow the units' pipelines
         # to select where results go.
-        act_route = Mux((op == Op.GATES) | (op == Op.TANH_C), op, Op.NOP)
+        act_route = Mux(is_op[Op.GATES] | is_op[Op.TANH_C], op, Op.NOP)
         cell_operands = Signal()
         with m.If(self.en):
-            m.d.sync += cell_operands.eq(op == Op.CELL)
-        ew_route = Mux(cell_operands, Op.CELL, Mux(op == Op.HIDDEN, Op.HIDDEN, Op.NOP))
-        m.d.comb += [unit.cell.eq(ew_route == Op.CELL) for unit in ews]
+            m.d.sync += cell_operands.eq(is_op[Op.CELL])
+        ew_route = Mux(cell_operands, Op.CELL, Mux(is_op[Op.HIDDEN], Op.HIDDEN, Op.NOP))
+        # The element-wise routes as flags: ew_route == CELL, ew_route == HIDDEN.
+        ew_cell, ew_hidden = cell_operands, ~cell_operands & is_op[Op.HIDDEN]
+        m.d.comb += [unit.cell.eq(ew_cell) for unit in ews]
         act_tags = [Signal(OP_BITS) for _ in range(ActivationUnit.LATENCY)]
         ew_tags = [Signal(OP_BITS) for _ in range(ElementwiseUnit.LATENCY)]
         with m.If(self.en):
@@ -272,15 +283,15 @@ class CellEngine(wiring.Component):
 
         running = self.en
         # LOAD, then GATES: the pre-activation buffer feeds the activation units.
-        with m.If(running & (op == Op.LOAD)):
+        with m.If(running & is_op[Op.LOAD]):
             for index in range(4 * units):
                 m.d.sync += [
                     pre_buf[index].eq(self.pre[index]),
                     # Rows of gate g (lanes 2U .. 3U-1) take tanh, the others sigmoid.
                     pre_func[index].eq(TANH if index // units == 2 else SIGMOID),
                 ]
-        _shift_out(m, pre_buf, n_act, running & (op == Op.GATES))
-        _shift_out(m, pre_func, n_act, running & (op == Op.GATES))
+        _shift_out(m, pre_buf, n_act, running & is_op[Op.GATES])
+        _shift_out(m, pre_func, n_act, running & is_op[Op.GATES])
         m.d.comb += [ic.pre[i].eq(pre_buf[i]) for i in range(n_act)]
         m.d.comb += ic.pre_func.eq(Cat(*pre_func[:n_act]))
         act_results = [unit.y for unit in acts]
@@ -295,9 +306,9 @@ class CellEngine(wiring.Component):
         cell_rd_addr = Signal(range(config.cell_memory_depth + 1))
         cell_wr_addr = Signal(range(config.cell_memory_depth + 1))
         m.d.comb += [cell_memory.rd_addr.eq(cell_rd_addr), cell_memory.rd_en.eq(running)]
-        with m.If(running & (op == Op.LOAD)):
+        with m.If(running & is_op[Op.LOAD]):
             m.d.sync += [cell_rd_addr.eq(cell_base), cell_wr_addr.eq(cell_base)]
-        with m.If(running & (op == Op.CELL)):
+        with m.If(running & is_op[Op.CELL]):
             m.d.sync += cell_rd_addr.eq(cell_rd_addr + 1)
         for index in range(n_ew):
             previous = cell_memory.rd_data[index * width:(index + 1) * width].as_signed()
@@ -310,7 +321,7 @@ class CellEngine(wiring.Component):
                 ic.tanh_c[index].eq(tanh_buf[index]),
             ]
         for segment in (gate_i, gate_f, gate_g):
-            _shift_out(m, segment, n_ew, running & (ew_route == Op.CELL))
+            _shift_out(m, segment, n_ew, running & ew_cell)
         ew_results = [unit.y for unit in ews]
         with m.If(self.busy):
             m.d.comb += [
@@ -331,12 +342,12 @@ class CellEngine(wiring.Component):
         # TANH_C: the cell buffer turns once through the activation units, so that it is
         # whole again for EMIT.
         m.d.comb += [ic.cell_head[i].eq(cell_buf[i]) for i in range(n_act)]
-        _shift_out(m, cell_buf, n_act, running & (op == Op.TANH_C), rotate=True)
+        _shift_out(m, cell_buf, n_act, running & is_op[Op.TANH_C], rotate=True)
         _shift_in(m, tanh_buf, act_results, running & ic.push_tanh_c)
 
         # HIDDEN: gate o and tanh(c) feed the element-wise units.
-        _shift_out(m, gate_o, n_ew, running & (ew_route == Op.HIDDEN))
-        _shift_out(m, tanh_buf, n_ew, running & (ew_route == Op.HIDDEN))
+        _shift_out(m, gate_o, n_ew, running & ew_hidden)
+        _shift_out(m, tanh_buf, n_ew, running & ew_hidden)
         _shift_in(m, hidden_buf, ew_results, running & ic.push_hidden)
 
         # EMIT: one (h, c) per cycle, in the order of k.
@@ -347,7 +358,7 @@ class CellEngine(wiring.Component):
         # value: emit decides the RPU's global run enable, which must not wait for a
         # comparison.
         emit_real = Signal()
-        with m.If(running & (op == Op.LOAD)):
+        with m.If(running & is_op[Op.LOAD]):
             m.d.sync += [emit_unit.eq(unit_base), emit_real.eq(unit_base < hidden_size)]
         emitting = emit_op
         with m.If(running & emitting):
@@ -364,17 +375,17 @@ class CellEngine(wiring.Component):
             self.h_wr_data.eq(hidden_buf[0]),
             self.h_wr_en.eq(running & self.emit),
             *([self.h_wr_unit.eq(emit_unit)] if config.delta else []),
-            self.loading.eq(running & (op == Op.LOAD)),
+            self.loading.eq(running & is_op[Op.LOAD]),
             self.activity.activations.eq(running & (act_route != Op.NOP)),
             self.activity.elementwise.eq(running & (ew_route != Op.NOP)),
-            self.activity.cell_read.eq(running & (op == Op.CELL)),
+            self.activity.cell_read.eq(running & is_op[Op.CELL]),
             self.activity.cell_write.eq(running & ic.push_cell),
         ]
 
         # Saturations of real units (k < H) only: padding units compute on zeros.
         cell_unit = Signal(range(config.padded_hidden + 1))
         hidden_unit = Signal(range(config.padded_hidden + 1))
-        with m.If(running & (op == Op.LOAD)):
+        with m.If(running & is_op[Op.LOAD]):
             m.d.sync += [cell_unit.eq(unit_base), hidden_unit.eq(unit_base)]
         with m.If(running & ic.push_cell):
             m.d.sync += cell_unit.eq(cell_unit + n_ew)

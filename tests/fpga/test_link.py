@@ -119,6 +119,27 @@ def test_broken_frames_are_answered_with_errors_and_counted():
     ]
 
 
+def test_stream_room_counts_every_push():
+    """The room a STREAM answer reports (a counter kept beside the x FIFO) is the FIFO's depth
+    (16) less the words in it, its own frame's included, down to exactly 0; one word more
+    than the room overflows; RESET empties the FIFO. The RPU does not run, but it takes the
+    first two words of a stream into its two-word x buffer (rpu.hw.stream_buffer), so the
+    room is 16 - pushed + 2 until then."""
+    def stream(words):
+        return encode_frame(Command.STREAM, bytes(range(2 * words)))
+
+    def answer(room):
+        return (protocol.response_of(Command.STREAM), room.to_bytes(2, "little"))
+
+    frames = exchange([stream(5), stream(11), stream(2), stream(1),
+                       encode_frame(Command.RESET), stream(16), stream(3), stream(2)])
+    assert frames == [
+        answer(13), answer(2), answer(0), error(Error.OVERFLOW, Command.STREAM, 1),
+        (protocol.response_of(Command.RESET), b""),
+        answer(2), error(Error.OVERFLOW, Command.STREAM, 2), answer(0),
+    ]
+
+
 def test_link_parameters_are_checked():
     with pytest.raises(ValueError, match="divisor must be from 4"):
         HostLink(config=CONFIG, divisor=2)
