@@ -364,5 +364,6 @@ def _report(model, config, program, sequences, measured, calibration, simulator,
                       clock_mhz == DEFAULT_CLOCK_MHZ else "given clock",
         "gops": ops / seconds / 1e9,
         "energy": energy.to_dict(),
+        "activity": measured["activity"],
         "h": np.array(measured["outputs"]),
     }

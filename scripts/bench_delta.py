@@ -9,12 +9,13 @@ the example does), simulated cycle by cycle over the 571 test weeks as one seque
 * **delta**: the delta-trained network at the thresholds the example chooses on the training
   weeks (the fewest columns within its accuracy budget, 10 % of the reference's RMSE).
 
-Both are checked bit for bit against the fixed-point models and cycle for cycle against the
+Both run through :func:`rpu.flow.run_model` (as ``rpu run`` does, formats given), which
+checks them bit for bit against the fixed-point models and cycle for cycle against the
 expansion model (``delta_timing`` for the delta run). Reported: the forecast RMSE from the
 RTL's h, the columns issued (each one weight read and one MAC in every lane: the MAC-lane
 cycles), the sparsity of x and h, the cycles, the effective GOPS (dense operations per
-second of wall time) at an assumed clock, and the modelled energy (the dense run priced on
-the same RPU without the delta datapath).
+second of wall time) at an assumed clock, and the modelled energy (the dense run on the RPU
+without the delta datapath).
 """
 
 import sys
@@ -26,11 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rpu.compiler import compile_lstm, with_delta                       # noqa: E402
-from rpu.compiler.delta_schedule import column_counts, delta_timing    # noqa: E402
-from rpu.energy.activity import energy_from_activity                    # noqa: E402
-from rpu.flow import DEFAULT_CLOCK_MHZ                                  # noqa: E402
-from rpu.sim import Load, Run, simulate_session                         # noqa: E402
+from rpu.flow import DEFAULT_CLOCK_MHZ, run_model                       # noqa: E402
+from rpu.frontend import load_model                                     # noqa: E402
 
 
 __all__ = ["delta_example", "markdown_section"]
@@ -42,9 +40,9 @@ def _example():
     return delta_example
 
 
-def _forecast_rmse(forecaster, h_codes, weeks):
-    """The forecast RMSE (ppm) of the RTL's h over ``weeks``, as the example scores it."""
-    h = forecaster.fmt.to_float(h_codes)
+def _forecast_rmse(forecaster, h, weeks):
+    """The forecast RMSE (ppm) of the RTL's h (floats) over ``weeks``, as the example scores
+    it."""
     forecast = h @ forecaster.weight.T + forecaster.bias
     y = forecaster.series["y"][weeks]
     valid = ~np.isnan(y)
@@ -52,42 +50,26 @@ def _forecast_rmse(forecaster, h_codes, weeks):
     return float(np.sqrt(np.mean((forecast[valid, 0] - y[valid]) ** 2)))
 
 
-def _run(forecaster, thresholds, x_codes, simulator, clock_mhz):
-    """Simulate one network on the test weeks; its figures."""
-    config = replace(forecaster.config, delta=True)
-    params = forecaster.params
-    program = compile_lstm(config, params["weight_ih"], params["weight_hh"],
-                           params["bias_ih"], params["bias_hh"])
-    if thresholds is not None:
-        program = with_delta(program, theta_x=thresholds[0], theta_h=thresholds[1])
-    [result] = simulate_session(config, [Load(program), Run(x_codes)], simulator=simulator)
-    [expected] = program.reference(x_codes)
-    steps = len(x_codes)
-    schedule = program.schedule
-    if thresholds is None:
-        predicted, sparsity = schedule.total_cycles(steps), (0.0, 0.0)
-        priced = replace(config, delta=False)
-    else:
-        nx, nh = column_counts(expected.x_mask, expected.h_mask)
-        predicted = delta_timing(schedule, nx, nh).total_cycles
-        layer = schedule.layers[0]
-        sparsity = (1 - nx[1:].sum() / ((steps - 1) * layer.input_size),
-                    1 - nh[1:].sum() / ((steps - 1) * layer.hidden_size))
-        priced = config
-    seconds = result.cycles / (clock_mhz * 1e6)
-    energy = energy_from_activity(priced, result.activity, steps, schedule.ops_per_step(),
-                                  seconds_per_step=seconds / steps)
+def _run(example, name, forecaster, thresholds, weeks, simulator, clock_mhz):
+    """One network on the test weeks through :func:`rpu.flow.run_model` (dense, or delta at
+    ``thresholds``); its figures."""
+    model = load_model(ROOT / "examples" / "delta" / example.MODELS[name][0])
+    config = replace(forecaster.config, delta=thresholds is not None)
+    report = run_model(model, forecaster.series["x"][weeks][:, None], config=config,
+                       calibrate_formats=False, simulator=simulator, clock_mhz=clock_mhz,
+                       thresholds=thresholds)
+    delta = report.get("delta", {"x_sparsity": 0.0, "h_sparsity": 0.0})
+    energy = report["energy"]
     return {
         "thresholds_lsb": None if thresholds is None else list(thresholds),
-        "bit_exact": bool(np.array_equal(result.h, expected.h)
-                          and np.array_equal(result.c, expected.c)),
-        "cycles": result.cycles, "predicted_cycles": predicted,
-        "columns": result.activity["columns"],
-        "x_sparsity": float(sparsity[0]), "h_sparsity": float(sparsity[1]),
-        "effective_gops": schedule.ops_per_step() * steps / seconds / 1e9,
-        "gops_per_w_modelled": energy.to_dict()["gops_per_watt_modelled"],
-        "energy_per_step_pj_modelled": energy.to_dict()["per_step_pj_modelled"],
-        "h": result.h,
+        "bit_exact": report["bit_exact_with_fixed_point_model"],
+        "cycles": report["cycles"], "predicted_cycles": report["predicted_cycles"],
+        "columns": report["activity"]["columns"],
+        "x_sparsity": delta["x_sparsity"], "h_sparsity": delta["h_sparsity"],
+        "effective_gops": report["gops"],
+        "gops_per_w_modelled": energy["gops_per_watt_modelled"],
+        "energy_per_step_pj_modelled": energy["per_step_pj_modelled"],
+        "rmse_ppm": _forecast_rmse(forecaster, report["h"][0], weeks),
     }
 
 
@@ -96,18 +78,12 @@ def delta_example(*, simulator="verilator", clock_mhz=DEFAULT_CLOCK_MHZ):
     example = _example()
     dense_net = example.forecaster(example.REFERENCE)
     delta_net = example.forecaster("delta-trained")
-    for net, name in ((dense_net, example.REFERENCE), (delta_net, "delta-trained")):
-        net.params = example.load(name)[0]
     train, test = example.weeks(dense_net.series)
     reference_train = dense_net.run(train)["rmse_ppm"]
     thresholds = example.choose_thresholds(delta_net, train, example.DEFAULT_BUDGET,
                                            reference_train)
-    runs = {}
-    for key, net, chosen in (("dense", dense_net, None), ("delta", delta_net, thresholds)):
-        x_codes = net.fmt.quantize(net.series["x"][test][:, None])
-        runs[key] = _run(net, chosen, x_codes, simulator, clock_mhz)
-        runs[key]["rmse_ppm"] = _forecast_rmse(net, runs[key].pop("h"), test)
-    dense, delta = runs["dense"], runs["delta"]
+    dense = _run(example, example.REFERENCE, dense_net, None, test, simulator, clock_mhz)
+    delta = _run(example, "delta-trained", delta_net, thresholds, test, simulator, clock_mhz)
     return {
         "simulator": simulator, "clock_mhz_assumed": clock_mhz,
         "test_weeks": int(len(dense_net.series["x"][test])),
@@ -145,7 +121,7 @@ def markdown_section(entry):
         f"{entry['budget'] * 100:.0f} % of the reference's RMSE). Both bit exact with the "
         f"fixed-point models and in the predicted cycles. GOPS are effective (dense "
         f"operations per second of wall time) at an assumed {entry['clock_mhz_assumed']:g} "
-        f"MHz; energy is modelled (45 nm; the dense run priced on the RPU without the delta "
+        f"MHz; energy is modelled (45 nm; the dense run on the RPU without the delta "
         f"datapath).",
         "",
         "| | dense | delta |",

@@ -16,6 +16,7 @@ from rpu.cli.simulate import SIMULATORS
 from rpu.cli.options import (InputError, add_config_options, config_from,
                              check_output_file, check_clock_mhz, option_name)
 from rpu.files import write_npz_atomically
+from rpu.hw.delta import max_threshold
 from rpu.flow import DEFAULT_CLOCK_MHZ, run_model, check_sequences
 from rpu.frontend.arrays import load_inputs_array
 
@@ -94,7 +95,7 @@ def _delta_options(args, config):
                              f"{args.delta_budget}")
     if args.theta_x is None:
         return None
-    limit = (1 << config.data_width) - 1
+    limit = max_threshold(config.data_width)
     for name in ("theta_x", "theta_h"):
         if not 0 <= getattr(args, name) <= limit:
             raise InputError(f"{option_name(name)} must be from 0 to {limit} (codes of the "

@@ -12,6 +12,7 @@ from lstm_ref.delta_lstm import FixedDeltaLSTM
 from lstm_ref.fixed_lstm import quantize_lstm, choose_row_shifts, check_row_shifts
 from lstm_ref.float_lstm import check_lstm_params
 from rpu.config import RPUConfig
+from rpu.hw.delta import max_threshold
 from rpu.hw.program import Reg
 from rpu.compiler.schedule import Schedule, plan_schedule
 from rpu.compiler.encoding import program_registers, weight_image
@@ -306,7 +307,7 @@ def with_delta(program, *, theta_x, theta_h):
         raise ValueError("a delta program needs an RPU with delta (--delta 1)")
     if program.num_layers != 1:
         raise ValueError(f"a delta program runs one layer, not {program.num_layers}")
-    limit = (1 << config.data_width) - 1
+    limit = max_threshold(config.data_width)
     for name, value in (("theta_x", theta_x), ("theta_h", theta_h)):
         check_integer(name, value, 0, limit, numpy_ok=True)
     registers = tuple((a, d) for a, d in program.registers if a != Reg.DELTA)

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from lstm_ref.delta_lstm import FixedDeltaLSTM
+from rpu.hw.delta import max_threshold
 
 
 __all__ = ["DeltaCalibration", "DeltaCounts", "calibrate_thresholds", "delta_report",
@@ -195,7 +196,7 @@ def _check_budget(budget, default):
 
 
 def _check_candidates(candidates, data_width):
-    limit = (1 << data_width) - 1
+    limit = max_threshold(data_width)
     if candidates is None:
         return threshold_grid(data_width)
     try:

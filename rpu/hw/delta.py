@@ -23,7 +23,13 @@ from amaranth.lib.wiring import In, Out
 from pim import SRAM
 
 
-__all__ = ["DeltaUnit", "entry_layout"]
+__all__ = ["DeltaUnit", "entry_layout", "max_threshold"]
+
+
+def max_threshold(data_width):
+    """The largest threshold a delta unit takes: its ``threshold`` port is an unsigned
+    ``data_width``-bit code."""
+    return (1 << data_width) - 1
 
 
 def entry_layout(config):
