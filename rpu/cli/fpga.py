@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from lstm_ref.checks import check_integer
-from rpu.cli.options import add_config_options, config_from
+from rpu.cli.options import add_config_options, config_from, check_clock_mhz
 from rpu.config import ConfigError
 from rpu.files import check_out_dir
 
@@ -35,6 +35,10 @@ def add_parser(commands):
     add_config_options(parser, sizes_required=True)
     parser.add_argument("--baud-rate", type=int, default=DEFAULT_BAUD_RATE,
                         help=f"UART rate (default {DEFAULT_BAUD_RATE})")
+    parser.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
+                        help="the RPU's clock, synthesized by the ECP5's PLL from the board's "
+                             "oscillator (nextpnr places and routes for it; default: the "
+                             "board's oscillator itself, without a PLL)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed "
                                                             "(default 1)")
     parser.add_argument("--check-only", action="store_true",
@@ -48,10 +52,10 @@ def run(args):
     """Run ``python -m rpu fpga``; returns the exit code (0, 1 when a tool fails).
 
     Raises ConfigError (a configuration that does not fit: :class:`rpu.fpga.fit.FitError`)
-    or ValueError (``--baud-rate``, ``--seed``, ``-o``) on bad input: exit 2.
+    or ValueError (``--baud-rate``, ``--clock-mhz``, ``--seed``, ``-o``) on bad input: exit 2.
     """
     from rpu.fpga.boards import board
-    from rpu.fpga.build import build_bitstream, BuildFailed
+    from rpu.fpga.build import build_bitstream, BuildFailed, clock_plan
     from rpu.fpga.fit import check_fit
     from rpu.fpga.uart import divisor_for
 
@@ -61,8 +65,15 @@ def run(args):
         raise ConfigError("--delta: the delta datapath is not supported on a board yet (the "
                           "fit check does not predict its memories); build without it")
     target = board(args.board)
+    clock_hz = None
+    if args.clock_mhz is not None:
+        clock_hz = check_clock_mhz(args.clock_mhz, "--clock-mhz") * 1e6
+        try:
+            clock_hz, _ = clock_plan(target.name, clock_hz)
+        except ValueError as error:
+            raise ValueError(f"--clock-mhz: {error}") from None
     try:
-        divisor_for(target.clock_hz, args.baud_rate)
+        divisor_for(clock_hz or target.clock_hz, args.baud_rate)
     except ValueError as error:
         raise ValueError(f"--{error}".replace("--baud_rate", "--baud-rate", 1)) from None
     check_integer("--seed", args.seed, 0, (1 << 31) - 1)
@@ -79,7 +90,7 @@ def run(args):
         return 0
     try:
         result = build_bitstream(config, target.name, args.output, baud_rate=args.baud_rate,
-                                 seed=args.seed,
+                                 seed=args.seed, clock_hz=clock_hz,
                                  log=lambda m: print(m, file=sys.stderr, flush=True))
     except BuildFailed as error:
         print(f"error: {error}", file=sys.stderr)

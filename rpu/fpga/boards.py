@@ -25,7 +25,7 @@ suffix, which ``python -m rpu fpga`` does not do (program the ``.bit`` with
 from dataclasses import dataclass
 
 from amaranth.build import Attrs, ResourceError
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module
 from amaranth.lib import io
 from amaranth_boards.resources import UARTResource
 from amaranth_boards.ulx3s import (ULX3S_12F_Platform, ULX3S_25F_Platform, ULX3S_45F_Platform,
@@ -36,6 +36,7 @@ from amaranth.vendor import LatticeECP5Platform
 
 from rpu.config import RPUConfig
 from rpu.fpga import protocol
+from rpu.fpga.clock import PLLClock
 from rpu.fpga.link import HostLink
 from rpu.fpga.uart import divisor_for
 
@@ -118,15 +119,22 @@ class BoardTop(Elaboratable):
     baud_rate : int
         The UART's rate (default :data:`rpu.fpga.protocol.DEFAULT_BAUD_RATE`).
     clock_hz : float
-        The board clock's frequency (the sync domain runs on it).
+        The frequency of the sync domain the link and the RPU run on: the board clock's,
+        or with ``pll`` the PLL's output.
+    pll : rpu.fpga.clock.PLLParameters or None
+        Run on a PLL's output (:class:`rpu.fpga.clock.PLLClock`) instead of the board clock.
     """
 
     def __init__(self, *, config, clock_hz, baud_rate=protocol.DEFAULT_BAUD_RATE,
                  max_payload=protocol.DEFAULT_MAX_PAYLOAD,
-                 fifo_depth=protocol.DEFAULT_FIFO_DEPTH):
+                 fifo_depth=protocol.DEFAULT_FIFO_DEPTH, pll=None):
         if not isinstance(config, RPUConfig):
             raise TypeError(f"config must be an RPUConfig, not {config!r}")
+        if pll is not None and pll.output_hz != clock_hz:
+            self._MustUse__silence = True
+            raise ValueError(f"clock_hz {clock_hz} is not the PLL's output {pll.output_hz}")
         self.config = config
+        self.pll = pll
         self.divisor = divisor_for(clock_hz, baud_rate)
         self.link = HostLink(config=config, divisor=self.divisor, max_payload=max_payload,
                              fifo_depth=fifo_depth,
@@ -135,6 +143,10 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
+        if self.pll is not None:
+            m.submodules.clock = clock = PLLClock(self.pll)
+            m.domains.sync = ClockDomain("sync", reset_less=True)
+            m.d.comb += ClockSignal("sync").eq(clock.clk)
         m.submodules.link = link = self.link
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx = rx = io.Buffer("i", uart.rx)

@@ -12,7 +12,10 @@ forced into block RAM (DP16KD), places and routes, packs the bitstream, and read
 * where each memory and multiplier of the design went (the cells of Yosys's netlist, grouped
   by the design's hierarchy);
 * throughput: time steps and operations per second of the configuration's capacity LSTM at the
-  board's clock and at f_max, and the steps per second the UART sustains.
+  clock and at f_max, and the steps per second the UART sustains.
+
+The RPU runs on the board's oscillator, or (``clock_hz``) on a clock an ECP5 PLL synthesizes
+from it (:mod:`rpu.fpga.clock`); nextpnr places and routes for that clock.
 """
 
 import json
@@ -28,12 +31,13 @@ from rpu.config import RPUConfig
 from rpu.compiler import plan_schedule
 from rpu.fpga import protocol
 from rpu.fpga.boards import BoardTop, board as find_board
+from rpu.fpga.clock import pll_parameters
 from rpu.fpga.fit import predict, check_fit
 from rpu.fpga.uart import divisor_for
 
 
 __all__ = ["build_bitstream", "summarize", "markdown", "tool_environment", "BuildFailed",
-           "REPORT_NAME", "read_placement"]
+           "clock_plan", "REPORT_NAME", "read_placement"]
 
 #: The report written beside the bitstream.
 REPORT_NAME = "fpga.json"
@@ -108,17 +112,32 @@ def _throughput(config, clock_hz, fmax_hz, baud_rate):
     return {
         "lstm": {"input_size": config.input_size, "hidden_size": config.hidden_size},
         "cycles_per_step": step, "ops_per_step": ops,
-        "at_board_clock": {"clock_mhz": clock_hz / 1e6, "steps_per_s": clock_hz / step,
-                           "gops": ops * clock_hz / step / 1e9},
+        "at_clock": {"clock_mhz": clock_hz / 1e6, "steps_per_s": clock_hz / step,
+                     "gops": ops * clock_hz / step / 1e9},
         "at_fmax": {"clock_mhz": fmax_hz / 1e6, "steps_per_s": fmax_hz / step,
                     "gops": ops * fmax_hz / step / 1e9},
         "uart_bound_steps_per_s": baud_rate / 10 / line_bytes,
     }
 
 
+def clock_plan(board_name, clock_hz=None):
+    """The RPU's clock on ``board_name``: ``(clock_hz, pll)``, the board clock and None when
+    ``clock_hz`` is None or the board clock's frequency, else the output of the PLL setting
+    nearest to ``clock_hz`` (:func:`rpu.fpga.clock.pll_parameters`; ValueError out of the
+    PLL's range) and that setting."""
+    board_hz = find_board(board_name).clock_hz
+    if clock_hz is None or clock_hz == board_hz:
+        return board_hz, None
+    pll = pll_parameters(board_hz, clock_hz)
+    return pll.output_hz, pll
+
+
 def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_BAUD_RATE,
-                    seed=1, log=None):
+                    seed=1, clock_hz=None, log=None):
     """Build the bitstream of ``config`` on ``board_name`` into ``out_dir``.
+
+    The RPU runs on the board clock, or with ``clock_hz`` on the output of an ECP5 PLL set
+    to the nearest frequency it reaches (:func:`clock_plan`).
 
     Writes ``out_dir/rpu_<board>.bit`` (and ``.svf``), the report ``fpga.json`` and
     ``fpga.md``, and keeps the tools' files in ``out_dir/build``.
@@ -145,8 +164,8 @@ def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_B
     out_dir.mkdir(parents=True, exist_ok=True)
     name = "rpu_" + target.name.replace("-", "_")
     platform = target.make_platform()
-    clock_hz = platform.default_clk_frequency
-    top = BoardTop(config=config, clock_hz=clock_hz, baud_rate=baud_rate)
+    clock_hz, pll = clock_plan(target.name, clock_hz)
+    top = BoardTop(config=config, clock_hz=clock_hz, baud_rate=baud_rate, pll=pll)
     started = time.monotonic()
     plan = platform.prepare(
         top, name=name, script_after_read=FORCE_BLOCK_RAM,
@@ -163,19 +182,19 @@ def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_B
     for suffix in (".bit", ".svf"):
         shutil.copyfile(build_dir / f"{name}{suffix}", out_dir / f"{name}{suffix}")
     result = summarize(config, target.name, build_dir, baud_rate=baud_rate,
-                       seconds=seconds)
+                       seconds=seconds, clock_hz=clock_hz)
     (out_dir / REPORT_NAME).write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / "fpga.md").write_text(markdown(result))
     return result
 
 
 def summarize(config, board_name, build_dir, *, baud_rate=protocol.DEFAULT_BAUD_RATE,
-                seconds=None):
+              seconds=None, clock_hz=None):
     """The report of a finished build in ``build_dir`` (see :func:`build_bitstream`)."""
     target = find_board(board_name)
     build_dir = Path(build_dir)
     name = "rpu_" + target.name.replace("-", "_")
-    clock_hz = target.clock_hz
+    clock_hz, pll = clock_plan(target.name, clock_hz)
     report = json.loads((build_dir / "report.json").read_text())
     fmax_mhz = min(value["achieved"] for value in report["fmax"].values())
     utilization = _utilization(report)
@@ -188,6 +207,8 @@ def summarize(config, board_name, build_dir, *, baud_rate=protocol.DEFAULT_BAUD_
                  "protocol_version": protocol.PROTOCOL_VERSION,
                  "config_id": protocol.config_id(config)},
         "clock_mhz": clock_hz / 1e6,
+        "board_clock_mhz": target.clock_hz / 1e6,
+        "pll": pll.to_dict() if pll is not None else None,
         "fmax_mhz": fmax_mhz,
         "timing_met": fmax_mhz * 1e6 >= clock_hz,
         "utilization": utilization,
@@ -211,7 +232,10 @@ def markdown(result):
         f"Bitstream `{result['bitstream']}`"
         + (f", built in {result['build_seconds']:.0f} s." if result["build_seconds"] else "."),
         "",
-        f"* Clock {result['clock_mhz']:g} MHz; post-route f_max {result['fmax_mhz']:.2f} MHz "
+        f"* Clock {result['clock_mhz']:g} MHz"
+        + (f" (the PLL, from the board's {result['board_clock_mhz']:g} MHz)"
+           if result["pll"] else " (the board's)")
+        + f"; post-route f_max {result['fmax_mhz']:.2f} MHz "
         f"({'met' if result['timing_met'] else 'NOT met'}).",
         f"* UART {result['link']['baud_rate']} baud 8N1 ({result['link']['divisor']} cycles "
         f"per bit), protocol version {result['link']['protocol_version']}, config_id "
@@ -233,8 +257,8 @@ def markdown(result):
     lines += ["", "## Throughput", "",
               f"LSTM I={t['lstm']['input_size']}, H={t['lstm']['hidden_size']}: "
               f"{t['cycles_per_step']} cycles and {t['ops_per_step']} operations per step.", "",
-              f"* at the board clock: {t['at_board_clock']['steps_per_s']:.0f} steps/s, "
-              f"{t['at_board_clock']['gops']:.3f} GOPS;",
+              f"* at the clock: {t['at_clock']['steps_per_s']:.0f} steps/s, "
+              f"{t['at_clock']['gops']:.3f} GOPS;",
               f"* at f_max: {t['at_fmax']['steps_per_s']:.0f} steps/s, "
               f"{t['at_fmax']['gops']:.3f} GOPS;",
               f"* through the UART: at most {t['uart_bound_steps_per_s']:.0f} steps/s.", ""]

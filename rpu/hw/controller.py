@@ -84,6 +84,9 @@ class Controller(wiring.Component):
         The column issued in this cycle takes its operand from the input stream. A register
         (set one cycle ahead, from the column about to be issued), since it decides the
         RPU's global run enable.
+    need_x_next : Out(1)
+        The value ``need_x`` takes in the next cycle (its register's input), from which the
+        RPU registers its run enable one cycle ahead.
     x_addr : Out(range(max_layer_input))
     h_addr : Out(range(2 * padded_hidden))
         Addresses in the x and hidden-state memories of this cycle's operand.
@@ -155,6 +158,7 @@ class Controller(wiring.Component):
             "last": Out(1),
             "source": Out(Source),
             "need_x": Out(1),
+            "need_x_next": Out(1),
             "x_addr": Out(range(config.max_layer_input)),
             "h_addr": Out(range(config.h_memory_depth)),
             "bank": Out(1),
@@ -252,6 +256,10 @@ class Controller(wiring.Component):
         # unless the period wraps (to column 0, the bias; busy falls only then).
         next_takes_x = ((layer == self.first_layer) & (group == 0)
                         & (column < current.input_size))
+        # need_x's register input is a port of its own (need_x_next), assigned below wherever
+        # need_x changes; by default need_x holds.
+        m.d.comb += self.need_x_next.eq(self.need_x)
+        m.d.sync += self.need_x.eq(self.need_x_next)
 
         with m.If(self.en):
             with m.If(self.busy):
@@ -260,9 +268,10 @@ class Controller(wiring.Component):
                     with m.If(self.valid & self.last):
                         m.d.sync += [self.post_layer.eq(layer), self.post_group.eq(group),
                                      self.post_bank.eq(bank), self.post_zero.eq(zero_state)]
-                    m.d.sync += self.need_x.eq(next_takes_x)
+                    m.d.comb += self.need_x_next.eq(next_takes_x)
                     with m.If(cycle == period - 1):
-                        m.d.sync += [cycle.eq(0), self.need_x.eq(0)]
+                        m.d.sync += cycle.eq(0)
+                        m.d.comb += self.need_x_next.eq(0)
                         with m.If(~last_group):
                             m.d.sync += [group.eq(group + 1),
                                          last_group.eq(group + 1 == current.groups - 1)]
@@ -280,11 +289,13 @@ class Controller(wiring.Component):
                                 m.d.sync += self.busy.eq(0)
                             if config.delta:
                                 with m.Elif(self.delta):
-                                    m.d.sync += [mode.eq(Mode.X_PHASE), self.need_x.eq(1)]
+                                    m.d.sync += mode.eq(Mode.X_PHASE)
+                                    m.d.comb += self.need_x_next.eq(1)
                     with m.Else():
                         m.d.sync += cycle.eq(cycle + 1)
             with m.Elif(self.start):
-                m.d.sync += [self.busy.eq(1), self.need_x.eq(0), step.eq(0), layer.eq(self.first_layer),
+                m.d.comb += self.need_x_next.eq(0)
+                m.d.sync += [self.busy.eq(1), step.eq(0), layer.eq(self.first_layer),
                              group.eq(0), last_group.eq(first.groups == 1),
                              last_step.eq(self.steps == 1),
                              cycle.eq(0), addr.eq(first.weight_base),
@@ -356,9 +367,8 @@ class Controller(wiring.Component):
         with m.If(self.en & self.busy):
             with m.Switch(mode):
                 with m.Case(Mode.X_PHASE):
-                    m.d.sync += [cycle.eq(cycle + 1),
-                                 self.need_x.eq(cycle + 1 < layer.input_size),
-                                 row_base.eq(layer.weight_base)]
+                    m.d.sync += [cycle.eq(cycle + 1), row_base.eq(layer.weight_base)]
+                    m.d.comb += self.need_x_next.eq(cycle + 1 < layer.input_size)
                     with m.If(cycle == layer.input_size + DeltaUnit.LATENCY - 2):
                         m.d.sync += [mode.eq(Mode.WAIT), cycle.eq(0)]
                 with m.Case(Mode.WAIT):
@@ -381,8 +391,8 @@ class Controller(wiring.Component):
                             with m.If(last_step):
                                 m.d.sync += [self.busy.eq(0), mode.eq(Mode.DENSE)]
                             with m.Else():
-                                m.d.sync += [mode.eq(Mode.X_PHASE), cycle.eq(0),
-                                             self.need_x.eq(1)]
+                                m.d.sync += [mode.eq(Mode.X_PHASE), cycle.eq(0)]
+                                m.d.comb += self.need_x_next.eq(1)
 
 
 def layer_registers(config):

@@ -35,6 +35,8 @@ class StreamBuffer(wiring.Component):
         Words out, oldest first; ``r.valid`` is ``level != 0``.
     level : Out(range(3))
         Words held.
+    level_next : Out(range(3))
+        Words held in the next cycle (the input of ``level``'s register).
     """
 
     def __init__(self, shape):
@@ -43,6 +45,7 @@ class StreamBuffer(wiring.Component):
             "w": In(stream.Signature(shape)),
             "r": Out(stream.Signature(shape)),
             "level": Out(range(3)),
+            "level_next": Out(range(3)),
         })
 
     def elaborate(self, platform):
@@ -62,5 +65,6 @@ class StreamBuffer(wiring.Component):
             m.d.sync += self.r.payload.eq(self.w.payload)
         with m.If(write & (self.level == 1) & ~read):
             m.d.sync += second.eq(self.w.payload)
-        m.d.sync += self.level.eq(self.level + write - read)
+        m.d.comb += self.level_next.eq(self.level + write - read)
+        m.d.sync += self.level.eq(self.level_next)
         return m

@@ -255,13 +255,18 @@ class RPU(wiring.Component):
         m.submodules.h_buffer = h_buffer = StreamBuffer(output_layout(config))
         wiring.connect(m, wiring.flipped(self.x), x_buffer.w)
         wiring.connect(m, h_buffer.r, wiring.flipped(self.h))
-        run = Signal()
+        # The run enable itself is a register: it is loaded with the next cycle's run,
+        # computed from the next values of those three registers (their inputs), so that its
+        # thousands of loads see a flip-flop's output and no logic. Out of reset nothing is
+        # needed and nothing is buffered: run is 1.
+        run = Signal(init=1)
         take_x = Signal()
         m.d.comb += [
-            run.eq(~(ctrl.need_x & ~x_buffer.r.valid) & h_buffer.w.ready),
             take_x.eq(run & ctrl.need_x),
             x_buffer.r.ready.eq(take_x),
         ]
+        m.d.sync += run.eq(~(ctrl.need_x_next & (x_buffer.level_next == 0))
+                           & (h_buffer.level_next != 2))
 
         # Run control and status ------------------------------------------------------------
         # Row groups whose last column was issued but whose cell update is not finished.
