@@ -122,20 +122,32 @@ class ActivationUnit(wiring.Component):
         rd = rom.read_port(domain="sync")
 
         # ---- Stage 1: magnitude, segment index, ROM read. ----
-        neg = self.x < 0
-        abs_x = Signal(unsigned(width))         # |x| needs W bits only for x = -2**(W-1)
-        m.d.comb += abs_x.eq(Mux(neg, -self.x, self.x))
-        mag = Signal(unsigned(width - 1))
-        # Clamp |min_code| = 2**(W-1) to the largest magnitude, as the model does; every
-        # other magnitude already fits in W-1 bits.
-        m.d.comb += mag.eq(Mux(abs_x[width - 1], fmt.max_code, abs_x[:width - 1]))
+        # The index idx = mag[shift:] of mag = min(|x|, max_code) is computed without the
+        # full-width negation -x, which put a W-bit carry chain and the clamp in front of the
+        # ROM address (the input arrives late, through the interconnect's routes). For a
+        # negative x, |x| = ~x + 1: its high bits are those of ~x plus the carry out of the
+        # low bits, 1 exactly when x's low `shift` bits are all zero. The one x whose |x| does
+        # not fit in W-1 bits, min_code = -2**(W-1) (~x's high bits all ones, carry 1), is
+        # clamped to max_code, whose high bits are all ones: ~x's without the carry. So the
+        # address needs an adder of the idx_bits index bits only, its carry a zero detect.
+        x_low, x_high, neg = self.x[:shift], self.x[shift:width - 1], self.x[width - 1]
+        low_zero = x_low == 0
+        high_zero = x_high == 0
+        idx = Signal(unsigned(idx_bits))
+        m.d.comb += idx.eq(Mux(neg, ~x_high, x_high) + (neg & low_zero & ~high_zero))
 
-        # Address {func, idx}: func is the MSB, idx the high bits of the magnitude (none
-        # when there is a single segment). The read port's enable is the unit's enable, so
-        # a stall holds the ROM output like every other pipeline register.
+        # The offset only goes to a register, so it may take the full negation: the low bits
+        # of |x|, or all ones for min_code (max_code's).
+        minimum = neg & low_zero & high_zero
+        frac = Signal(unsigned(shift))
+        m.d.comb += frac.eq(Mux(minimum, (1 << shift) - 1, Mux(neg, -x_low, x_low)))
+
+        # Address {func, idx}: func is the MSB (idx is empty when there is a single segment).
+        # The read port's enable is the unit's enable, so a stall holds the ROM output like
+        # every other pipeline register.
         m.d.comb += [
             rd.en.eq(self.en),
-            rd.addr.eq(Cat(mag[shift:], self.func)),
+            rd.addr.eq(Cat(idx, self.func)),
         ]
 
         frac_r = Signal(unsigned(shift))
@@ -143,7 +155,7 @@ class ActivationUnit(wiring.Component):
         func_r = Signal()
         with m.If(self.en):
             m.d.sync += [
-                frac_r.eq(mag[:shift]),
+                frac_r.eq(frac),
                 neg_r.eq(neg),
                 func_r.eq(self.func),
             ]

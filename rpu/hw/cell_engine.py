@@ -38,6 +38,13 @@ ENGINE_ACTIVITY = data.StructLayout({
     "activations": 1, "elementwise": 1, "cell_read": 1, "cell_write": 1})
 
 
+def _to_data_format(value, shift, fmt):
+    """A cell-format value in the data format: shifted left by ``shift``, saturated."""
+    wide = value << shift
+    return Mux(wide > fmt.max_code, fmt.max_code,
+               Mux(wide < fmt.min_code, fmt.min_code, wide[:fmt.width].as_signed()))
+
+
 def _shift_in(m, buffer, values, enable):
     """Shift ``buffer`` towards its head by ``len(values)`` and append ``values`` at the tail."""
     count = len(values)
@@ -253,8 +260,11 @@ class CellEngine(wiring.Component):
 
         # The activation route is issued with the op; the element-wise CELL route one cycle
         # later, when the cell memory's read data arrives. Tags follow the units' pipelines
-        # to select where results go.
-        act_route = Mux(is_op[Op.GATES] | is_op[Op.TANH_C], op, Op.NOP)
+        # to select where results go. The route is built from the op flags alone (the op
+        # when one of them is set), so that the interconnect's selection of each unit's
+        # input bit is one function of two flag registers and the two candidates: it is on
+        # the activation units' path into their ROM address.
+        act_route = Mux(is_op[Op.GATES], Op.GATES, Mux(is_op[Op.TANH_C], Op.TANH_C, Op.NOP))
         cell_operands = Signal()
         with m.If(self.en):
             m.d.sync += cell_operands.eq(is_op[Op.CELL])
@@ -337,12 +347,29 @@ class CellEngine(wiring.Component):
             ]
         with m.If(running & ic.push_cell):
             m.d.sync += cell_wr_addr.eq(cell_wr_addr + 1)
-        _shift_in(m, cell_buf, ew_results, running & ic.push_cell)
+        # TANH_C takes c in the data format (shifted left by s = data_frac_bits -
+        # cell_frac_bits, saturated). For s > 0 a copy of the cell buffer holds it: its
+        # words are converted as the element-wise results enter, and it moves with the cell
+        # buffer (every shift below is applied to both), so that each of its words is always
+        # the conversion of the cell buffer's. The activation route then takes registers,
+        # with no saturation in front of the activation units' ROM address.
+        shift = config.data_frac_bits - config.cell_frac_bits
+        if shift:
+            cell_data = [Signal(word, name=f"cell_data{i}") for i in range(units)]
+            cell_copies = [(cell_buf, ew_results),
+                           (cell_data, [_to_data_format(y, shift, config.data_format)
+                                        for y in ew_results])]
+        else:
+            cell_data = cell_buf
+            cell_copies = [(cell_buf, ew_results)]
+        for buffer, values in cell_copies:
+            _shift_in(m, buffer, values, running & ic.push_cell)
 
         # TANH_C: the cell buffer turns once through the activation units, so that it is
         # whole again for EMIT.
-        m.d.comb += [ic.cell_head[i].eq(cell_buf[i]) for i in range(n_act)]
-        _shift_out(m, cell_buf, n_act, running & is_op[Op.TANH_C], rotate=True)
+        m.d.comb += [ic.cell_head[i].eq(cell_data[i]) for i in range(n_act)]
+        for buffer, _ in cell_copies:
+            _shift_out(m, buffer, n_act, running & is_op[Op.TANH_C], rotate=True)
         _shift_in(m, tanh_buf, act_results, running & ic.push_tanh_c)
 
         # HIDDEN: gate o and tanh(c) feed the element-wise units.
@@ -365,7 +392,8 @@ class CellEngine(wiring.Component):
             m.d.sync += [emit_unit.eq(emit_unit + 1),
                          emit_real.eq(emit_unit + 1 < hidden_size)]
         _shift_out(m, hidden_buf, 1, running & emitting)
-        _shift_out(m, cell_buf, 1, running & emitting, rotate=True)
+        for buffer, _ in cell_copies:
+            _shift_out(m, buffer, 1, running & emitting, rotate=True)
         m.d.comb += [
             self.emit.eq(emitting & emit_real),
             self.emit_stream.eq(self.emit & output),

@@ -8,9 +8,9 @@ Routes of the activation units (``act_route``):
 
 * ``GATES``: unit *a* takes pre-activation buffer word *a* with its own function (sigmoid for
   i, f, o rows, tanh for g rows); results are pushed into the gate buffer.
-* ``TANH_C``: unit *a* takes cell-state buffer word *a*, brought from the cell format to the
-  data format (shifted left by ``data_frac_bits - cell_frac_bits`` and saturated), with tanh;
-  results are pushed into the tanh(c) buffer.
+* ``TANH_C``: unit *a* takes cell-state buffer word *a* in the data format (the cell engine
+  converts the cell state when it writes it, see :class:`rpu.hw.cell_engine.CellEngine`),
+  with tanh; results are pushed into the tanh(c) buffer.
 
 Routes of the element-wise units (``ew_route``), ``y = a*b + c*d``:
 
@@ -21,7 +21,7 @@ Routes of the element-wise units (``ew_route``), ``y = a*b + c*d``:
 Any other route leaves the units' inputs at zero and pushes nothing.
 """
 
-from amaranth.hdl import Module, Mux, signed
+from amaranth.hdl import Module, signed
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
@@ -30,15 +30,6 @@ from rpu.hw.program import Op, OP_BITS
 
 
 __all__ = ["Interconnect"]
-
-
-def _to_data_format(value, shift, fmt):
-    """A cell-format value in the data format: shifted left by ``shift``, saturated."""
-    if shift == 0:
-        return value
-    wide = value << shift
-    return Mux(wide > fmt.max_code, fmt.max_code,
-               Mux(wide < fmt.min_code, fmt.min_code, wide[:fmt.width].as_signed()))
 
 
 class Interconnect(wiring.Component):
@@ -59,7 +50,7 @@ class Interconnect(wiring.Component):
     pre, pre_func : In
         Heads of the pre-activation buffer (``activation_units`` words) and their functions.
     cell_head : In
-        Heads of the cell-state buffer (``activation_units`` words).
+        Heads of the cell-state buffer in the data format (``activation_units`` words).
     gate_i, gate_f, gate_g, gate_o : In
         Heads of the four gate segments (``elementwise_units`` words each).
     c_prev : In
@@ -111,12 +102,9 @@ class Interconnect(wiring.Component):
             with m.Case(Op.GATES):
                 m.d.comb += [self.act_x.eq(self.pre), self.act_func.eq(self.pre_func)]
             with m.Case(Op.TANH_C):
-                config = self._config
-                shift = config.data_frac_bits - config.cell_frac_bits
-                for index in range(config.activation_units):
-                    m.d.comb += self.act_x[index].eq(
-                        _to_data_format(self.cell_head[index], shift, config.data_format))
-                m.d.comb += self.act_func.eq(TANH * ((1 << config.activation_units) - 1))
+                units = self._config.activation_units
+                m.d.comb += [self.act_x.eq(self.cell_head),
+                             self.act_func.eq(TANH * ((1 << units) - 1))]
         with m.Switch(self.ew_route):
             with m.Case(Op.CELL):
                 m.d.comb += [self.ew_a.eq(self.gate_f), self.ew_b.eq(self.c_prev),
