@@ -8,8 +8,11 @@ from lstm_ref.checks import check_integer
 __all__ = ["narrow", "narrow_scaled", "sum_tree", "booth_digits", "booth_rows", "carry_save"]
 
 
-#: Terms :func:`sum_tree` adds in a plain chain; more are split into a balanced tree.
-SUM_CHAIN = 64
+#: Terms :func:`sum_tree` adds in a plain chain; more are split into a balanced tree. Two:
+#: every sum is a balanced tree, log2(n) adders deep (synthesis keeps the structure it is
+#: given, and a chain of n terms is n - 1 adders in series: the RPU's saturation count over
+#: 64 lanes was one such chain).
+SUM_CHAIN = 2
 
 
 def sum_tree(values):

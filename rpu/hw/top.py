@@ -500,17 +500,21 @@ class RPU(wiring.Component):
         pending = Signal(data.StructLayout({name: 1 for name in ACTIVITY_COUNTERS}))
         # Saturation flags of this cycle: of the lanes (taken when the engine loads their
         # results), of the element-wise units, and whether the cycle counts (a stalled cycle
-        # repeats the flags of the last one).
-        lane_flags = Signal(config.macs)
+        # repeats the flags of the last one). The lanes' flags are registered as one count
+        # per PIM array, so that the sum over all lanes (the arrays are spread over an FPGA)
+        # is not one adder tree of every flag in one cycle.
+        array_counts = [Signal(range(len(array.saturated) + 1), name=f"saturated{index}")
+                        for index, array in enumerate(arrays)]
         engine_flags = [Signal.like(unit.saturations, name=f"engine_flags{_suffix(b)}")
                         for b, unit in enumerate(engines)]
         counted = Signal()
         loaded = Signal()
-        lane_saturations = sum_tree(lane_flags[i] for i in range(config.macs))
+        lane_saturations = sum_tree(array_counts)
         pending_saturations = Signal(range(config.batch * (config.mac_lanes
                                                            + config.elementwise_units) + 1))
         m.d.sync += [
-            lane_flags.eq(Cat(*(array.saturated for array in arrays))),
+            *(count.eq(sum_tree(array.saturated[i] for i in range(len(array.saturated))))
+              for count, array in zip(array_counts, arrays)),
             *(flags.eq(unit.saturations) for flags, unit in zip(engine_flags, engines)),
             loaded.eq(engine.loading),
         ]
