@@ -5,7 +5,7 @@ from amaranth.hdl import Cat, Const, Mux, Value, signed
 from lstm_ref.checks import check_integer
 
 
-__all__ = ["narrow", "narrow_scaled", "sum_tree", "booth_digits", "booth_rows", "carry_save"]
+__all__ = ["narrow", "narrow_scaled", "rounding_bias", "sum_tree", "booth_digits", "booth_rows", "carry_save"]
 
 
 #: Terms :func:`sum_tree` adds in a plain chain; more are split into a balanced tree. Two:
@@ -32,7 +32,13 @@ def sum_tree(values):
     return sum_tree(values[:middle]) + sum_tree(values[middle:])
 
 
-def narrow(value, shift, width):
+def rounding_bias(shift):
+    """Half an LSB of a value narrowed by ``shift`` bits, ``2**(shift - 1)`` (0 for ``shift``
+    0): added before the arithmetic shift, it makes the shift round half up."""
+    return (1 << shift) >> 1
+
+
+def narrow(value, shift, width, *, biased=False):
     """Round ``value`` half up by ``shift`` bits, then saturate it into ``signed(width)``.
 
     Parameters
@@ -43,6 +49,9 @@ def narrow(value, shift, width):
         Fractional bits to drop (0 or more).
     width : int
         Width of the signed result (2 or more); its fractional bits are the caller's matter.
+    biased : bool
+        ``value`` already includes :func:`rounding_bias` ``(shift)`` (e.g. a sum started from
+        it), so that only the shift and the saturation are left: no adder.
 
     Returns
     -------
@@ -51,12 +60,11 @@ def narrow(value, shift, width):
     """
     shift = check_integer("shift", shift, 0)
     width = check_integer("width", width, 2)
-    if shift > 0:
-        # Adding half an LSB before the arithmetic shift rounds half up; one extra bit keeps
-        # the addition from wrapping.
-        rounded = (value.as_signed() + (1 << (shift - 1))) >> shift
+    if shift > 0 and not biased:
+        # One extra bit keeps the addition from wrapping.
+        rounded = (value.as_signed() + rounding_bias(shift)) >> shift
     else:
-        rounded = value.as_signed()
+        rounded = value.as_signed() >> shift
     return _saturate(rounded, width)
 
 
@@ -78,14 +86,20 @@ def narrow_scaled(value, shift, scale, width):
 
 
 def _saturate(rounded, width):
-    """``rounded`` saturated into ``signed(width)``, and the flag: saturation changed it."""
+    """``rounded`` saturated into ``signed(width)``, and the flag: saturation changed it.
+
+    ``rounded`` fits exactly when its bits from ``width - 1`` up are all equal (all its sign):
+    a reduction of those bits, not two magnitude compares (each a carry chain behind the
+    rounding's)."""
+    rounded = rounded.as_signed()
+    top = rounded[width - 1:]
+    if len(top) <= 1:           # it always fits: sign-extended
+        return Cat(rounded, rounded[-1].replicate(width - len(rounded))).as_signed(), Const(0, 1)
+    fits = top.all() | ~top.any()
     max_code, min_code = (1 << (width - 1)) - 1, -(1 << (width - 1))
-    high = rounded > max_code
-    low = rounded < min_code
-    result = Mux(high, Const(max_code, signed(width)),
-                 Mux(low, Const(min_code, signed(width)),
-                     rounded[:width].as_signed()))
-    return result, high | low
+    result = Mux(fits, rounded[:width].as_signed(),
+                 Mux(rounded[-1], Const(min_code, signed(width)), Const(max_code, signed(width))))
+    return result, ~fits
 
 
 def booth_digits(multiplier):

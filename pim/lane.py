@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from lstm_ref.checks import check_integer
 from lstm_ref.fixed_lstm import MAX_ROW_SHIFT
-from pim.arith import narrow, narrow_scaled
+from pim.arith import narrow, narrow_scaled, rounding_bias
 from .sram import SRAM
 
 
@@ -118,14 +118,17 @@ class PIMLane(wiring.Component):
       product registers (two multipliers of half the width, whose sum is the product);
       without ``registered_products`` this stage is left out: the products of +1's
       registers go straight into the accumulators, one cycle earlier;
-    * +3: both partial products added to the MAC's accumulator (or replacing it on
-      ``first``). The accumulator is split in a low and a high half: the low half's carry
-      is registered and added into the high half with the next column (a carry-delayed
-      accumulator), so that no adder is wider than half the accumulator;
-    * +4: after ``last``, the pending carry added and the exact sum narrowed into
-      ``results`` (a stage of its own, so that the accumulator's adders and the narrowing's
-      rounding adder are not in series); ``result_valid`` pulses in the next cycle
-      (+5 = :attr:`LATENCY`; +4 without ``registered_products``).
+    * +3: both partial products added to the MAC's accumulator (or, on ``first``, to the
+      row's start: without scales the rounding bias, half an LSB of the result, so that the
+      narrowing needs no rounding adder; with scales, whose row shift is known only at the
+      last column, 0). The accumulator is split in a low and a high half: the low half's
+      carry is registered and added into the high half with the next column (a
+      carry-delayed accumulator), so that no adder is wider than half the accumulator;
+    * +4: after ``last``, the pending carry added and the sum narrowed into ``results``
+      (a stage of its own, so that the accumulator's adders and the narrowing are not in
+      series): without scales a shift and a check of the high bits behind the carry's
+      adder; ``result_valid`` pulses in the next cycle (+5 = :attr:`LATENCY`; +4 without
+      ``registered_products``).
 
     Parameters
     ----------
@@ -138,7 +141,8 @@ class PIMLane(wiring.Component):
         ``weight_width - 1``): the result has the operand's fractional bits.
     acc_width : int
         Width of the accumulators, at least ``data_width + weight_width``; the caller makes
-        them wide enough that the longest sum cannot overflow.
+        them wide enough that the longest sum, plus the rounding bias it starts from, cannot
+        overflow.
     depth : int
         Words of the weight memory.
     weights_per_word : int
@@ -171,7 +175,8 @@ class PIMLane(wiring.Component):
         and ``batch`` 1). With it, a row's sum may start from the word at ``state_addr``
         instead of 0 (``load`` with the first column) and be written back there, at full
         precision, when it is complete (``store`` with the last column): the delta mode's
-        persistent pre-activation ``M``, one word per row group.
+        persistent pre-activation ``M``, one word per row group (without scales, plus the
+        rounding bias every sum starts from, which a loaded word therefore already holds).
 
     Raises
     ------
@@ -280,7 +285,10 @@ class PIMLane(wiring.Component):
         operand = Signal(operand_shape(self.operand_width, self.batch))
         ended = Signal()
         scales = self._scales(m) if self.scale_depth else None
-        state = self._state(m, ended) if self.state_depth else None
+        # What every row's sum starts from (unless loaded): the rounding bias of the
+        # narrowing when its shift is the same for all rows (no scales), else 0.
+        bias = 0 if self.scale_depth else rounding_bias(self.weight_frac_bits)
+        state = self._state(m, ended, bias) if self.state_depth else None
         with m.If(self.en):
             m.d.sync += [
                 self.result_valid.eq(0),
@@ -296,14 +304,14 @@ class PIMLane(wiring.Component):
         for b, value in enumerate(operands):
             for k in range(P):
                 self._mac(m, b * P + k, word[k], value, valid3, first3, ended,
-                          None if scales is None else scales[k], state)
+                          None if scales is None else scales[k], bias, state)
         return m
 
-    def _state(self, m, ended):
+    def _state(self, m, ended, bias):
         """The pre-activation memory. Returns ``(start, acc)``: the word a row's sum starts
-        from in the accumulate stage (0 unless ``load``), and a signal the MAC drives with
-        its complete sum, written back in the narrowing stage when the row's ``store`` was
-        set."""
+        from in the accumulate stage (``bias`` unless ``load``), and a signal the MAC drives
+        with its complete sum, written back in the narrowing stage when the row's ``store``
+        was set."""
         m.submodules.state = memory = SRAM(depth=self.state_depth,
                                            shape=signed(self.acc_width),
                                            macro=self.sram_macros)
@@ -331,14 +339,15 @@ class PIMLane(wiring.Component):
             memory.wr_en.eq(self.en & ended & end_store),
         ]
         start = Signal(signed(self.acc_width), name="state_start")
-        m.d.comb += start.eq(Mux(load, memory.rd_data, 0))
+        m.d.comb += start.eq(Mux(load, memory.rd_data, bias))
         return start, acc
 
-    def _mac(self, m, index, weight, operand, valid3, first3, ended, scale, state=None):
+    def _mac(self, m, index, weight, operand, valid3, first3, ended, scale, bias, state=None):
         """MAC ``index``: ``weight`` (registered) times ``operand`` (registered), accumulated
-        into a carry-delayed accumulator, narrowed into ``results[index]`` after a row's last
-        column (stages +2 to +4 of the pipeline, or +2 to +3 without registered products;
-        ``valid3`` and ``first3`` are the flags of the accumulate stage)."""
+        into a carry-delayed accumulator started from ``bias`` (or from the loaded
+        pre-activation word), narrowed into ``results[index]`` after a row's last column
+        (stages +2 to +4 of the pipeline, or +2 to +3 without registered products; ``valid3``
+        and ``first3`` are the flags of the accumulate stage)."""
         k = index
         name = "" if self.weights_per_word * self.batch == 1 else f"_{k}"
         product_width = self.operand_width + self.weight_width
@@ -361,9 +370,9 @@ class PIMLane(wiring.Component):
         m.d.comb += [terms[0].eq(product_lo), terms[1].eq(product_hi << half)]
         lo_sum = Signal(low + 2, name=f"lo_sum{name}")
         hi_sum = Signal(signed(self.acc_width - low), name=f"hi_sum{name}")
-        # The first column of a row starts a new sum: from 0, or from the row's
+        # The first column of a row starts a new sum: from the bias, or from the row's
         # pre-activation word (which has no pending carry).
-        start_lo, start_hi = 0, 0
+        start_lo, start_hi = bias % (1 << low), bias >> low
         if state is not None:
             start_lo, start_hi = state[0][:low], state[0][low:].as_signed()
         m.d.comb += [
@@ -377,7 +386,8 @@ class PIMLane(wiring.Component):
         if state is not None:
             m.d.comb += state[1].eq(acc)
         if scale is None:
-            narrowed, saturated = narrow(acc, self.weight_frac_bits, self.data_width)
+            narrowed, saturated = narrow(acc, self.weight_frac_bits, self.data_width,
+                                         biased=True)
         else:
             narrowed, saturated = narrow_scaled(acc, self.weight_frac_bits, scale,
                                                 self.data_width)

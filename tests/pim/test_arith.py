@@ -1,14 +1,16 @@
 """Hardware arithmetic helpers of :mod:`pim.arith`: the balanced sum, against Python's sum
-and a popcount, at sizes where a chain of additions would be too deep for Amaranth."""
+and a popcount, at sizes where a chain of additions would be too deep for Amaranth; the
+narrowing, against the golden model's for every value of a small width."""
 
 import random
 
 import pytest
 from amaranth.back import rtlil
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from pim.arith import SUM_CHAIN, sum_tree, narrow
+from lstm_ref.fixedpoint import FixedFormat, narrow as reference_narrow
+from pim.arith import SUM_CHAIN, sum_tree, narrow, narrow_scaled, rounding_bias
 
 
 def _depth(value):
@@ -68,3 +70,46 @@ def test_a_sum_of_1024_bits_elaborates_and_counts():
 def test_narrow_rejects_bad_parameters(shift, width):
     with pytest.raises(ValueError):
         narrow(Signal(16), shift, width)
+
+
+def test_narrow_is_the_golden_models_for_every_value():
+    """Every 8-bit value, each shift (fixed, fixed with the rounding bias already added, or
+    fixed plus a variable scale) and result width: the narrowed code and the saturation flag
+    are :func:`lstm_ref.fixedpoint.narrow`'s, at the edges of the range included."""
+    value_width, scale_width = 8, 2
+    value, scale = Signal(signed(value_width)), Signal(scale_width)
+    m = Module()
+    outputs = {}
+    for shift in range(4):
+        for width in range(2, 8):
+            for kind in ("plain", "biased", "scaled"):
+                if kind == "plain":
+                    code, flag = narrow(value, shift, width)
+                elif kind == "biased":
+                    code, flag = narrow(value + rounding_bias(shift), shift, width, biased=True)
+                else:
+                    code, flag = narrow_scaled(value, shift, scale, width)
+                signals = (Signal(signed(width), name=f"code_{shift}_{width}_{kind}"),
+                           Signal(name=f"flag_{shift}_{width}_{kind}"))
+                m.d.comb += [signals[0].eq(code), signals[1].eq(flag)]
+                outputs[shift, width, kind] = signals
+    mismatches = []
+
+    async def testbench(ctx):
+        for s in range(1 << scale_width):
+            ctx.set(scale, s)
+            for x in range(-(1 << (value_width - 1)), 1 << (value_width - 1)):
+                ctx.set(value, x)
+                for (shift, width, kind), (code, flag) in outputs.items():
+                    if kind != "scaled" and s:
+                        continue                # (the same as with scale 0)
+                    total = shift + (s if kind == "scaled" else 0)
+                    want_code, want_flag = reference_narrow(x, total, FixedFormat(width, 0))
+                    got = (ctx.get(code), bool(ctx.get(flag)))
+                    if got != (int(want_code), bool(want_flag)):
+                        mismatches.append((x, s, shift, width, kind, got))
+
+    sim = Simulator(m)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert mismatches == []

@@ -18,6 +18,7 @@ from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from lstm_ref.fixedpoint import narrow
+from pim.arith import rounding_bias
 from pim.lane import PIMLane
 from rpu.config import RPUConfig
 from tests.pim.params import lane_parameters
@@ -313,10 +314,11 @@ def test_extreme_rows_at_capacity_do_not_overflow(config):
 
 
 def test_accumulator_width_covers_capacity(config):
-    """The documented width: the largest |sum| of max_columns products fits acc_width."""
+    """The documented width: the largest |sum| of max_columns products, plus the rounding
+    bias every sum starts from, fits acc_width."""
     wf, df = config.weight_format, config.data_format
     largest = config.max_columns * wf.min_code * df.min_code
-    assert largest <= (1 << (config.acc_width - 1)) - 1
+    assert largest + rounding_bias(config.weight_frac_bits) <= (1 << (config.acc_width - 1)) - 1
 
 
 def test_latency_is_five_enabled_cycles():
