@@ -48,6 +48,14 @@ Re-pinned in issue 12 (the delta mode): the operand source enum has two more val
 configurations without ``delta`` is unchanged), and the register map in every ``rpu.json``
 has the DELTA, THETA_X, THETA_H and DELTA_PERIOD registers. The ``delta`` configuration
 (delta units, pre-activation memories) was added.
+
+Re-pinned in issue 11 (f_max of S on the ULX3S): the run enable is a register loaded with the
+next cycle's run (the controller's ``need_x_next``, the stream buffers' ``level_next``); the
+activation units compute their ROM index without the full negation, and TANH_C's conversion
+of c to the data format moved to where the cell buffer is written; the lanes' sums start from
+the rounding bias and saturation is a check of the high bits; the lanes' saturation flags are
+registered as one count per array and every ``sum_tree`` is balanced. Every ``rpu.v``
+changed; every ``rpu.json`` is unchanged (no cycle moved).
 """
 
 import hashlib
@@ -77,42 +85,42 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "d76a9e74fbb0483226fa94c3651a78d7565328428eb3b0411cf44a931aade0ac",
+        "rpu.v": "adfe5e26e5ffcbde6ee0f4d5aa723e9abd0b49cede5d824d4b37be0c4d74dcf7",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4072adae7e85ecde1bde22c1ef48dad5f9b6c4d9da4e04e21f46e0e76cc9fcde",
     },
     "stacked": {
-        "rpu.v": "c86f9bc6c5eb01f8a7d5003ac96bd185579bd5756a9c735ec983f423b2d93875",
+        "rpu.v": "e46e52747702bf4cb8add32ffdc78af79df2504529ad7ae4dd7031238d001e94",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "a7457c0339e5d3ce7685a485ab2f7e22c474edcf3b2397758438fd9e2c60c35f",
     },
     "12bit": {
-        "rpu.v": "26904d51b284ed819a310ac681b64c3eb8e63a0e1f628860a896279b341491eb",
+        "rpu.v": "72a33e1317b60aac368dc4e5f66086ae83e45d45f497867e546721c96c9947a3",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "65dfe80834c76172b2e55b45fcbec84e8f7ead8e4af39e5ebc461a784acc821f",
     },
     "odd_lanes": {
-        "rpu.v": "5820b05b700f57b502518a1afe5623a56101895890882927988e6a2d6373e917",
+        "rpu.v": "38ab74e9e1dd2b298928fb28f6aa6f550fba4b7a2ce074fa5b3ea9a10e664b59",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "2bdc6e9e33967582f89ca84a2836cd5616ec635851d1d425886e890a365b999c",
     },
     "packed": {
-        "rpu.v": "cc2a6e61f5a8e2007cffee5073ed2dc78a249d4245ff6f162f665dbe3924fb64",
+        "rpu.v": "f21e104ac8dcd91848e6c4a6574181bc1be6ce79874f681a24776283d59cca1d",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7ca8d04a731a8a756843d54f67fdd1cbb4ea95b00a8d3ebac3e8488f499f6969",
     },
     "small": {
-        "rpu.v": "90db0758d3ba1b24d55dfa9a28962029d538d75cfe10cef6b8670ed9a27e60a0",
+        "rpu.v": "042f14da60c9705d3650d421564262551ca7a9279e87db4fbc40179728765b2e",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "3e8ca1c8735dfc1b585a48984df309357e33a3c31fa57af77060c6ae82211a09",
     },
     "batch": {
-        "rpu.v": "cc8e65bf891a787e7d6cb853cdd79eb4b1e47a1893728d53a219aa9b8a2b5abe",
+        "rpu.v": "4541fa6c4bd277c1380d5e940edf53aae3fda0ad93792dbd8b4d991f626764ea",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7e50929f594449773242678f06cdb8e301567dca03680c3aa98192431c8611a3",
     },
     "delta": {
-        "rpu.v": "1993e890f3c03cad4dd16b76c11bba848b99c0dbcefbe60b9e3a7381f1acb68c",
+        "rpu.v": "027670eeb157c0871b82c8051818d619c718497ecfe1c5bca450ef91c5443b0b",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "59da9ce3a92a8901b52774f75656a832af1b16674f78f945f5ecb1c510b0f582",
     },
