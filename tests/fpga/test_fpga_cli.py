@@ -58,6 +58,12 @@ def test_cli_refuses_a_batch(tmp_path):
     (["--baud-rate", "20000000"], "--baud-rate 20000000 is too high"),
     (["--baud-rate", "0"], "--baud-rate must be from 1"),
     (["--seed", "-1"], "--seed must be from 0"),
+    (["--clock-mhz", "0"], "--clock-mhz must be a finite positive number"),
+    (["--clock-mhz", "nan"], "--clock-mhz must be a finite positive number"),
+    (["--clock-mhz", "500"], "--clock-mhz: clock_hz must be between 3.125 and 400 MHz"),
+    # The baud rate is checked against the PLL's clock: at 3.125 MHz, 2 Mbaud leaves fewer
+    # cycles per bit than the UART needs.
+    (["--clock-mhz", "3.125", "--baud-rate", "2000000"], "--baud-rate 2000000 is too high"),
 ])
 def test_cli_bad_options(tmp_path, argv, message):
     args = parse(["--board", "ulx3s-85f", "--input-size", "4", "--hidden-size", "8",
