@@ -54,7 +54,9 @@ next cycle's run (the controller's ``need_x_next``, the stream buffers' ``level_
 activation units compute their ROM index without the full negation, and TANH_C's conversion
 of c to the data format moved to where the cell buffer is written; the lanes' sums start from
 the rounding bias and saturation is a check of the high bits; the lanes' saturation flags are
-registered as one count per array and every ``sum_tree`` is balanced. Every ``rpu.v``
+registered as one count per array and every ``sum_tree`` is balanced. The activation units
+take both candidate inputs (pre-activation and cell buffer heads) and select the finished
+segment index, offset and sign with a one-hot select from the interconnect. Every ``rpu.v``
 changed; every ``rpu.json`` is unchanged (no cycle moved).
 """
 
@@ -85,42 +87,42 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "adfe5e26e5ffcbde6ee0f4d5aa723e9abd0b49cede5d824d4b37be0c4d74dcf7",
+        "rpu.v": "ac2251dbfe9bfa8af6353a286f53aeac713c29cd91fc9274a8e5ffd9405d6b1b",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4072adae7e85ecde1bde22c1ef48dad5f9b6c4d9da4e04e21f46e0e76cc9fcde",
     },
     "stacked": {
-        "rpu.v": "e46e52747702bf4cb8add32ffdc78af79df2504529ad7ae4dd7031238d001e94",
+        "rpu.v": "108791c198ded08f924b6dd0246eccf0b1a365dcc23ca5eec8f8bfab824870a6",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "a7457c0339e5d3ce7685a485ab2f7e22c474edcf3b2397758438fd9e2c60c35f",
     },
     "12bit": {
-        "rpu.v": "72a33e1317b60aac368dc4e5f66086ae83e45d45f497867e546721c96c9947a3",
+        "rpu.v": "254c77994cfe7ac1044a1318a7dcec0c9d83f8d816ca2e5ab77b43044eb61a95",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "65dfe80834c76172b2e55b45fcbec84e8f7ead8e4af39e5ebc461a784acc821f",
     },
     "odd_lanes": {
-        "rpu.v": "38ab74e9e1dd2b298928fb28f6aa6f550fba4b7a2ce074fa5b3ea9a10e664b59",
+        "rpu.v": "cce94503f530f204ea2ad48e9bb07d2297a8895371cda3463601855f9128ce78",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "2bdc6e9e33967582f89ca84a2836cd5616ec635851d1d425886e890a365b999c",
     },
     "packed": {
-        "rpu.v": "f21e104ac8dcd91848e6c4a6574181bc1be6ce79874f681a24776283d59cca1d",
+        "rpu.v": "49d86a6567b0d0d14d31af49214a63718aaf0f951a44a2eb5dcf7768a93da16e",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7ca8d04a731a8a756843d54f67fdd1cbb4ea95b00a8d3ebac3e8488f499f6969",
     },
     "small": {
-        "rpu.v": "042f14da60c9705d3650d421564262551ca7a9279e87db4fbc40179728765b2e",
+        "rpu.v": "abf9983929829f382f1906b310780323736bc8773afd75366e91e0ddb34d55e6",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "3e8ca1c8735dfc1b585a48984df309357e33a3c31fa57af77060c6ae82211a09",
     },
     "batch": {
-        "rpu.v": "4541fa6c4bd277c1380d5e940edf53aae3fda0ad93792dbd8b4d991f626764ea",
+        "rpu.v": "4e015cbdf1a684769b19535c654e743b8d00b144a93336ed0b2f826a1cc4e51b",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7e50929f594449773242678f06cdb8e301567dca03680c3aa98192431c8611a3",
     },
     "delta": {
-        "rpu.v": "027670eeb157c0871b82c8051818d619c718497ecfe1c5bca450ef91c5443b0b",
+        "rpu.v": "36c12dbc5c959472267774a982dab7d0516ef64cae42398df1d88bca2f79d75f",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "59da9ce3a92a8901b52774f75656a832af1b16674f78f945f5ecb1c510b0f582",
     },

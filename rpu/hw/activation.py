@@ -4,6 +4,9 @@ The arithmetic is specified by :func:`lstm_ref.activation.activation_fixed`; thi
 matches it bit for bit (checked exhaustively in ``tests/test_activation_unit.py``).
 """
 
+from functools import reduce
+from operator import or_
+
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
@@ -15,7 +18,54 @@ from lstm_ref.checks import is_integer
 from lstm_ref.fixedpoint import FixedFormat
 
 
-__all__ = ["ActivationUnit", "SIGMOID", "TANH"]
+__all__ = ["ActivationUnit", "SIGMOID", "TANH", "magnitude_split"]
+
+
+def magnitude_split(x, *, data_format, segments):
+    """The segment index, the offset within the segment and the sign of an input code.
+
+    This is the part of the activation unit's stage 1 that depends on ``x`` alone: for
+    ``mag = min(|x|, 2**(W-1) - 1)``, the index is ``mag``'s high ``log2(segments)`` bits and
+    the offset its low bits. It is the one definition of that arithmetic;
+    :class:`ActivationUnit` applies it to each of its candidate inputs.
+
+    Parameters
+    ----------
+    x : Value
+        A code in ``data_format``, ``signed(W)``.
+    data_format : FixedFormat
+    segments : int
+        As :class:`ActivationUnit`'s (a power of two, checked by the unit).
+
+    Returns
+    -------
+    idx : Value
+        ``mag >> shift``, ``unsigned(log2(segments))`` (empty for a single segment).
+    frac : Value
+        ``mag``'s low ``shift`` bits, ``unsigned(shift)``.
+    neg : Value
+        ``x < 0``, 1 bit.
+    """
+    width = data_format.width
+    idx_bits = segments.bit_length() - 1
+    # Codes per segment is 2**shift; shift >= 1 because segments <= 2**(width-2).
+    shift = width - 1 - idx_bits
+    # The index is computed without the full-width negation -x, which would put a W-bit
+    # carry chain and the clamp in front of the ROM address. For a negative x, |x| = ~x + 1:
+    # its high bits are those of ~x plus the carry out of the low bits, 1 exactly when x's
+    # low `shift` bits are all zero. The one x whose |x| does not fit in W-1 bits, min_code =
+    # -2**(W-1) (~x's high bits all ones, carry 1), is clamped to max_code, whose high bits
+    # are all ones: ~x's without the carry. So the index needs an adder of the idx_bits
+    # index bits only, its carry a zero detect.
+    x_low, x_high, neg = x[:shift], x[shift:width - 1], x[width - 1]
+    low_zero = x_low == 0
+    high_zero = x_high == 0
+    idx = (Mux(neg, ~x_high, x_high) + (neg & low_zero & ~high_zero))[:idx_bits]
+    # The offset only goes to a register, so it may take the full negation: the low bits of
+    # |x|, or all ones for min_code (max_code's).
+    minimum = neg & low_zero & high_zero
+    frac = Mux(minimum, (1 << shift) - 1, Mux(neg, -x_low, x_low))[:shift]
+    return idx, frac, neg
 
 
 class ActivationUnit(wiring.Component):
@@ -26,6 +76,11 @@ class ActivationUnit(wiring.Component):
     bits), reads the segment's base value and slope from a ROM, interpolates, rounds half up,
     restores the sign by symmetry and saturates; see :mod:`lstm_ref.activation`, which this
     unit matches bit for bit.
+
+    The unit may take its input from one of several candidates (``inputs`` > 1), selected
+    by a one-hot ``select`` sampled with them: it splits every candidate (see
+    :func:`magnitude_split`) and selects the finished segment index, so that in the RPU,
+    whose candidates are registers, the selection is not in front of the index arithmetic.
 
     Stage 1 computes the magnitude and the segment index and reads the ROM (a synchronous
     read port, so the ROM output register is the stage-1 register of base and slope); the
@@ -47,16 +102,23 @@ class ActivationUnit(wiring.Component):
     segments : int
         Number of table segments over the non-negative input range: a power of two from 1 to
         ``2**(data_format.width - 2)``. The ROM holds ``2 * segments`` words.
+    inputs : int
+        Number of candidate inputs, at least 1 (the default: a plain ``x`` and ``func``).
 
     Attributes
     ----------
     en : In(1)
         Pipeline enable: the registers advance only in cycles where it is 1.
-    func : In(1)
+    func : In(1), or In(inputs)
         Function select, :data:`~lstm_ref.activation.SIGMOID` (0) or
-        :data:`~lstm_ref.activation.TANH` (1), sampled together with ``x``.
-    x : In(signed(W))
-        Input code in ``data_format``.
+        :data:`~lstm_ref.activation.TANH` (1), sampled together with ``x``; with several
+        inputs, bit ``k`` is candidate ``k``'s.
+    x : In(signed(W)), or In(ArrayLayout(signed(W), inputs))
+        Input code in ``data_format``; with several inputs, the candidates.
+    select : In(inputs)
+        Only with several inputs: one-hot, bit ``k`` takes candidate ``k`` (with its
+        function). With no bit set the unit takes ``x = 0`` with SIGMOID. More than one bit
+        set is not allowed (the candidates' splits would be OR'ed).
     y : Out(signed(W))
         Output code in ``data_format``: the activation of the sample taken :attr:`LATENCY`
         enabled edges ago.
@@ -66,16 +128,22 @@ class ActivationUnit(wiring.Component):
         As given.
     segments : int
         As given.
+    inputs : int
+        As given.
     """
 
     LATENCY = 4
 
-    def __init__(self, *, data_format, segments=DEFAULT_SEGMENTS):
+    def __init__(self, *, data_format, segments=DEFAULT_SEGMENTS, inputs=1):
         try:
             if not isinstance(data_format, FixedFormat):
                 raise TypeError(f"data_format must be a FixedFormat, not {data_format!r}")
             if not is_integer(segments):
                 raise TypeError(f"segments must be an int, not {segments!r}")
+            if not is_integer(inputs):
+                raise TypeError(f"inputs must be an int, not {inputs!r}")
+            if inputs < 1:
+                raise ValueError(f"inputs must be at least 1, not {inputs}")
             # Raises ValueError naming `segments` or `data format`, with the allowed range.
             check_segments(data_format, segments)
         except (TypeError, ValueError):
@@ -85,13 +153,15 @@ class ActivationUnit(wiring.Component):
             raise
         self.data_format = data_format
         self.segments = segments
+        self.inputs = int(inputs)
         width = data_format.width
-        super().__init__({
-            "en":   In(1),
-            "func": In(1),
-            "x":    In(signed(width)),
-            "y":    Out(signed(width)),
-        })
+        if self.inputs == 1:
+            ports = {"func": In(1), "x": In(signed(width))}
+        else:
+            ports = {"func":   In(self.inputs),
+                     "x":      In(data.ArrayLayout(signed(width), self.inputs)),
+                     "select": In(self.inputs)}
+        super().__init__({"en": In(1), **ports, "y": Out(signed(width))})
 
     def elaborate(self, platform):
         m = Module()
@@ -122,32 +192,40 @@ class ActivationUnit(wiring.Component):
         rd = rom.read_port(domain="sync")
 
         # ---- Stage 1: magnitude, segment index, ROM read. ----
-        # The index idx = mag[shift:] of mag = min(|x|, max_code) is computed without the
-        # full-width negation -x, which put a W-bit carry chain and the clamp in front of the
-        # ROM address (the input arrives late, through the interconnect's routes). For a
-        # negative x, |x| = ~x + 1: its high bits are those of ~x plus the carry out of the
-        # low bits, 1 exactly when x's low `shift` bits are all zero. The one x whose |x| does
-        # not fit in W-1 bits, min_code = -2**(W-1) (~x's high bits all ones, carry 1), is
-        # clamped to max_code, whose high bits are all ones: ~x's without the carry. So the
-        # address needs an adder of the idx_bits index bits only, its carry a zero detect.
-        x_low, x_high, neg = self.x[:shift], self.x[shift:width - 1], self.x[width - 1]
-        low_zero = x_low == 0
-        high_zero = x_high == 0
-        idx = Signal(unsigned(idx_bits))
-        m.d.comb += idx.eq(Mux(neg, ~x_high, x_high) + (neg & low_zero & ~high_zero))
+        # The index (and offset and sign) of every candidate input is computed before the
+        # selection, from the candidate itself: the inputs are registers in the RPU (the
+        # cell engine's buffer heads), so the path into the ROM address is a candidate
+        # register, the index logic and one select LUT, and the select's fan-out (a route
+        # flag driving every bit of every unit) is no longer in series with the index's
+        # carry (S's post-route critical path on the ULX3S, 102.2 MHz: the route flag
+        # through the selection of x and the index into the ROM address).
+        if self.inputs == 1:
+            split = magnitude_split(self.x, data_format=fmt, segments=segments)
+            func = self.func
+        else:
+            splits = [magnitude_split(self.x[k], data_format=fmt, segments=segments)
+                      for k in range(self.inputs)]
 
-        # The offset only goes to a register, so it may take the full negation: the low bits
-        # of |x|, or all ones for min_code (max_code's).
-        minimum = neg & low_zero & high_zero
+            def pick(values):
+                # One-hot AND-OR selection; no candidate selected gives zeros (x = 0,
+                # SIGMOID), what the selection of the input code itself would give.
+                values = list(values)
+                return reduce(or_, (Mux(self.select[k], value, 0)
+                                    for k, value in enumerate(values)))[:len(values[0])]
+
+            split = [pick(values) for values in zip(*splits)]
+            func = pick(self.func[k] for k in range(self.inputs))
+        idx = Signal(unsigned(idx_bits))
         frac = Signal(unsigned(shift))
-        m.d.comb += frac.eq(Mux(minimum, (1 << shift) - 1, Mux(neg, -x_low, x_low)))
+        neg = Signal()
+        m.d.comb += [idx.eq(split[0]), frac.eq(split[1]), neg.eq(split[2])]
 
         # Address {func, idx}: func is the MSB (idx is empty when there is a single segment).
         # The read port's enable is the unit's enable, so a stall holds the ROM output like
         # every other pipeline register.
         m.d.comb += [
             rd.en.eq(self.en),
-            rd.addr.eq(Cat(idx, self.func)),
+            rd.addr.eq(Cat(idx, func)),
         ]
 
         frac_r = Signal(unsigned(shift))
@@ -157,7 +235,7 @@ class ActivationUnit(wiring.Component):
             m.d.sync += [
                 frac_r.eq(frac),
                 neg_r.eq(neg),
-                func_r.eq(self.func),
+                func_r.eq(func),
             ]
 
         # ---- Stage 2: the ROM word registered. ----

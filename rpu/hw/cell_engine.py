@@ -25,7 +25,7 @@ from pim.arith import sum_tree
 from pim.sram import SRAM
 from rpu.hw.activation import ActivationUnit
 from rpu.hw.elementwise import ElementwiseUnit
-from rpu.hw.interconnect import Interconnect
+from rpu.hw.interconnect import ACT_INPUTS, Interconnect
 from rpu.hw.program import (Op, OP_BITS, COUNTER_WIDTH, CONTEXT, MAX_CONTEXTS,
                             h_address, cell_address)
 
@@ -241,11 +241,13 @@ class CellEngine(wiring.Component):
         m.submodules.interconnect = ic = Interconnect(config=config)
         acts = []
         for index in range(n_act):
+            # Both candidates (pre-activation and cell buffer heads, registers) go into the
+            # unit, which selects after their segment index (see rpu.hw.interconnect).
             unit = ActivationUnit(data_format=config.data_format,
-                                  segments=config.activation_segments)
+                                  segments=config.activation_segments, inputs=ACT_INPUTS)
             m.submodules[f"act{index}"] = unit
             m.d.comb += [unit.en.eq(self.en), unit.x.eq(ic.act_x[index]),
-                         unit.func.eq(ic.act_func[index])]
+                         unit.func.eq(ic.act_func[index]), unit.select.eq(ic.act_select)]
             acts.append(unit)
         ews = []
         for index in range(n_ew):
@@ -261,9 +263,9 @@ class CellEngine(wiring.Component):
         # The activation route is issued with the op; the element-wise CELL route one cycle
         # later, when the cell memory's read data arrives. Tags follow the units' pipelines
         # to select where results go. The route is built from the op flags alone (the op
-        # when one of them is set), so that the interconnect's selection of each unit's
-        # input bit is one function of two flag registers and the two candidates: it is on
-        # the activation units' path into their ROM address.
+        # when one of them is set), so that the interconnect's one-hot select of the
+        # activation units' candidates is the two flag registers themselves: it is on the
+        # units' path into their ROM address (one select LUT after the index arithmetic).
         act_route = Mux(is_op[Op.GATES], Op.GATES, Mux(is_op[Op.TANH_C], Op.TANH_C, Op.NOP))
         cell_operands = Signal()
         with m.If(self.en):

@@ -12,6 +12,12 @@ Routes of the activation units (``act_route``):
   converts the cell state when it writes it, see :class:`rpu.hw.cell_engine.CellEngine`),
   with tanh; results are pushed into the tanh(c) buffer.
 
+The activation units make the selection themselves (see
+:class:`rpu.hw.activation.ActivationUnit`, ``inputs``): the interconnect hands each unit both
+candidates, :data:`ACT_PRE` and :data:`ACT_CELL`, with their functions, and a one-hot select,
+so that each unit computes the segment index of both candidates and selects the finished
+index (the route is not in front of the index arithmetic on the path into the ROM address).
+
 Routes of the element-wise units (``ew_route``), ``y = a*b + c*d``:
 
 * ``CELL``: ``(a, b, c, d) = (f, c_prev, i, g)``; results go to the cell-state memory and
@@ -21,7 +27,7 @@ Routes of the element-wise units (``ew_route``), ``y = a*b + c*d``:
 Any other route leaves the units' inputs at zero and pushes nothing.
 """
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, signed, unsigned
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
@@ -29,7 +35,13 @@ from lstm_ref.activation import TANH
 from rpu.hw.program import Op, OP_BITS
 
 
-__all__ = ["Interconnect"]
+__all__ = ["Interconnect", "ACT_PRE", "ACT_CELL", "ACT_INPUTS"]
+
+
+#: Order of the activation units' candidate inputs: the pre-activation buffer's head
+#: (route GATES) and the cell-state buffer's head (route TANH_C).
+ACT_PRE, ACT_CELL = 0, 1
+ACT_INPUTS = 2
 
 
 class Interconnect(wiring.Component):
@@ -57,8 +69,15 @@ class Interconnect(wiring.Component):
         Previous cell states read from the cell memory (``elementwise_units`` words).
     tanh_c : In
         Heads of the tanh(c) buffer (``elementwise_units`` words).
-    act_x, act_func : Out
-        Inputs of the activation units.
+    act_x : Out(ArrayLayout(ArrayLayout(signed(data_width), ACT_INPUTS), activation_units))
+        Candidate inputs of each activation unit, in the order :data:`ACT_PRE`,
+        :data:`ACT_CELL`.
+    act_func : Out(ArrayLayout(unsigned(ACT_INPUTS), activation_units))
+        Their functions: bit :data:`ACT_PRE` the unit's ``pre_func``, bit :data:`ACT_CELL`
+        TANH.
+    act_select : Out(ACT_INPUTS)
+        One-hot: the candidate that every activation unit takes (bit ACT_PRE for GATES,
+        ACT_CELL for TANH_C, none for any other route: the units take zeros).
     ew_a, ew_b, ew_c, ew_d : Out
         Inputs of the element-wise units.
     push_gate, push_tanh_c, push_cell, push_hidden : Out(1)
@@ -69,6 +88,8 @@ class Interconnect(wiring.Component):
         self._config = config
         word = signed(config.data_width)
         acts = data.ArrayLayout(word, config.activation_units)
+        candidates = data.ArrayLayout(data.ArrayLayout(word, ACT_INPUTS),
+                                      config.activation_units)
         ews = data.ArrayLayout(word, config.elementwise_units)
         super().__init__({
             "act_route": In(OP_BITS),
@@ -84,8 +105,9 @@ class Interconnect(wiring.Component):
             "gate_o": In(ews),
             "c_prev": In(ews),
             "tanh_c": In(ews),
-            "act_x": Out(acts),
-            "act_func": Out(config.activation_units),
+            "act_x": Out(candidates),
+            "act_func": Out(data.ArrayLayout(unsigned(ACT_INPUTS), config.activation_units)),
+            "act_select": Out(ACT_INPUTS),
             "ew_a": Out(ews),
             "ew_b": Out(ews),
             "ew_c": Out(ews),
@@ -98,13 +120,17 @@ class Interconnect(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        with m.Switch(self.act_route):
-            with m.Case(Op.GATES):
-                m.d.comb += [self.act_x.eq(self.pre), self.act_func.eq(self.pre_func)]
-            with m.Case(Op.TANH_C):
-                units = self._config.activation_units
-                m.d.comb += [self.act_x.eq(self.cell_head),
-                             self.act_func.eq(TANH * ((1 << units) - 1))]
+        for unit in range(self._config.activation_units):
+            m.d.comb += [
+                self.act_x[unit][ACT_PRE].eq(self.pre[unit]),
+                self.act_x[unit][ACT_CELL].eq(self.cell_head[unit]),
+                self.act_func[unit][ACT_PRE].eq(self.pre_func[unit]),
+                self.act_func[unit][ACT_CELL].eq(TANH),
+            ]
+        m.d.comb += [
+            self.act_select[ACT_PRE].eq(self.act_route == Op.GATES),
+            self.act_select[ACT_CELL].eq(self.act_route == Op.TANH_C),
+        ]
         with m.Switch(self.ew_route):
             with m.Case(Op.CELL):
                 m.d.comb += [self.ew_a.eq(self.gate_f), self.ew_b.eq(self.c_prev),

@@ -175,6 +175,53 @@ def test_stall_then_resume_sequence():
     np.testing.assert_array_equal(results[:len(codes)], want)
 
 
+def test_candidate_inputs_select_after_split():
+    """With several candidate inputs the unit takes the one selected (one-hot) with its
+    function, zeros (x = 0, SIGMOID) when none is; under stalls like one input."""
+    fmt = FixedFormat(10, 7)
+    segments = 32
+    inputs = 3
+    dut = ActivationUnit(data_format=fmt, segments=segments, inputs=inputs)
+    rng = np.random.default_rng(11)
+    n = 3000
+    ens = rng.random(n) < 0.7
+    codes = rng.integers(fmt.min_code, fmt.max_code + 1, (n, inputs))
+    # The extreme codes (min_code: the clamp; multiples of a segment: the index's carry) on
+    # every candidate.
+    codes[:40] = fmt.min_code + np.arange(40)[:, None]
+    codes[40:80] = (np.arange(-20, 20) << (fmt.width - 1 - 5))[:, None]
+    funcs = rng.integers(0, 2, (n, inputs))
+    selects = rng.choice([0] + [1 << k for k in range(inputs)], n)
+    outputs = []
+
+    async def testbench(ctx):
+        for en, xs, fs, sel in zip(ens, codes, funcs, selects):
+            ctx.set(dut.en, int(en))
+            ctx.set(dut.x, [int(x) for x in xs])
+            ctx.set(dut.func, sum(int(f) << k for k, f in enumerate(fs)))
+            ctx.set(dut.select, int(sel))
+            await ctx.tick()
+            outputs.append(ctx.get(dut.y))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+
+    taken = []
+    for en, xs, fs, sel, y in zip(ens, codes, funcs, selects, outputs):
+        if en:
+            if sel:
+                k = int(sel).bit_length() - 1
+                taken.append((int(fs[k]), int(xs[k])))
+            else:
+                taken.append((SIGMOID, 0))
+        if len(taken) >= dut.LATENCY:
+            f0, c0 = taken[len(taken) - dut.LATENCY]
+            assert y == activation_fixed(f0, c0, fmt, segments), (f0, c0)
+    assert len(taken) > 0.6 * n
+
+
 def test_signature():
     dut = ActivationUnit(data_format=FixedFormat(12, 8), segments=64)
     assert dut.data_format == FixedFormat(12, 8)
@@ -183,6 +230,11 @@ def test_signature():
     assert len(dut.y) == 12 and dut.y.shape().signed
     assert len(dut.en) == 1 and len(dut.func) == 1
     assert set(dut.signature.members.keys()) == {"en", "func", "x", "y"}
+    assert dut.inputs == 1
+    verilog.convert(dut)
+    dut = ActivationUnit(data_format=FixedFormat(12, 8), segments=1, inputs=2)
+    assert set(dut.signature.members.keys()) == {"en", "func", "x", "select", "y"}
+    assert len(dut.func) == 2 and len(dut.select) == 2 and len(dut.x) == 2
     verilog.convert(dut)
 
 
@@ -203,6 +255,10 @@ def test_constructor_validation():
         ActivationUnit(data_format=FixedFormat(8, 5), segments=128)
     with pytest.raises(ValueError, match=r"data format must have at least 1 integer bit"):
         ActivationUnit(data_format=FixedFormat(16, 15))
+    with pytest.raises(TypeError, match=r"inputs must be an int"):
+        ActivationUnit(data_format=FixedFormat(16, 12), inputs=2.0)
+    with pytest.raises(ValueError, match=r"inputs must be at least 1"):
+        ActivationUnit(data_format=FixedFormat(16, 12), inputs=0)
     with warnings.catch_warnings():
         # Python rejects the call after Amaranth created the object, before __init__ runs.
         warnings.simplefilter("ignore", UnusedElaboratable)

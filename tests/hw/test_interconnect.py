@@ -3,8 +3,9 @@ random source values, and the push strobes for every done tag.
 
 The expected routing is written out here from the module's documentation:
 
-* activation route GATES: ``act_x = pre``, ``act_func = pre_func``; TANH_C:
-  ``act_x = cell_head``, every ``act_func`` = TANH; any other value: zeros;
+* activation units: candidates ``act_x[a] = (pre[a], cell_head[a])`` with functions
+  ``act_func[a] = (pre_func[a], TANH)`` whatever the route; the one-hot ``act_select`` takes
+  candidate ACT_PRE for route GATES, ACT_CELL for TANH_C, none for any other value;
 * element-wise route CELL: ``(a, b, c, d) = (f, c_prev, i, g)``; HIDDEN:
   ``(o, tanh_c, 0, 0)``; any other value: zeros;
 * ``push_gate``/``push_tanh_c`` when ``act_done`` is GATES/TANH_C, ``push_cell``/
@@ -17,7 +18,7 @@ from amaranth.sim import Simulator
 
 from lstm_ref.activation import TANH
 from rpu.config import RPUConfig
-from rpu.hw.interconnect import Interconnect
+from rpu.hw.interconnect import ACT_CELL, ACT_PRE, Interconnect
 from rpu.hw.program import Op, OP_BITS
 
 
@@ -39,12 +40,15 @@ def random_words(rng, fmt, count):
 
 
 def expected_act(route, src):
+    """Candidates, their functions (one int per unit) and the select."""
     n = len(src["pre"])
-    if route == Op.GATES:
-        return src["pre"], src["pre_func"]
-    if route == Op.TANH_C:
-        return src["cell_head"], sum(TANH << k for k in range(n))
-    return [0] * n, 0
+    x = [[0, 0] for _ in range(n)]
+    func = [0] * n
+    for a in range(n):
+        x[a][ACT_PRE], x[a][ACT_CELL] = src["pre"][a], src["cell_head"][a]
+        func[a] = ((src["pre_func"] >> a & 1) << ACT_PRE) | (TANH << ACT_CELL)
+    select = {Op.GATES: 1 << ACT_PRE, Op.TANH_C: 1 << ACT_CELL}.get(route, 0)
+    return x, func, select
 
 
 def expected_ew(route, src):
@@ -94,9 +98,10 @@ def test_routes_and_strobes(name):
                     ctx.set(dut.ew_route, ew_route)
                     ctx.set(dut.act_done, act_done)
                     ctx.set(dut.ew_done, ew_done)
-                    x, func = expected_act(act_route, src)
-                    assert list(ctx.get(dut.act_x)) == x, (act_route, src)
-                    assert ctx.get(dut.act_func) == func, (act_route, src["pre_func"])
+                    x, func, select = expected_act(act_route, src)
+                    assert [list(c) for c in ctx.get(dut.act_x)] == x, (act_route, src)
+                    assert list(ctx.get(dut.act_func)) == func, (act_route, src["pre_func"])
+                    assert ctx.get(dut.act_select) == select, act_route
                     a, b, c, d = expected_ew(ew_route, src)
                     got = tuple(list(ctx.get(p)) for p in (dut.ew_a, dut.ew_b, dut.ew_c,
                                                            dut.ew_d))
@@ -130,18 +135,20 @@ def test_routes_and_strobes(name):
 
 
 def test_gates_passes_each_units_own_function():
-    """GATES hands unit a its own function bit (not a broadcast of one unit's)."""
+    """The GATES candidate hands unit a its own function bit (not a broadcast of one
+    unit's); the TANH_C candidate is always TANH."""
     config = CONFIGS["A4E2-d8"]
     dut = Interconnect(config=config)
 
     async def testbench(ctx):
-        ctx.set(dut.act_route, Op.GATES)
-        for pattern in range(1 << config.activation_units):
-            ctx.set(dut.pre_func, pattern)
-            assert ctx.get(dut.act_func) == pattern
-        ctx.set(dut.act_route, Op.TANH_C)
-        ctx.set(dut.pre_func, 0)
-        assert ctx.get(dut.act_func) == (1 << config.activation_units) - 1
+        for route in (Op.GATES, Op.TANH_C):
+            ctx.set(dut.act_route, route)
+            for pattern in range(1 << config.activation_units):
+                ctx.set(dut.pre_func, pattern)
+                funcs = list(ctx.get(dut.act_func))
+                assert [f >> ACT_PRE & 1 for f in funcs] == [
+                    pattern >> a & 1 for a in range(config.activation_units)]
+                assert all(f >> ACT_CELL & 1 == TANH for f in funcs)
 
     sim = Simulator(dut)
     sim.add_testbench(testbench)
