@@ -603,7 +603,7 @@ def rerun_osu018(args, bench, names):
 #: The clock S is built for on the FPGA (issue 11's target): the ECP5's PLL makes it from the
 #: board's 25 MHz, and nextpnr places and routes for it. And nextpnr's placement seed.
 FPGA_CLOCK_MHZ = 100
-FPGA_SEED = 1
+FPGA_SEED = 2
 
 
 def fpga_task(config, out_dir, board="ulx3s-85f", seed=FPGA_SEED):
