@@ -49,7 +49,8 @@ def add_parser(commands):
 
 
 def run(args):
-    """Run ``python -m rpu fpga``; returns the exit code (0, 1 when a tool fails).
+    """Run ``python -m rpu fpga``; returns the exit code (0; 1 when a tool fails, or when
+    the build's f_max is below its clock: the bitstream and reports are written all the same).
 
     Raises ConfigError (a configuration that does not fit: :class:`rpu.fpga.fit.FitError`)
     or ValueError (``--baud-rate``, ``--clock-mhz``, ``--seed``, ``-o``) on bad input: exit 2.
@@ -101,6 +102,12 @@ def run(args):
           f"{result['clock_mhz']:g} MHz), LUTs {u['luts']['used']}/{u['luts']['available']}, "
           f"FFs {u['ffs']['used']}, DSPs {u['dsps']['used']}/{u['dsps']['available']}, "
           f"EBRs {u['ebrs']['used']}/{u['ebrs']['available']}")
+    if not result["timing_met"]:
+        print(f"error: timing is not met: f_max {result['fmax_mhz']:.2f} MHz is below the "
+              f"{result['clock_mhz']:g} MHz clock, so the bitstream is not safe to run; "
+              f"rebuild with --clock-mhz {int(result['fmax_mhz']) or 1} or less",
+              file=sys.stderr)
+        return 1
     return 0
 
 

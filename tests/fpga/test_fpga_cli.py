@@ -97,3 +97,23 @@ def test_fpga_command_through_main(tmp_path, capsys):
     assert main(["fpga", "--board", "orangecrab-25f", "--input-size", "64", "--hidden-size",
                  "128", "-o", str(tmp_path / "big")]) == 2
     assert "DSPs" in capsys.readouterr().err
+
+
+def test_cli_exits_1_when_the_clock_is_not_met(tmp_path, monkeypatch, capsys):
+    """A build whose f_max is below its clock writes everything and exits 1, naming a clock
+    it would meet."""
+    import rpu.fpga.build as build
+
+    def missed(config, board, out, **options):
+        assert options["clock_hz"] == 100e6
+        count = {"used": 1, "available": 2}
+        return {"bitstream": "rpu_ulx3s_85f.bit", "build_seconds": 1.0, "fmax_mhz": 80.98,
+                "clock_mhz": 100.0, "timing_met": False,
+                "utilization": {kind: count for kind in ("luts", "ffs", "dsps", "ebrs")}}
+    monkeypatch.setattr(build, "build_bitstream", missed)
+    args = parse(["--board", "ulx3s-85f", *SMALL_ARGS, "--clock-mhz", "100",
+                  "-o", str(tmp_path / "out")])
+    assert fpga_command.run(args) == 1
+    err = capsys.readouterr().err
+    assert "timing is not met: f_max 80.98 MHz is below the 100 MHz clock" in err
+    assert "rebuild with --clock-mhz 80 or less" in err
