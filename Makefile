@@ -56,7 +56,7 @@ CLOCK_MHZ ?=
 fpga: $(VENV)/.installed
 	$(PY) -m rpu fpga --board $(BOARD) --input-size $(INPUT_SIZE) --hidden-size $(HIDDEN_SIZE) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ)) -o $(BUILD)/fpga
 
-# The benchmark suite (about 70 minutes on 2 cores, 14 of them the FPGA build of S):
+# The benchmark suite (about 75 minutes on 2 cores, 16 of them the FPGA build of S):
 # synthesizes S, M, L, the S sweep and S's weight precisions (S on OSU 0.18 um too), simulates
 # S (Amaranth and Verilator), M (20 steps) and one step of L (Verilator), builds S for the
 # ULX3S 85F; regenerates docs/benchmarks.md.

@@ -25,6 +25,7 @@ Verilated RTL (cycle count and bit-exactness against the fixed-point model, spee
 
 The delta mode (issue 12) runs on ``examples/delta`` in the RTL, dense and delta side by
 side (``scripts/bench_delta.py``; ``--only-delta`` reruns just that into an existing JSON).
+S is built for the ULX3S 85F on a 100 MHz PLL clock (``--only-fpga`` rebuilds just that).
 
 It writes ``build/bench.json`` (everything) and regenerates ``docs/benchmarks.md``.
 """
@@ -774,6 +775,7 @@ def main(argv=None):
         if args.only_fpga:
             s_config = next(p["config"] for p in configurations() if p["name"] == "S")
             bench["fpga"] = fpga_task(s_config, Path(args.workdir) / "S-ulx3s-85f")
+            bench["fpga"]["alone"] = datetime.date.today().isoformat()
             Path(args.out).write_text(json.dumps(bench, indent=2, default=_json_default)
                                       + "\n")
         if args.only_osu018:

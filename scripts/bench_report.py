@@ -558,7 +558,10 @@ def _fpga_section(bench):
             f"{f['clock_mhz']:g} MHz clock from the ECP5's PLL, placed and routed for it by "
             f"nextpnr-ecp5 in {f['wall_s'] / 60:.1f} min. Post-route f_max "
             f"**{f['fmax_mhz']:.1f} MHz** (timing {'met' if f['timing_met'] else 'NOT met'} "
-            f"at {f['clock_mhz']:g} MHz); {t['at_fmax']['gops']:.1f} GOPS at f_max.", "",
+            f"at {f['clock_mhz']:g} MHz); {t['at_fmax']['gops']:.1f} GOPS at f_max."
+            + (f" Rebuilt alone on {f['alone']} (`scripts/bench.py --only-fpga`), after the "
+               f"rest of this page: the RTL may have changed since the figures above."
+               if f.get("alone") else ""), "",
             "| resource | used | of | predicted (fit check) |", "|---|---:|---:|---:|"]
     for kind, label in (("luts", "LUT4"), ("ffs", "flip-flops"), ("dsps", "MULT18X18D"),
                         ("ebrs", "DP16KD block RAM")):
