@@ -3,14 +3,16 @@ ECP5 PLL (``EHXPLLL``) synthesizes from it.
 
 :func:`pll_parameters` chooses the PLL's dividers for a requested frequency (the one nearest
 to it, within the ranges of the ECP5 family data sheet, Lattice FPGA-DS-02012, table
-"sysCLOCK PLL Timing"); :class:`PLLClock` builds the ``sync`` domain on the PLL's output,
-held in reset until the PLL has locked, as Amaranth's own default domain is on the board
-clock (a two-flip-flop synchronizer into the SGSR global reset, the domain reset-less).
+"sysCLOCK PLL Timing"); :class:`PLLClock` makes the PLL's output clock and holds the
+design in reset until the PLL has locked, as Amaranth's own default domain on Lattice does on
+the board clock (a two-flip-flop synchronizer into the SGSR global reset); the board top
+(:class:`rpu.fpga.boards.BoardTop`) defines the reset-less ``sync`` domain on it.
 
-The PLL's output frequency reaches nextpnr as a clock constraint on the PLL's input pin
-(``FREQUENCY_PIN_CLKI``/``FREQUENCY_PIN_CLKOP``, as Lattice's own tools write them): nextpnr
-derives the output clock's constraint from the input's and the dividers, so that its
-timing-driven placement and its report are for the clock the RPU actually runs at.
+nextpnr derives the PLL output's clock constraint from the board clock's (the platform's
+``FREQUENCY PORT`` constraint) and the dividers ("Derived frequency constraint of ... MHz" in
+its log), so that its timing-driven placement and its report are for the clock the RPU
+actually runs at. The ``FREQUENCY_PIN_CLKI``/``FREQUENCY_PIN_CLKOP`` attributes on the
+instance are those Lattice's own tools write.
 """
 
 from dataclasses import dataclass
