@@ -5,7 +5,8 @@ from amaranth.hdl import Cat, Const, Mux, Value, signed
 from lstm_ref.checks import check_integer
 
 
-__all__ = ["narrow", "narrow_scaled", "rounding_bias", "sum_tree", "booth_digits", "booth_rows", "carry_save"]
+__all__ = ["narrow", "narrow_scaled", "rounding_bias", "sum_tree", "booth_digits", "booth_rows",
+           "carry_save"]
 
 
 #: Terms :func:`sum_tree` adds in a plain chain; more are split into a balanced tree. Two:

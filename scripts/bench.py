@@ -420,6 +420,11 @@ def configurations():
     return points
 
 
+def config_of(points, name):
+    """The RPUConfig of the point called ``name``."""
+    return next(p["config"] for p in points if p["name"] == name)
+
+
 def digits_accuracy(weight_width, row_scales, data_width=16):
     """Accuracy of examples/digits' 450 test images in the bit-accurate model of an RPU with
     ``weight_width``-bit weights and ``data_width``-bit data, against float64.
@@ -469,8 +474,7 @@ def run(args):
     synthesize_rest(args, bench, rest, workdir)
     # S on an FPGA (ULX3S 85F): bitstream, post-route f_max and utilization.
     if args.fpga:
-        bench["fpga"] = fpga_task(next(p["config"] for p in points if p["name"] == "S"),
-                                  workdir / "S-ulx3s-85f")
+        bench["fpga"] = fpga_task(config_of(points, "S"), workdir / "S-ulx3s-85f")
     else:
         bench["not_run"].append({"what": "S on the ULX3S 85F", "why": "--no-fpga"})
     # 4. Derived figures: GOPS at the estimated clock, GOPS/mm2, energy; the digits
@@ -720,7 +724,7 @@ def derive(bench, points):
                 "gops_per_mm2_logic_only": gops / (syn["logic_um2"] / 1e6)}
     amaranth = bench["simulation"].get("S_amaranth", {})
     if "activity" in amaranth:
-        s_config = next(p["config"] for p in points if p["name"] == "S")
+        s_config = config_of(points, "S")
         syn = bench["points"]["S"].get("synthesis", {})
         entry = energy_figures(s_config, *SHAPES["S"], syn.get("f_max_mhz"),
                                activity=amaranth["activity"], steps=amaranth["steps"])
@@ -773,8 +777,8 @@ def main(argv=None):
         if args.only_delta:
             bench["delta_example"] = delta_example_entry(args)
         if args.only_fpga:
-            s_config = next(p["config"] for p in configurations() if p["name"] == "S")
-            bench["fpga"] = fpga_task(s_config, Path(args.workdir) / "S-ulx3s-85f")
+            bench["fpga"] = fpga_task(config_of(configurations(), "S"),
+                                      Path(args.workdir) / "S-ulx3s-85f")
             bench["fpga"]["alone"] = datetime.date.today().isoformat()
             Path(args.out).write_text(json.dumps(bench, indent=2, default=_json_default)
                                       + "\n")

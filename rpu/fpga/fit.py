@@ -99,8 +99,8 @@ def multipliers(config):
     ]
 
 
-#: nextpnr's TRELLIS_COMB counts (post-route; the small build at seed 1, S at seed 2) of builds of ``python -m rpu fpga``
-#: that the LUT model is fitted to: (board, configuration, LUTs). Add a build here and the
+#: nextpnr's TRELLIS_COMB counts (post-route; the small build at seed 1, S at seed 2) of
+#: builds of ``python -m rpu fpga`` that the LUT model is fitted to: (board, configuration, LUTs). Add a build here and the
 #: model refits (least squares, :func:`lut_model`).
 CALIBRATION = (
     # 30 Nov 2026, issue 11's f_max work (rpu/fpga/README.md): the lanes' narrowing without

@@ -197,8 +197,9 @@ class ActivationUnit(wiring.Component):
         # cell engine's buffer heads), so the path into the ROM address is a candidate
         # register, the index logic and one select LUT, and the select's fan-out (a route
         # flag driving every bit of every unit) is no longer in series with the index's
-        # carry (S's post-route critical path on the ULX3S, 102.2 MHz: the route flag
-        # through the selection of x and the index into the ROM address).
+        # carry (the post-route critical path on the ULX3S of S, 80.0 MHz, and of the small
+        # test build, 102.2 MHz: the route flag through the selection of x and the index
+        # into the ROM address).
         if self.inputs == 1:
             split = magnitude_split(self.x, data_format=fmt, segments=segments)
             func = self.func

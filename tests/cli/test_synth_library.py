@@ -30,12 +30,13 @@ def test_library_and_liberty_exclude_each_other(tmp_path, capsys):
     assert "not allowed with argument --library" in capsys.readouterr().err
 
 
+class Stop(Exception):
+    """Raised by the tests' stand-in for synthesize_rpu once it has seen its arguments."""
+
+
 @pytest.mark.parametrize("name", sorted(LIBRARIES))
 def test_named_library_reaches_the_synthesis(tmp_path, monkeypatch, name):
     seen = {}
-
-    class Stop(Exception):
-        pass
 
     def synthesize_rpu(config, out_dir, *, liberty=None, library=None, log=None, **_):
         seen.update(liberty=liberty, library=library, out=Path(out_dir))
@@ -50,9 +51,6 @@ def test_named_library_reaches_the_synthesis(tmp_path, monkeypatch, name):
 def test_flow_and_adder_options_reach_the_synthesis(tmp_path, monkeypatch, capsys):
     from rpu.eda.yosys import SynthesisFlow
     seen = []
-
-    class Stop(Exception):
-        pass
 
     def synthesize_rpu(config, out_dir, *, flow=None, **_):
         seen.append(flow)
