@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from lstm_ref.checks import check_integer
 from lstm_ref.fixed_lstm import MAX_ROW_SHIFT
 from pim.arith import narrow, narrow_scaled, rounding_bias
+from .product import RegisteredProduct
 from .sram import SRAM
 
 
@@ -161,7 +162,9 @@ class PIMLane(wiring.Component):
     split_products : bool
         Multiply as two half-width partial products (default; short paths in standard
         cells), or as one product (an FPGA's DSP block takes an 18x18 product in one
-        piece). The latency and the results are the same.
+        piece; with registered products, one :class:`~pim.product.RegisteredProduct` per
+        MAC, which a platform may map to the block and its output register). The latency
+        and the results are the same.
     registered_products : bool
         Register the products before they are accumulated (default): a pipeline stage that
         pays for wide multipliers. Without it a small multiplier and the accumulator's adders
@@ -210,7 +213,9 @@ class PIMLane(wiring.Component):
     wr_addr : In(range(depth + scale_depth))
     wr_data : In(ArrayLayout(signed(weight_width), weights_per_word))
     wr_en : In(1)
-        Weight (and scale) memory write port (loading weights while idle): a whole word.
+        Weight (and scale) memory write port (loading weights while idle): a whole word. A
+        weight word is written one cycle after it is presented (the memory's write port is
+        registered): it is not read in that cycle.
     results : Out(ArrayLayout(signed(data_width), weights_per_word * batch))
         Narrowed dot products of the last finished rows, one per MAC: sequence ``b``'s row
         ``k`` of the word at ``b * weights_per_word + k``.
@@ -260,9 +265,12 @@ class PIMLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         P = self.weights_per_word
+        # The word read is registered at +1 by the memory's output register (which a
+        # platform may map to a block RAM's own); the write port is registered too, so that
+        # the write enable of every lane's memory is a flip-flop.
         m.submodules.weights = weights = SRAM(
             depth=self.depth, shape=data.ArrayLayout(signed(self.weight_width), P),
-            macro=self.sram_macros)
+            macro=self.sram_macros, output_register=True, write_register=True)
         m.d.comb += [
             weights.rd_addr.eq(self.addr),
             weights.rd_en.eq(self.en),
@@ -281,7 +289,7 @@ class PIMLane(wiring.Component):
         else:
             valid3, first3, last3 = valid2, first2, last2
             stage3 = []
-        word = Signal(data.ArrayLayout(signed(self.weight_width), P))
+        word = weights.rd_data
         operand = Signal(operand_shape(self.operand_width, self.batch))
         ended = Signal()
         scales = self._scales(m) if self.scale_depth else None
@@ -295,7 +303,7 @@ class PIMLane(wiring.Component):
                 valid1.eq(self.valid), first1.eq(self.first), last1.eq(self.last),
                 valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
                 *stage3,
-                word.eq(weights.rd_data), operand.eq(self.operand),
+                operand.eq(self.operand),
                 ended.eq(valid3 & last3),
             ]
             with m.If(ended):
@@ -393,7 +401,14 @@ class PIMLane(wiring.Component):
                                                 self.data_width)
         products = [product_lo.eq(weight * operand[:half] if split else weight * operand),
                     product_hi.eq(weight * operand[half:].as_signed() if split else 0)]
-        if self.registered_products:
+        if self.registered_products and not split:
+            # One product and its register: a platform may map them to a hard multiplier
+            # with its own output register (see RegisteredProduct).
+            m.submodules[f"product{name}"] = product = RegisteredProduct(
+                a_shape=weight.shape(), b_shape=operand.shape())
+            m.d.comb += [product.en.eq(self.en), product.a.eq(weight),
+                         product.b.eq(operand), product_lo.eq(product.p)]
+        elif self.registered_products:
             with m.If(self.en):
                 m.d.sync += products
         else:

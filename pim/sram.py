@@ -11,6 +11,15 @@ writes an initial value for every word of a ``Memory``.
 Both forms behave identically: the read port registers ``mem[rd_addr]`` on a clock edge
 where ``rd_en`` is high and holds ``rd_data`` otherwise; a read and a write of the same
 address in one cycle return the old word; contents start at zero.
+
+With ``output_register`` the word read passes through one more register, loaded on the
+edges where ``rd_en`` is high: ``rd_data`` is the word addressed two enabled edges earlier.
+With ``write_register`` the write port's address, data and enable (the enable already
+checked against the depth) are registered, and the write takes effect one edge later: the
+enable reaching the RAM is then a flip-flop, not the depth's compare behind the caller's
+logic. A platform may provide a RAM with an output register itself
+(``platform.get_registered_sram(sram)``), as a block RAM with its own output register, whose
+word leaves the block from a flip-flop instead of after the RAM's access time.
 """
 
 from amaranth.hdl import Module, Signal, Mux, Instance, ClockSignal, Shape
@@ -87,6 +96,11 @@ class SRAM(wiring.Component):
         Shape of a word.
     macro : bool
         Instantiate the ``rpu_sram`` macro instead of an Amaranth memory.
+    output_register : bool
+        Register the word read once more (default False; see above).
+    write_register : bool
+        Register the write port: a write takes effect one cycle after it is presented
+        (default False; see above).
 
     Raises
     ------
@@ -105,7 +119,8 @@ class SRAM(wiring.Component):
         ``max(1, ceil(log2(depth)))``.
     """
 
-    def __init__(self, *, depth, shape, macro=False):
+    def __init__(self, *, depth, shape, macro=False, output_register=False,
+                 write_register=False):
         try:
             self.depth = check_integer("depth", depth, 1)
         except ValueError:
@@ -114,6 +129,8 @@ class SRAM(wiring.Component):
             raise
         self.shape = shape
         self.macro = bool(macro)
+        self.output_register = bool(output_register)
+        self.write_register = bool(write_register)
         self.address_bits = max(1, (depth - 1).bit_length())
         super().__init__({
             "rd_addr": In(self.address_bits),
@@ -125,27 +142,53 @@ class SRAM(wiring.Component):
         })
 
     def elaborate(self, platform):
+        if (self.output_register and not self.macro
+                and hasattr(platform, "get_registered_sram")):
+            return platform.get_registered_sram(self)
+        return self.elaborate_generic()
+
+    def elaborate_generic(self):
+        """The RAM as an Amaranth memory or the macro, and the output register in logic
+        (what a platform without ``get_registered_sram`` gets, and what a platform's version
+        may fall back to)."""
         m = Module()
+        read_data = Signal(self.shape) if self.output_register else self.rd_data
+        if self.output_register:
+            with m.If(self.rd_en):
+                m.d.sync += self.rd_data.eq(read_data)
+        wr_addr, wr_data, wr_en = self.write_port(m)
         if self.macro:
             width = Shape.cast(self.shape).width
             m.submodules.macro = Instance(
                 SRAM_MODULE,
                 p_DEPTH=self.depth, p_WIDTH=width, p_ABITS=self.address_bits,
                 i_clk=ClockSignal("sync"),
-                i_rd_en=self.rd_en, i_rd_addr=self.rd_addr, o_rd_data=self.rd_data,
-                i_wr_en=self.wr_en, i_wr_addr=self.wr_addr, i_wr_data=self.wr_data)
+                i_rd_en=self.rd_en, i_rd_addr=self.rd_addr, o_rd_data=read_data,
+                i_wr_en=wr_en, i_wr_addr=wr_addr, i_wr_data=wr_data)
             return m
         m.submodules.memory = memory = Memory(shape=self.shape, depth=self.depth, init=[])
         read = memory.read_port(domain="sync")
         write = memory.write_port()
         m.d.comb += [
             read.addr.eq(self.rd_addr), read.en.eq(self.rd_en),
-            write.addr.eq(self.wr_addr), write.data.eq(self.wr_data),
-            write.en.eq(self.wr_en & (self.wr_addr < self.depth)),
+            write.addr.eq(wr_addr), write.data.eq(wr_data),
+            write.en.eq(wr_en & (wr_addr < self.depth)),
         ]
         # Reads beyond the depth return zero, as in the macro model.
         read_in_range = Signal(init=1)
         with m.If(self.rd_en):
             m.d.sync += read_in_range.eq(self.rd_addr < self.depth)
-        m.d.comb += self.rd_data.eq(Mux(read_in_range, read.data, 0))
+        m.d.comb += read_data.eq(Mux(read_in_range, read.data, 0))
         return m
+
+    def write_port(self, m):
+        """``(wr_addr, wr_data, wr_en)`` as they reach the RAM: the ports themselves, or with
+        ``write_register`` their registers in ``m`` (the enable only for an address below
+        the depth)."""
+        if not self.write_register:
+            return self.wr_addr, self.wr_data, self.wr_en
+        wr_addr, wr_data = Signal.like(self.wr_addr), Signal(self.shape)
+        wr_en = Signal()
+        m.d.sync += [wr_addr.eq(self.wr_addr), wr_data.eq(self.wr_data),
+                     wr_en.eq(self.wr_en & (self.wr_addr < self.depth))]
+        return wr_addr, wr_data, wr_en

@@ -7,6 +7,7 @@
 * :func:`assert_simulators_agree` -- Amaranth and an HDL simulator under random stalls;
 * :func:`small_config`, :func:`auto_shifts`, :func:`assert_layers_equal` -- small RPUs for
   stacks, their row shifts, and the comparison of a run's layers with the golden model;
+* :func:`run_testbench` -- one component and one async testbench in Amaranth's simulator;
 * :data:`REPO`, :data:`DATA`, :data:`IMPORT_DATA`, :data:`ON_CI`.
 """
 
@@ -47,6 +48,16 @@ def random_stack(rng, input_size, hidden_sizes, *, scale=1.0):
         layers.append(random_lstm(rng, previous, hidden, scale=scale))
         previous = hidden
     return layers
+
+
+def run_testbench(dut, testbench, *, period=1e-6):
+    """Simulate ``dut`` with a clock of ``period`` seconds on its ``sync`` domain, driven by
+    the async ``testbench(ctx)``, to the testbench's end."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(period)
+    sim.add_testbench(testbench)
+    sim.run()
 
 
 def require_simulator(name, find):

@@ -58,6 +58,14 @@ registered as one count per array and every ``sum_tree`` is balanced. The activa
 take both candidate inputs (pre-activation and cell buffer heads) and select the finished
 segment index, offset and sign with a one-hot select from the interconnect. Every ``rpu.v``
 changed; every ``rpu.json`` is unchanged (no cycle moved).
+
+Re-pinned in issue 11 (S at 100 MHz on the ULX3S): a lane's weight word register is the
+weight memory's output register (``SRAM(output_register=True)``, which the ECP5 platform maps
+to the block RAM's own), no longer a register of the lane, and the weight memory's write port
+is registered (``write_register``); the load streams' ready is a register (idle in the
+previous cycle and not starting), the weights' also low in a cycle with ``start``; the
+controller compares the period's cycle with a register holding the period's last cycle.
+Every ``rpu.v`` changed; every ``rpu.json`` is unchanged (no cycle of a run moved).
 """
 
 import hashlib
@@ -87,42 +95,42 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "ac2251dbfe9bfa8af6353a286f53aeac713c29cd91fc9274a8e5ffd9405d6b1b",
+        "rpu.v": "992c7fcb1788d03fb7b5902fc17299a91f5fd3311d777ab8f9709750dfd24954",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4072adae7e85ecde1bde22c1ef48dad5f9b6c4d9da4e04e21f46e0e76cc9fcde",
     },
     "stacked": {
-        "rpu.v": "108791c198ded08f924b6dd0246eccf0b1a365dcc23ca5eec8f8bfab824870a6",
+        "rpu.v": "0b28ee21c7996533452f44281ec8d6bad0610ee8675928c65fb0438f495f7a73",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "a7457c0339e5d3ce7685a485ab2f7e22c474edcf3b2397758438fd9e2c60c35f",
     },
     "12bit": {
-        "rpu.v": "254c77994cfe7ac1044a1318a7dcec0c9d83f8d816ca2e5ab77b43044eb61a95",
+        "rpu.v": "38109bdedf61fd507d072830ef2620738ad536f317bddcf6cd2352406468057c",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "65dfe80834c76172b2e55b45fcbec84e8f7ead8e4af39e5ebc461a784acc821f",
     },
     "odd_lanes": {
-        "rpu.v": "cce94503f530f204ea2ad48e9bb07d2297a8895371cda3463601855f9128ce78",
+        "rpu.v": "5d5a3a40968c6430f2326e7abd1efebd0f73b9ef5de5865c509acbc527778edf",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "2bdc6e9e33967582f89ca84a2836cd5616ec635851d1d425886e890a365b999c",
     },
     "packed": {
-        "rpu.v": "49d86a6567b0d0d14d31af49214a63718aaf0f951a44a2eb5dcf7768a93da16e",
+        "rpu.v": "b8856114f650d4d1f415dade06cc58ee4dd070dfb936d8b78804579cce16a9dc",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7ca8d04a731a8a756843d54f67fdd1cbb4ea95b00a8d3ebac3e8488f499f6969",
     },
     "small": {
-        "rpu.v": "abf9983929829f382f1906b310780323736bc8773afd75366e91e0ddb34d55e6",
+        "rpu.v": "195737cad07c6091e291916efaeff322bb3c51c2cc35af8d4370c2e5651282ef",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "3e8ca1c8735dfc1b585a48984df309357e33a3c31fa57af77060c6ae82211a09",
     },
     "batch": {
-        "rpu.v": "4e015cbdf1a684769b19535c654e743b8d00b144a93336ed0b2f826a1cc4e51b",
+        "rpu.v": "05a40f7edbf059ebca4b7e08f68fb0e9b6e3315ae9157b3bdc7aa81a66b0bf27",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "7e50929f594449773242678f06cdb8e301567dca03680c3aa98192431c8611a3",
     },
     "delta": {
-        "rpu.v": "36c12dbc5c959472267774a982dab7d0516ef64cae42398df1d88bca2f79d75f",
+        "rpu.v": "0673877160be42205e963f2b11a6cf996a622cdc8b5ed84b6d31c14952db26b4",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "59da9ce3a92a8901b52774f75656a832af1b16674f78f945f5ecb1c510b0f582",
     },

@@ -25,7 +25,7 @@ suffix, which ``python -m rpu fpga`` does not do (program the ``.bit`` with
 from dataclasses import dataclass
 
 from amaranth.build import Attrs, ResourceError
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, Shape
 from amaranth.lib import io
 from amaranth_boards.resources import UARTResource
 from amaranth_boards.ulx3s import (ULX3S_12F_Platform, ULX3S_25F_Platform, ULX3S_45F_Platform,
@@ -36,7 +36,9 @@ from amaranth.vendor import LatticeECP5Platform
 
 from rpu.config import RPUConfig
 from rpu.fpga import protocol
+from rpu.fpga.bram import ECP5RegisteredSRAM, dp16kd_shape
 from rpu.fpga.clock import PLLClock
+from rpu.fpga.dsp import ECP5RegisteredProduct, fits_mult18x18
 from rpu.fpga.link import HostLink
 from rpu.fpga.uart import divisor_for
 
@@ -48,12 +50,33 @@ __all__ = ["BOARDS", "Board", "BoardTop", "board", "TIMEOUT_SECONDS"]
 TIMEOUT_SECONDS = 0.05
 
 
+def _registered_product(platform, product):
+    """A :class:`pim.product.RegisteredProduct` on the ECP5: a MULT18X18D with its own output
+    register when the operands fit one (:mod:`rpu.fpga.dsp`), else the generic logic."""
+    if fits_mult18x18(product):
+        return ECP5RegisteredProduct(product)
+    return product.elaborate_generic()
+
+
+def _registered_sram(platform, sram):
+    """A :class:`pim.sram.SRAM` with ``output_register`` on the ECP5: DP16KD blocks with their
+    own output registers when its shape allows (:mod:`rpu.fpga.bram`), else the generic
+    memory and register."""
+    if dp16kd_shape(sram.depth, Shape.cast(sram.shape).width) is not None:
+        return ECP5RegisteredSRAM(sram)
+    return sram.elaborate_generic()
+
+
 def _buildable(platform_class, *, dfu_suffix=False):
     """``platform_class`` without the programming tools among its required tools (and, for
-    the OrangeCrab, without its dfu-suffix step)."""
+    the OrangeCrab, without its dfu-suffix step), with the ECP5's registered multipliers
+    (``get_registered_product``) and block RAMs with their output registers
+    (``get_registered_sram``)."""
     namespace = {
         "required_tools": property(lambda self: list(LatticeECP5Platform.required_tools
                                                      .__get__(self))),
+        "get_registered_product": _registered_product,
+        "get_registered_sram": _registered_sram,
     }
     if dfu_suffix:
         namespace["command_templates"] = property(

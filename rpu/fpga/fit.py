@@ -100,17 +100,18 @@ def multipliers(config):
 
 
 #: nextpnr's TRELLIS_COMB counts (post-route; the small build at seed 1, S at seed 2) of
-#: builds of ``python -m rpu fpga`` that the LUT model is fitted to: (board, configuration, LUTs). Add a build here and the
-#: model refits (least squares, :func:`lut_model`).
+#: builds of ``python -m rpu fpga`` that the LUT model is fitted to: (board, configuration,
+#: LUTs). Add a build here and the model refits (least squares, :func:`lut_model`).
 CALIBRATION = (
-    # 30 Nov 2026, issue 11's f_max work (rpu/fpga/README.md): the lanes' narrowing without
-    # its rounding adder took about 70 LUTs off every MAC lane, so the builds before it (the
-    # small one had 5344 and S 22211 LUTs after issue 9's clock work) no longer describe the
-    # RTL. The small build of tests/fpga/test_bitstream.py and S, both at 1950370's RTL
-    # except S's (at e63e9a8: the activation index before the route's select not yet).
+    # 30 Nov 2026, issue 11's f_max work (rpu/fpga/README.md): the MAC lanes' weight words
+    # in the block RAMs' output registers took the lanes' read-range multiplexers (a LUT per
+    # weight bit where the depth is not a power of two) off every lane, so the builds before
+    # it (4901 and 17327 LUTs) no longer describe the RTL. The small build of
+    # tests/fpga/test_bitstream.py (75 MHz PLL clock) and the bench's S (100 MHz), both at
+    # the same RTL.
     ("ulx3s-85f", dict(input_size=4, hidden_size=8, pim_arrays=2, lanes_per_array=4,
-                       activation_units=1, elementwise_units=1), 4901),
-    ("ulx3s-85f", dict(input_size=64, hidden_size=128), 17327),
+                       activation_units=1, elementwise_units=1), 4841),
+    ("ulx3s-85f", dict(input_size=64, hidden_size=128), 16439),
 )
 
 def _lut_features(config):

@@ -9,6 +9,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from pim.arith import narrow
+from pim.product import RegisteredProduct
 
 
 __all__ = ["ElementwiseUnit"]
@@ -36,6 +37,10 @@ class ElementwiseUnit(wiring.Component):
         Format of the operands (but ``b`` in cell mode) and of ``y`` outside cell mode.
     cell_format : lstm_ref.fixedpoint.FixedFormat, optional
         Format of the cell state (default: the data format).
+    split_products : bool
+        Two partial products per product (default), or one whole product each, for an
+        FPGA's DSP blocks: a :class:`~pim.product.RegisteredProduct`, which a platform may
+        map to the block and its output register. The latency and the results are the same.
 
     Attributes
     ----------
@@ -94,16 +99,30 @@ class ElementwiseUnit(wiring.Component):
             m.d.sync += [
                 a.eq(self.a), b.eq(self.b), c.eq(self.c), d.eq(self.d),
                 operand_cell.eq(self.cell),
-                # In cell mode a*b (data x cell fractional bits) is aligned with c*d.
-                ab_lo.eq(Mux(operand_cell, (a * b[:half]) << shift, a * b[:half])
-                         if self.split_products else
-                         Mux(operand_cell, (a * b) << shift, a * b)),
-                ab_hi.eq(Mux(operand_cell, (a * b[half:].as_signed()) << shift,
-                             a * b[half:].as_signed()) if self.split_products else 0),
-                cd_lo.eq(c * d[:half] if self.split_products else c * d),
-                cd_hi.eq(c * d[half:].as_signed() if self.split_products else 0),
                 cell.eq(operand_cell),
                 self.y.eq(Mux(cell, cell_narrowed, narrowed)),
                 self.saturated.eq(Mux(cell, cell_saturated, saturated)),
+            ]
+        if self.split_products:
+            with m.If(self.en):
+                m.d.sync += [
+                    # In cell mode a*b (data x cell fractional bits) is aligned with c*d.
+                    ab_lo.eq(Mux(operand_cell, (a * b[:half]) << shift, a * b[:half])),
+                    ab_hi.eq(Mux(operand_cell, (a * b[half:].as_signed()) << shift,
+                                 a * b[half:].as_signed())),
+                    cd_lo.eq(c * d[:half]),
+                    cd_hi.eq(c * d[half:].as_signed()),
+                ]
+        else:
+            # Whole products, each with its register (a platform may map both to a hard
+            # multiplier with its own output register, see pim.product); the cell mode's
+            # alignment follows the register (by nothing with the default formats).
+            m.submodules.ab = ab = RegisteredProduct(a_shape=a.shape(), b_shape=b.shape())
+            m.submodules.cd = cd = RegisteredProduct(a_shape=c.shape(), b_shape=d.shape())
+            m.d.comb += [
+                ab.en.eq(self.en), ab.a.eq(a), ab.b.eq(b),
+                cd.en.eq(self.en), cd.a.eq(c), cd.b.eq(d),
+                ab_lo.eq(Mux(cell, ab.p << shift, ab.p) if shift else ab.p),
+                cd_lo.eq(cd.p),
             ]
         return m

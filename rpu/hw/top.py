@@ -99,18 +99,20 @@ class RPU(wiring.Component):
 
     Ports (all synchronous to the one clock domain ``sync``; ``rst`` is synchronous):
 
-    * ``weights`` (stream in): while idle, writes ``data`` (one weight per MAC lane of PIM
-      array ``array``: ``weights_per_word`` weights per lane's word) at address ``addr`` of
-      that array's lanes. The memory image comes from
+    * ``weights`` (stream in): while idle (ready from the cycle after ``busy`` falls, not
+      in a cycle with ``start``), writes ``data`` (one weight per MAC lane of PIM array
+      ``array``: ``weights_per_word`` weights per lane's word) at address ``addr`` of that
+      array's lanes. The memory image comes from
       :func:`rpu.compiler.codegen.compile_lstm`. With ``row_scales``, addresses from
       ``weight_depth`` on write the lanes' scale memories (a row's shift in the low bits of
       its lane's word, at ``weight_depth +`` :func:`~rpu.hw.program.scale_address`).
-    * ``program`` (stream in): while idle, writes a 32-bit program word (see
+    * ``program`` (stream in): while idle (as ``weights``), writes a 32-bit program word (see
       :mod:`rpu.hw.program`).
-    * ``state`` (stream in): while idle, writes the state the next run starts from when it
-      keeps its state: ``target`` 0 writes ``h[index]`` of ``layer`` (``data``'s low
-      ``data_width`` bits), ``target`` 1 writes the cell-state word ``index`` of ``layer``
-      (``elementwise_units`` values of c, unit ``index * elementwise_units`` in the LSBs).
+    * ``state`` (stream in): while idle (as ``weights``), writes the state the next run
+      starts from when it keeps its state: ``target`` 0 writes ``h[index]`` of ``layer``
+      (``data``'s low ``data_width`` bits), ``target`` 1 writes the cell-state word ``index``
+      of ``layer`` (``elementwise_units`` values of c, unit ``index * elementwise_units`` in
+      the LSBs).
     * ``start``, ``steps``, ``keep_state`` (in): a cycle with ``start`` high while idle starts a
       run of ``steps`` time steps (``steps`` >= 1), from h = c = 0 unless ``keep_state``.
     * ``x`` (stream in): the inputs, I data words per step, x_t[0] first (with a batch, each
@@ -149,6 +151,9 @@ class RPU(wiring.Component):
         Make every RAM (weights, x, h, cell state) an ``rpu_sram`` macro instance, as in the
         generated Verilog (see :class:`pim.sram.SRAM`); Amaranth memories otherwise, which
         Amaranth's simulator runs.
+    split_products : bool
+        The MAC and element-wise products as two half-width partial products (default), or
+        whole, for an FPGA's DSP blocks: the same latency and results.
     """
 
     def __init__(self, *, config, sram_macros=False, split_products=True):
@@ -211,7 +216,12 @@ class RPU(wiring.Component):
         # CONTEXT words, kept as plain bits (see rpu.hw.program.CONTEXT).
         contexts = Signal(data.ArrayLayout(CONTEXT.size, MAX_CONTEXTS))
         layers = Signal(data.ArrayLayout(layer_registers(config), config.num_layers))
-        m.d.comb += self.program.ready.eq(~self.busy)
+        # The load streams (program, weights, state) are ready from a register: idle in the
+        # previous cycle and not starting then, so idle in this one (only a start makes the
+        # RPU busy). Their write enables reach every weight memory; ``busy``'s logic is then
+        # not in front of them (S's critical path on the ULX3S at 83.5 MHz, 12.0 ns).
+        loads_ready = Signal(init=1)
+        m.d.comb += self.program.ready.eq(loads_ready)
         word = self.program.payload.data
         globals_ = [(Reg.FIRST_LAYER, first_layer), (Reg.LAST_LAYER, last_layer),
                     (Reg.CONTEXTS, n_contexts), (Reg.OUTPUT_ALL, output_all)]
@@ -235,7 +245,10 @@ class RPU(wiring.Component):
                             m.d.sync += field.eq(word)
 
         # Weight loading -------------------------------------------------------------------
-        m.d.comb += self.weights.ready.eq(~self.busy)
+        # Not in a cycle with ``start``: a lane writes a weight word one cycle after it is
+        # taken (its memory's write port is registered), and a run started in the cycle a
+        # word is taken could read that word's address in the next one.
+        m.d.comb += self.weights.ready.eq(loads_ready & ~self.start)
         for index, array in enumerate(arrays):
             m.d.comb += [
                 array.wr_addr.eq(self.weights.payload.addr),
@@ -285,6 +298,7 @@ class RPU(wiring.Component):
         m.d.comb += [self.busy.eq(working | settling.any()),
                      self.stalled.eq(working & ~run)]
         start = self.start & ~self.busy & (self.steps != 0)
+        m.d.sync += loads_ready.eq(~self.busy & ~start)
         m.d.comb += [
             ctrl.en.eq(run),
             ctrl.start.eq(start),
@@ -295,7 +309,7 @@ class RPU(wiring.Component):
             ctrl.layers.eq(layers),
         ]
         self._count_events(m, ctrl, engines, arrays, run, start)
-        m.d.comb += self.state.ready.eq(~self.busy)
+        m.d.comb += self.state.ready.eq(loads_ready)
         source = Signal(Source)
         with m.If(run):
             m.d.sync += source.eq(ctrl.source)

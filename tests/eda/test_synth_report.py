@@ -85,9 +85,14 @@ def test_memories_are_macros_with_the_density_model_area(generic_run):
     assert report["area"]["sram_um2_modelled"] == pytest.approx(total)
     assert report["area"]["total_um2"] == pytest.approx(report["area"]["logic_um2"] + total)
     # The macros are not in the logic: no module holds flip-flops for 10 x 16 weight bits.
-    lane = report["synthesis"]["modules"]["rpu.pim0.lane0"]
-    assert lane["memories"] == 0 and report["synthesis"]["modules"][
-        "rpu.pim0.lane0.weights"]["area"] == 0
+    # The weight memory's module holds the macro and its registers only: the output
+    # register and the registered write port (data, address, enable).
+    modules = report["synthesis"]["modules"]
+    assert modules["rpu.pim0.lane0"]["memories"] == 0
+    weights = modules["rpu.pim0.lane0.weights"]
+    address_bits = (config.weight_depth - 1).bit_length()
+    assert weights["memories"] == 1
+    assert weights["cell_counts"]["DFF"] == 2 * config.weight_width + address_bits + 1 == 37
     assert "SRAM macros (modelled)" in markdown
 
 

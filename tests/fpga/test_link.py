@@ -182,4 +182,4 @@ def test_the_link_leaves_the_dsp_blocks_to_the_rpu():
     for module in ("\\top", "\\top.receiver", "\\top.transmitter"):
         assert _products(text, module) == []
     # The check finds real products: the MAC lanes' weight x operand.
-    assert len(_products(text, "\\top.rpu.pim0.lane0")) == 1
+    assert len(_products(text, "\\top.rpu.pim0.lane0.product")) == 1

@@ -55,15 +55,18 @@ def random_samples(rng, fmt, count):
     return rng.integers(fmt.min_code, fmt.max_code + 1, size=(count, 4)).tolist()
 
 
-def simulate(fmt, samples, *, seed, stall_prob=0.0, split_products=True):
-    """Present one sample per enabled cycle; return (y, saturated) after each enabled edge,
-    checking that disabled edges change nothing."""
+def simulate(fmt, samples, *, seed, stall_prob=0.0, split_products=True, cell_format=None,
+             cells=None):
+    """Present one sample per enabled cycle (in cell mode where ``cells`` says so); return
+    (y, saturated) after each enabled edge, checking that disabled edges change nothing."""
     rng = np.random.default_rng(seed)
-    dut = ElementwiseUnit(data_format=fmt, split_products=split_products)
+    dut = ElementwiseUnit(data_format=fmt, split_products=split_products,
+                          cell_format=cell_format)
     after = []   # (y, saturated) after each enabled edge
 
     async def testbench(ctx):
         ports = (dut.a, dut.b, dut.c, dut.d)
+        modes = list(cells or [0] * len(samples)) + [0] * ElementwiseUnit.LATENCY
         queue = list(samples) + [[0, 0, 0, 0]] * ElementwiseUnit.LATENCY
         n = 0
         while n < len(queue):
@@ -73,6 +76,7 @@ def simulate(fmt, samples, *, seed, stall_prob=0.0, split_products=True):
                 fmt.min_code, fmt.max_code + 1, size=4).tolist()
             for port, value in zip(ports, values):
                 ctx.set(port, int(value))
+            ctx.set(dut.cell, modes[n] if enabled else int(rng.integers(2)))
             before = (ctx.get(dut.y), ctx.get(dut.saturated))
             await ctx.tick()
             now = (ctx.get(dut.y), ctx.get(dut.saturated))
@@ -109,6 +113,32 @@ def test_whole_products_give_the_same_results(fmt):
     rng = np.random.default_rng(8)
     samples = extreme_samples(fmt) + random_samples(rng, fmt, 300)
     check(fmt, samples, seed=9, split_products=False)
+
+
+@pytest.mark.parametrize("split_products", [True, False])
+@pytest.mark.parametrize("fmt, cell_fmt", [(FixedFormat(16, 12), FixedFormat(16, 12)),
+                                           (FixedFormat(16, 12), FixedFormat(16, 9)),
+                                           (FixedFormat(8, 5), FixedFormat(8, 2))], ids=str)
+def test_cell_mode(fmt, cell_fmt, split_products):
+    """cell = 1: ``y = narrow(a*b * 2**s + c*d, frac_bits + s)`` in the cell format, s the
+    fractional bits the cell format has fewer (b is c_{t-1} in the cell format); cell = 0 in
+    between, the mode changing from one sample to the next; split and whole products."""
+    rng = np.random.default_rng(10)
+    samples = extreme_samples(fmt)[::7] + random_samples(rng, fmt, 300)
+    cells = rng.integers(2, size=len(samples))
+    after = simulate(fmt, samples, seed=11, stall_prob=0.2, split_products=split_products,
+                     cell_format=cell_fmt, cells=cells.tolist())
+    shift = fmt.frac_bits - cell_fmt.frac_bits
+    s = np.asarray(samples, dtype=np.int64)
+    cell_codes, cell_sat = narrow((s[:, 0] * s[:, 1] << shift) + s[:, 2] * s[:, 3],
+                                  fmt.frac_bits + shift, cell_fmt)
+    codes, sat = reference(samples, fmt)
+    codes, sat = np.where(cells, cell_codes, codes), np.where(cells, cell_sat, sat)
+    latency = ElementwiseUnit.LATENCY
+    got = after[latency - 1:latency - 1 + len(samples)]
+    assert [(y, bool(flag)) for y, flag in got] == list(zip(codes.tolist(),
+                                                             sat.astype(bool).tolist()))
+    assert np.any(sat) and np.any(~sat)
 
 
 def test_latency_constant():
