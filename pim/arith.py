@@ -5,8 +5,8 @@ from amaranth.hdl import Cat, Const, Mux, Value, signed
 from lstm_ref.checks import check_integer
 
 
-__all__ = ["narrow", "narrow_scaled", "rounding_bias", "sum_tree", "booth_digits", "booth_rows",
-           "carry_save"]
+__all__ = ["narrow", "narrow_scaled", "saturate", "rounding_bias", "sum_tree", "booth_digits",
+           "booth_rows", "carry_save"]
 
 
 #: Terms :func:`sum_tree` adds in a plain chain; more are split into a balanced tree. Two:
@@ -66,7 +66,7 @@ def narrow(value, shift, width, *, biased=False):
         rounded = (value.as_signed() + rounding_bias(shift)) >> shift
     else:
         rounded = value.as_signed() >> shift
-    return _saturate(rounded, width)
+    return saturate(rounded, width)
 
 
 def narrow_scaled(value, shift, scale, width):
@@ -83,11 +83,12 @@ def narrow_scaled(value, shift, scale, width):
     # Half an LSB of the result, 2**(shift + scale - 1), or 0 when nothing is dropped.
     half = (Const(1 << shift, shift + 1) << scale) >> 1
     rounded = (value.as_signed() + half) >> (scale + shift)
-    return _saturate(rounded, width)
+    return saturate(rounded, width)
 
 
-def _saturate(rounded, width):
-    """``rounded`` saturated into ``signed(width)``, and the flag: saturation changed it.
+def saturate(rounded, width):
+    """``rounded`` (any signed value) saturated into ``signed(width)``, and the flag:
+    saturation changed it.
 
     ``rounded`` fits exactly when its bits from ``width - 1`` up are all equal (all its sign):
     a reduction of those bits, not two magnitude compares (each a carry chain behind the

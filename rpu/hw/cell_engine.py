@@ -21,7 +21,7 @@ from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
 from lstm_ref.activation import SIGMOID, TANH
-from pim.arith import sum_tree
+from pim.arith import saturate, sum_tree
 from pim.sram import SRAM
 from rpu.hw.activation import ActivationUnit
 from rpu.hw.elementwise import ElementwiseUnit
@@ -40,9 +40,7 @@ ENGINE_ACTIVITY = data.StructLayout({
 
 def _to_data_format(value, shift, fmt):
     """A cell-format value in the data format: shifted left by ``shift``, saturated."""
-    wide = value << shift
-    return Mux(wide > fmt.max_code, fmt.max_code,
-               Mux(wide < fmt.min_code, fmt.min_code, wide[:fmt.width].as_signed()))
+    return saturate(value << shift, fmt.width)[0]
 
 
 def _shift_in(m, buffer, values, enable):

@@ -5,7 +5,10 @@ from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["StreamBuffer"]
+__all__ = ["StreamBuffer", "DEPTH"]
+
+#: Words a :class:`StreamBuffer` holds.
+DEPTH = 2
 
 
 class StreamBuffer(wiring.Component):
@@ -30,12 +33,12 @@ class StreamBuffer(wiring.Component):
     Attributes
     ----------
     w : In(stream.Signature(shape))
-        Words in; ``w.ready`` is ``level != 2``.
+        Words in; ``w.ready`` is ``level != DEPTH``.
     r : Out(stream.Signature(shape))
         Words out, oldest first; ``r.valid`` is ``level != 0``.
-    level : Out(range(3))
+    level : Out(range(DEPTH + 1))
         Words held.
-    level_next : Out(range(3))
+    level_next : Out(range(DEPTH + 1))
         Words held in the next cycle (the input of ``level``'s register).
     """
 
@@ -44,8 +47,8 @@ class StreamBuffer(wiring.Component):
         super().__init__({
             "w": In(stream.Signature(shape)),
             "r": Out(stream.Signature(shape)),
-            "level": Out(range(3)),
-            "level_next": Out(range(3)),
+            "level": Out(range(DEPTH + 1)),
+            "level_next": Out(range(DEPTH + 1)),
         })
 
     def elaborate(self, platform):
@@ -54,13 +57,13 @@ class StreamBuffer(wiring.Component):
         write = self.w.valid & self.w.ready
         read = self.r.valid & self.r.ready
         m.d.comb += [
-            self.w.ready.eq(self.level != 2),
+            self.w.ready.eq(self.level != DEPTH),
             self.r.valid.eq(self.level != 0),
         ]
         with m.If(read):
             # The head moves on: to the second word, or to the word written now (a write in
             # the cycle of a read only happens with one word held).
-            m.d.sync += self.r.payload.eq(Mux(self.level == 2, second, self.w.payload))
+            m.d.sync += self.r.payload.eq(Mux(self.level == DEPTH, second, self.w.payload))
         with m.Elif(write & (self.level == 0)):
             m.d.sync += self.r.payload.eq(self.w.payload)
         with m.If(write & (self.level == 1) & ~read):

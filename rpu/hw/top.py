@@ -10,7 +10,7 @@ from rpu.config import RPUConfig
 from rpu.hw.controller import Controller, Source, layer_registers
 from rpu.hw.delta import DeltaUnit
 from rpu.hw.cell_engine import CellEngine
-from rpu.hw.stream_buffer import StreamBuffer
+from rpu.hw.stream_buffer import DEPTH as STREAM_BUFFER_DEPTH, StreamBuffer
 from rpu.hw.program import (Reg, LayerReg, CONTEXT, CONTEXT_BASE, MAX_CONTEXTS, LAYER_BASE,
                             LAYER_STRIDE, COUNTER_WIDTH, PROGRAM_ADDR_BITS, PROGRAM_DATA_BITS,
                             h_address, cell_address, scale_address)
@@ -279,7 +279,7 @@ class RPU(wiring.Component):
             x_buffer.r.ready.eq(take_x),
         ]
         m.d.sync += run.eq(~(ctrl.need_x_next & (x_buffer.level_next == 0))
-                           & (h_buffer.level_next != 2))
+                           & (h_buffer.level_next != STREAM_BUFFER_DEPTH))
 
         # Run control and status ------------------------------------------------------------
         # Row groups whose last column was issued but whose cell update is not finished.
