@@ -49,6 +49,9 @@ scale_depth, operand_width, state_depth : int
     LATENCY : int
         :attr:`pim.lane.PIMLane.LATENCY`, with or without registered products: the lanes
         run in lockstep.
+    OPERAND_DELAY : int
+        :attr:`pim.lane.PIMLane.OPERAND_DELAY`: a column's operand arrives that many enabled
+        cycles after its issue.
     en, addr, valid, first, last, operand, scale_addr, state_addr, load, store : In
         Broadcast to every lane; see :class:`~pim.lane.PIMLane` (``scale_addr`` only with
         scales, ``state_addr``, ``load`` and ``store`` only with pre-activation memories).
@@ -63,6 +66,7 @@ scale_depth, operand_width, state_depth : int
     """
 
     LATENCY = PIMLane.LATENCY
+    OPERAND_DELAY = PIMLane.OPERAND_DELAY
 
     def __init__(self, *, lanes, data_width, weight_width, weight_frac_bits, acc_width, depth,
                  weights_per_word=1, batch=1, scale_depth=0, operand_width=None,

@@ -102,33 +102,38 @@ class PIMLane(wiring.Component):
     """A weight memory with ``weights_per_word * batch`` MAC units beside it.
 
     The weights stay in the lane: each cycle the controller issues a memory address and the
-    broadcast input word arrives one cycle later, together with the word read from that
-    address. A word holds P = ``weights_per_word`` weights, the same column of P rows; with
-    a batch of B sequences the broadcast carries B operands, one per sequence. MAC
-    ``(b, k)`` multiplies weight ``k`` of the word by operand ``b`` and accumulates the
-    product at full precision (P x B MACs per read). The last column of a row narrows each
-    sum to ``data_width`` bits (drop ``weight_frac_bits``, plus the row's scale with scales,
-    with round half up; saturate) into ``results[b * P + k]``.
+    broadcast input word arrives two cycles later, when the word read from that address
+    leaves the memory's output register. A word holds P = ``weights_per_word`` weights, the
+    same column of P rows; with a batch of B sequences the broadcast carries B operands, one
+    per sequence. MAC ``(b, k)`` multiplies weight ``k`` of the word by operand ``b`` and
+    accumulates the product at full precision (P x B MACs per read). The last column of a row
+    narrows each sum to ``data_width`` bits (drop ``weight_frac_bits``, plus the row's scale
+    with scales, with round half up; saturate) into ``results[b * P + k]``.
 
     Pipeline (every register advances only while ``en`` is 1):
 
     * issue cycle: ``addr``, ``valid``, ``first``, ``last`` sampled, the memory is read;
-    * +1: the weight word read and ``operand`` registered (so that neither the memories'
-      access time nor the operand's multiplexer is in front of the multipliers);
-    * +2: each weight multiplied by the operand's low and high halves into two partial
-      product registers (two multipliers of half the width, whose sum is the product);
-      without ``registered_products`` this stage is left out: the products of +1's
-      registers go straight into the accumulators, one cycle earlier;
-    * +3: both partial products added to the MAC's accumulator (or, on ``first``, to the
-      row's start: without scales the rounding bias, half an LSB of the result, so that the
+    * +1: the word read passes the memory's output register (which a platform may map to a
+      block RAM's own, see :class:`~pim.sram.SRAM`);
+    * +2: the weight word and ``operand`` (which arrives in this cycle) registered, so that
+      neither the memory nor the operand's route across the lanes is in front of the
+      multipliers (with registered whole products these are the registered product's input
+      registers, a DSP block's own on an FPGA; see :class:`~pim.product.RegisteredProduct`);
+    * +3: each weight multiplied by the operand's low and high halves into two partial
+      product registers (two multipliers of half the width, whose sum is the product), or
+      by the whole operand into one; without ``registered_products`` this stage is left
+      out: the products of +2's registers go straight into the accumulators, one cycle
+      earlier;
+    * +4: the products added to the MAC's accumulator (or, on ``first``, to the row's
+      start: without scales the rounding bias, half an LSB of the result, so that the
       narrowing needs no rounding adder; with scales, whose row shift is known only at the
       last column, 0). The accumulator is split in a low and a high half: the low half's
       carry is registered and added into the high half with the next column (a
       carry-delayed accumulator), so that no adder is wider than half the accumulator;
-    * +4: after ``last``, the pending carry added and the sum narrowed into ``results``
+    * +5: after ``last``, the pending carry added and the sum narrowed into ``results``
       (a stage of its own, so that the accumulator's adders and the narrowing are not in
       series): without scales a shift and a check of the high bits behind the carry's
-      adder; ``result_valid`` pulses in the next cycle (+5 = :attr:`LATENCY`; +4 without
+      adder; ``result_valid`` pulses in the next cycle (+6 = :attr:`LATENCY`; +5 without
       ``registered_products``).
 
     Parameters
@@ -190,7 +195,9 @@ class PIMLane(wiring.Component):
     ----------
     LATENCY : int
         Enabled cycles from the issue of a row's last column to ``result_valid`` with
-        registered products (5).
+        registered products (6).
+    OPERAND_DELAY : int
+        Enabled cycles from a column's issue to the cycle in which its operand arrives (2).
     latency : int
         This lane's: ``LATENCY``, or ``LATENCY - 1`` without ``registered_products``.
     en : In(1)
@@ -200,12 +207,12 @@ class PIMLane(wiring.Component):
     valid, first, last : In(1)
         A column is issued; it is the first / the last column of a row.
     operand : In(signed(operand_width)), or In(ArrayLayout(signed(operand_width), batch))
-        Broadcast input word (one per sequence with a batch), one cycle after its column is
-        issued.
+        Broadcast input word (one per sequence with a batch), :attr:`OPERAND_DELAY` = 2
+        cycles after its column is issued.
     scale_addr : In(range(scale_depth))
         Only with scales: the scale word of the rows whose last column was issued in the
-        previous enabled cycle (it arrives with that column's operand; it may change once the
-        next rows' last column is issued).
+        previous enabled cycle (it arrives one cycle before that column's operand; it may
+        change once the next rows' last column is issued).
     state_addr, load, store : In
         Only with ``state_depth``: the pre-activation word of the row whose column is issued
         in this cycle, whether its sum starts from that word (with ``first``) and whether it
@@ -225,7 +232,8 @@ class PIMLane(wiring.Component):
         Set with ``result_valid``, per MAC, when narrowing saturated.
     """
 
-    LATENCY = 5
+    LATENCY = 6
+    OPERAND_DELAY = 2
 
     def __init__(self, *, data_width, weight_width, weight_frac_bits, acc_width, depth,
                  weights_per_word=1, batch=1, scale_depth=0, operand_width=None,
@@ -250,6 +258,9 @@ class PIMLane(wiring.Component):
         self.split_products = bool(split_products)
         self.registered_products = bool(registered_products)
         self.latency = self.LATENCY if self.registered_products else self.LATENCY - 1
+        # Whole registered products are RegisteredProducts, whose input registers hold the
+        # weight word and the operand of stage +2.
+        self._product_block = self.registered_products and not self.split_products
         P, B = self.weights_per_word, self.batch
         super().__init__({
             **issue_ports(depth=self.depth, operand_width=self.operand_width,
@@ -280,17 +291,24 @@ class PIMLane(wiring.Component):
             weights.wr_en.eq(self.wr_en & (self.wr_addr < self.depth) if self.scale_depth
                              else self.wr_en),
         ]
-        valid1, first1, last1 = Signal(), Signal(), Signal()
-        valid2, first2, last2 = Signal(), Signal(), Signal()
-        # The flags of the column being accumulated: +3, or +2 without a product stage.
-        if self.registered_products:
-            valid3, first3, last3 = Signal(), Signal(), Signal()
-            stage3 = [valid3.eq(valid2), first3.eq(first2), last3.eq(last2)]
-        else:
-            valid3, first3, last3 = valid2, first2, last2
-            stage3 = []
-        word = weights.rd_data
-        operand = Signal(operand_shape(self.operand_width, self.batch))
+        # The column's flags, one register per stage up to the accumulate stage (+4, or +3
+        # without a product stage).
+        accumulate = self.latency - 2
+        flags = [(self.valid, self.first, self.last)]
+        for stage in range(1, accumulate + 1):
+            regs = tuple(Signal(name=f"{name}{stage}") for name in ("valid", "first", "last"))
+            with m.If(self.en):
+                m.d.sync += [reg.eq(flag) for reg, flag in zip(regs, flags[-1])]
+            flags.append(regs)
+        valid_acc, first_acc, last_acc = flags[-1]
+        # The weight word and the operand of stage +2's registers: in a registered product's
+        # input registers (whole registered products), else here.
+        word, operand = weights.rd_data, self.operand
+        if not self._product_block:
+            word = Signal.like(weights.rd_data, name="weight_word")
+            operand = Signal.like(self.operand, name="operand")
+            with m.If(self.en):
+                m.d.sync += [word.eq(weights.rd_data), operand.eq(self.operand)]
         ended = Signal()
         scales = self._scales(m) if self.scale_depth else None
         # What every row's sum starts from (unless loaded): the rounding bias of the
@@ -298,20 +316,13 @@ class PIMLane(wiring.Component):
         bias = 0 if self.scale_depth else rounding_bias(self.weight_frac_bits)
         state = self._state(m, ended, bias) if self.state_depth else None
         with m.If(self.en):
-            m.d.sync += [
-                self.result_valid.eq(0),
-                valid1.eq(self.valid), first1.eq(self.first), last1.eq(self.last),
-                valid2.eq(valid1), first2.eq(first1), last2.eq(last1),
-                *stage3,
-                operand.eq(self.operand),
-                ended.eq(valid3 & last3),
-            ]
+            m.d.sync += [self.result_valid.eq(0), ended.eq(valid_acc & last_acc)]
             with m.If(ended):
                 m.d.sync += self.result_valid.eq(1)
         operands = [operand] if self.batch == 1 else [operand[b] for b in range(self.batch)]
         for b, value in enumerate(operands):
             for k in range(P):
-                self._mac(m, b * P + k, word[k], value, valid3, first3, ended,
+                self._mac(m, b * P + k, word[k], value, valid_acc, first_acc, ended,
                           None if scales is None else scales[k], bias, state)
         return m
 
@@ -323,7 +334,7 @@ class PIMLane(wiring.Component):
         m.submodules.state = memory = SRAM(depth=self.state_depth,
                                            shape=signed(self.acc_width),
                                            macro=self.sram_macros)
-        # Address and flags, one register per stage up to the accumulate stage (+3, or +2
+        # Address and flags, one register per stage up to the accumulate stage (+4, or +3
         # without registered products); the memory is read one stage before it.
         accumulate = self.latency - 2
         addr, load, store = self.state_addr, self.load, self.store
@@ -350,12 +361,15 @@ class PIMLane(wiring.Component):
         m.d.comb += start.eq(Mux(load, memory.rd_data, bias))
         return start, acc
 
-    def _mac(self, m, index, weight, operand, valid3, first3, ended, scale, bias, state=None):
+    def _mac(self, m, index, weight, operand, valid_acc, first_acc, ended, scale, bias,
+             state=None):
         """MAC ``index``: ``weight`` (registered) times ``operand`` (registered), accumulated
         into a carry-delayed accumulator started from ``bias`` (or from the loaded
         pre-activation word), narrowed into ``results[index]`` after a row's last column
-        (stages +2 to +4 of the pipeline, or +2 to +3 without registered products; ``valid3``
-        and ``first3`` are the flags of the accumulate stage)."""
+        (stages +3 to +5 of the pipeline, or +3 to +4 without registered products;
+        ``valid_acc`` and ``first_acc`` are the flags of the accumulate stage). ``weight`` and
+        ``operand`` are stage +2's registers, or with a registered whole product (whose input
+        registers they go into) their inputs."""
         k = index
         name = "" if self.weights_per_word * self.batch == 1 else f"_{k}"
         product_width = self.operand_width + self.weight_width
@@ -384,9 +398,9 @@ class PIMLane(wiring.Component):
         if state is not None:
             start_lo, start_hi = state[0][:low], state[0][low:].as_signed()
         m.d.comb += [
-            lo_sum.eq(terms[0][:low] + terms[1][:low] + Mux(first3, start_lo, acc_lo)),
+            lo_sum.eq(terms[0][:low] + terms[1][:low] + Mux(first_acc, start_lo, acc_lo)),
             hi_sum.eq(terms[0][low:].as_signed() + terms[1][low:].as_signed()
-                      + Mux(first3, start_hi, acc_hi + carry)),
+                      + Mux(first_acc, start_hi, acc_hi + carry)),
         ]
         # The row's sum is complete: resolve the carry and narrow it in this cycle.
         acc = Signal(signed(self.acc_width), name=f"acc{name}")
@@ -401,11 +415,12 @@ class PIMLane(wiring.Component):
                                                 self.data_width)
         products = [product_lo.eq(weight * operand[:half] if split else weight * operand),
                     product_hi.eq(weight * operand[half:].as_signed() if split else 0)]
-        if self.registered_products and not split:
-            # One product and its register: a platform may map them to a hard multiplier
-            # with its own output register (see RegisteredProduct).
+        if self._product_block:
+            # The operands' registers, one product and its register: a platform may map them
+            # to a hard multiplier with its own input and output registers (see
+            # RegisteredProduct).
             m.submodules[f"product{name}"] = product = RegisteredProduct(
-                a_shape=weight.shape(), b_shape=operand.shape())
+                a_shape=weight.shape(), b_shape=operand.shape(), input_registers=True)
             m.d.comb += [product.en.eq(self.en), product.a.eq(weight),
                          product.b.eq(operand), product_lo.eq(product.p)]
         elif self.registered_products:
@@ -414,7 +429,7 @@ class PIMLane(wiring.Component):
         else:
             m.d.comb += products
         with m.If(self.en):
-            with m.If(valid3):
+            with m.If(valid_acc):
                 m.d.sync += [acc_lo.eq(lo_sum[:low]), carry.eq(lo_sum[low:]),
                              acc_hi.eq(hi_sum)]
             with m.If(ended):

@@ -1,7 +1,7 @@
 """A registered product: a multiplier and the register behind it, which a platform may map to
 a hard multiplier block with its own output register."""
 
-from amaranth.hdl import Module, Shape
+from amaranth.hdl import Module, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,12 +10,15 @@ __all__ = ["RegisteredProduct"]
 
 
 class RegisteredProduct(wiring.Component):
-    """``p`` is ``a * b`` of the last cycle in which ``en`` was 1 (one cycle of latency).
+    """``p`` is ``a * b`` of the last cycle in which ``en`` was 1 (one cycle of latency), or
+    with ``input_registers`` of the cycle before it (two).
 
     A multiplier followed by its register, as one component so that a platform can map
     both to a hard block: an FPGA's DSP multiplier has an output register of its own, and
     with it the product leaves the block from a flip-flop instead of crossing the fabric
-    between the multiplier and a register in logic. ``elaborate`` asks the platform for
+    between the multiplier and a register in logic; with ``input_registers`` the operands are
+    registered first, as a DSP block's input registers do, so that the block's multiply is
+    not in series with the routes that bring its operands. ``elaborate`` asks the platform for
     ``platform.get_registered_product(self)`` when it has that method (as Amaranth's
     :class:`~amaranth.lib.cdc.FFSynchronizer` asks for ``get_ff_sync``), and otherwise
     describes the multiplier and a register of the ``sync`` domain; the platform's version
@@ -25,19 +28,25 @@ class RegisteredProduct(wiring.Component):
     ----------
     a_shape, b_shape : Shape
         The operands' shapes (signed or unsigned, 1 bit or more).
+    input_registers : bool
+        Register ``a`` and ``b`` (loaded, like the product, in cycles when ``en`` is 1)
+        before they are multiplied (default False).
 
     Attributes
     ----------
     en : In(1)
-        The register is loaded in cycles when ``en`` is 1 and holds otherwise.
+        The registers are loaded in cycles when ``en`` is 1 and hold otherwise.
     a : In(a_shape)
     b : In(b_shape)
     p : Out(Shape)
         The product: as wide as ``a`` and ``b`` together, signed if either operand is (it
-        resets to 0 with the ``sync`` domain).
+        resets to 0 with the ``sync`` domain, as do the input registers).
+    latency : int
+        Enabled cycles from the operands to their product on ``p``: 1, or 2 with
+        ``input_registers``.
     """
 
-    def __init__(self, *, a_shape, b_shape):
+    def __init__(self, *, a_shape, b_shape, input_registers=False):
         shapes = []
         for name, shape in (("a_shape", a_shape), ("b_shape", b_shape)):
             try:
@@ -50,6 +59,8 @@ class RegisteredProduct(wiring.Component):
                 raise ValueError(f"{name} must be at least 1 bit wide, not {shape!r}")
             shapes.append(shape)
         self.a_shape, self.b_shape = shapes
+        self.input_registers = bool(input_registers)
+        self.latency = 2 if self.input_registers else 1
         signed = self.a_shape.signed or self.b_shape.signed
         self.p_shape = Shape(self.a_shape.width + self.b_shape.width, signed)
         super().__init__({
@@ -69,6 +80,11 @@ class RegisteredProduct(wiring.Component):
         ``get_registered_product`` gets, and what a platform's version may fall back to for
         operands its block cannot take)."""
         m = Module()
+        a, b = self.a, self.b
+        if self.input_registers:
+            a, b = Signal(self.a_shape, name="a_reg"), Signal(self.b_shape, name="b_reg")
+            with m.If(self.en):
+                m.d.sync += [a.eq(self.a), b.eq(self.b)]
         with m.If(self.en):
-            m.d.sync += self.p.eq(self.a * self.b)
+            m.d.sync += self.p.eq(a * b)
         return m

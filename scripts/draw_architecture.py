@@ -228,6 +228,7 @@ def draw_panel(ax, input_size, hidden_size, shown, title):
     ax.set_yticks([1.15, 2.35])
     ax.set_yticklabels(["cell engine", "PIM lanes"])
     ax.set_title(title.format(I=I, H=H, columns=columns, period=period, gap=layer.gap,
+                              engine=schedule.engine_cycles,
                               step=step_cycles), fontsize=9, loc="left")
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
@@ -245,7 +246,7 @@ def draw_schedule(path):
                "while the engine finishes step t's last group.")
     draw_panel(bottom, 8, 32, [(0, 0), (0, 1), (1, 0), (1, 1)],
                "I={I}, H={H} (examples/digits): {columns} columns, period {period} "
-               "(engine-bound: 62 + 1), gap {gap}, {step} cycles per step.\nWith one cycle "
+               "(engine-bound: {engine} + 1), gap {gap}, {step} cycles per step.\nWith one cycle "
                "less of gap, h_t[31] would be read before it is written.")
     bottom.set_xlabel("cycle counted from the start cycle (default resources: 64 lanes, "
                       "4 activation units, 2 element-wise units)")

@@ -66,6 +66,15 @@ is registered (``write_register``); the load streams' ready is a register (idle 
 previous cycle and not starting), the weights' also low in a cycle with ``start``; the
 controller compares the period's cycle with a register holding the period's last cycle.
 Every ``rpu.v`` changed; every ``rpu.json`` is unchanged (no cycle of a run moved).
+
+Re-pinned in issue 11 (S at 100 MHz on the ULX3S, continued): a lane registers its weight
+word a second time, beside its operand (a DSP block's input registers on the ECP5), so the
+lanes' latency is 6; the x and h memories have output registers and are addressed a cycle
+ahead, and the operand is registered after its multiplexer, arriving two cycles after the
+issue; the activation units register the segment index before the ROM
+(latency 5); the cell-state memory has an output register and is addressed a cycle ahead; a
+start clears the status counters one cycle later, from a register. Every ``rpu.v`` and every
+``rpu.json`` changed (the engine's contexts, the pipeline latency and the gaps moved).
 """
 
 import hashlib
@@ -95,44 +104,44 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "992c7fcb1788d03fb7b5902fc17299a91f5fd3311d777ab8f9709750dfd24954",
+        "rpu.v": "623e7fb43a210377b8a123dcce753dacdb27c72a3c1d28beac2fdd706af5773f",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "4072adae7e85ecde1bde22c1ef48dad5f9b6c4d9da4e04e21f46e0e76cc9fcde",
+        "rpu.json": "b22c51a8a1ea58426f80fac5899c2a67393102db6e6675e3076abaf6b44e4016",
     },
     "stacked": {
-        "rpu.v": "0b28ee21c7996533452f44281ec8d6bad0610ee8675928c65fb0438f495f7a73",
+        "rpu.v": "507adcefd9ecee470c19b8f60b44c26d577a8829f492ba4013b56be08dd55e0f",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "a7457c0339e5d3ce7685a485ab2f7e22c474edcf3b2397758438fd9e2c60c35f",
+        "rpu.json": "4caea0e001a32cb73568176e07c0a47a189ce4aafced2e842bbf22baba316ac5",
     },
     "12bit": {
-        "rpu.v": "38109bdedf61fd507d072830ef2620738ad536f317bddcf6cd2352406468057c",
+        "rpu.v": "cfcd159205c4e0532e56bf59f326728e2a4ab7cd0e516d99ea1d06bf08f51acd",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "65dfe80834c76172b2e55b45fcbec84e8f7ead8e4af39e5ebc461a784acc821f",
+        "rpu.json": "9f8485ed3ccca6cf54bf56c7f95e571ee4e89ab0d916ba0addc85bf5a736b418",
     },
     "odd_lanes": {
-        "rpu.v": "5d5a3a40968c6430f2326e7abd1efebd0f73b9ef5de5865c509acbc527778edf",
+        "rpu.v": "8fa783cbb9330d292e757d0779d14ab3a0fca128de606cd612860ebf7ea4367e",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "2bdc6e9e33967582f89ca84a2836cd5616ec635851d1d425886e890a365b999c",
+        "rpu.json": "869d58351aa5a2668e7f07bdb5d9829f8cebeea9113ce22835d9fd1758f613ee",
     },
     "packed": {
-        "rpu.v": "b8856114f650d4d1f415dade06cc58ee4dd070dfb936d8b78804579cce16a9dc",
+        "rpu.v": "efa431c40ec486a82d1f5e8a80f8dd10f44ed502d8458e6c1b4af28f8f977cd2",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "7ca8d04a731a8a756843d54f67fdd1cbb4ea95b00a8d3ebac3e8488f499f6969",
+        "rpu.json": "01a1fdc8aa8b35e129d1811aa99c2da0e1f9e39d05675570de919357b8d919e4",
     },
     "small": {
-        "rpu.v": "195737cad07c6091e291916efaeff322bb3c51c2cc35af8d4370c2e5651282ef",
+        "rpu.v": "5d0b70715a67fe749013b61f95a207dda0952abf2ac14e30f4345d583d925bef",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "3e8ca1c8735dfc1b585a48984df309357e33a3c31fa57af77060c6ae82211a09",
+        "rpu.json": "730b9eceebc46a54b08f45d451dbda7cae7c53d11e2b57e72307466aaa405cec",
     },
     "batch": {
-        "rpu.v": "05a40f7edbf059ebca4b7e08f68fb0e9b6e3315ae9157b3bdc7aa81a66b0bf27",
+        "rpu.v": "2cb328889f43d8230000675ec91dc3271c8b5c2bc9df6d5c2e21a32a1ccaedbe",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "7e50929f594449773242678f06cdb8e301567dca03680c3aa98192431c8611a3",
+        "rpu.json": "fc7acc8bf0548aca34ff0e31047af9cc51b58de5e704ea58d0f7d7ea6940dcfe",
     },
     "delta": {
-        "rpu.v": "0673877160be42205e963f2b11a6cf996a622cdc8b5ed84b6d31c14952db26b4",
+        "rpu.v": "1a007f1b1cf17dbdba5620dd15fe1dfae12fe3e198797ba1f755ea8b9fce5ad3",
         "rpu_sram.v": SRAM_MODEL,
-        "rpu.json": "59da9ce3a92a8901b52774f75656a832af1b16674f78f945f5ecb1c510b0f582",
+        "rpu.json": "928b2a767efec51a8d8fb8276d730bdf97ccb18b0a436845c0c846d4c02607fb",
     },
 }
 

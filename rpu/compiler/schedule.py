@@ -32,6 +32,7 @@ from lstm_ref.checks import is_integer
 from pim import PIMArray
 from rpu.config import RPUConfig, ConfigError
 from rpu.hw.activation import ActivationUnit
+from rpu.hw.controller import READ_AHEAD
 from rpu.hw.elementwise import ElementwiseUnit
 from rpu.hw.program import Op, MAX_CONTEXTS, COUNTER_WIDTH
 from rpu.hw.top import ACTIVITY_COUNTERS, STATUS_LATENCY
@@ -354,8 +355,9 @@ def plan_schedule(config, input_size, hidden_size, *, first_layer=0, output_all=
     engine_cycles = sum(cycles for _, cycles in contexts)
     emit_offset = engine_cycles - U
     # An h written (emitted) by a group at (group start) + columns - 1 + LANE_TO_ENGINE +
-    # emit_offset + u can be read from the next cycle on.
-    write_delay = LANE_TO_ENGINE - 1 + emit_offset + 1
+    # emit_offset + u can be read from the next cycle on, and the column that takes it is
+    # issued READ_AHEAD cycles after its read.
+    write_delay = LANE_TO_ENGINE - 1 + emit_offset + 1 + READ_AHEAD
 
     layers = []
     for position, hidden in enumerate(hidden_sizes):

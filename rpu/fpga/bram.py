@@ -55,8 +55,10 @@ class ECP5RegisteredSRAM(Elaboratable):
     ``rd_addr``: its clock enable (CEB) and its output register's (OCEB) are ``rd_en``, its
     reset (RSTB, synchronous) the ``sync`` domain's. The blocks' rows beyond the depth are
     never written and hold zero, so reads there return zero, as :class:`~pim.sram.SRAM`
-    specifies. A read of the address written in the same cycle is
-    not defined (the RPU writes its memories only while it does not read them).
+    specifies. A read of the address written in the same cycle is not defined; no such read
+    is used: the lanes' weights are written only while the RPU is idle, the x memory is
+    read at another address than the one written, an h is read after it is written (the
+    schedule's margins), and a FIFO reads only words written before.
     """
 
     def __init__(self, sram):

@@ -23,6 +23,7 @@ import numpy as np
 from lstm_ref.activation import SIGMOID, TANH, activation_table
 from rpu.config import RPUConfig, ConfigError
 from rpu.fpga import protocol
+from rpu.fpga.fifo import QUEUE_DEPTH
 from rpu.generator import describe
 
 
@@ -76,8 +77,9 @@ def memories(config, *, max_payload=protocol.DEFAULT_MAX_PAYLOAD,
            for memory in describe(config)["memories"]]
     return rpu + [
         ("link.buffer", 1, max_payload, 8),
-        ("link.x_fifo", 1, fifo_depth - 1, W),
-        ("link.h_fifo", 1, fifo_depth - 1, 2 * W),
+        # Each FIFO's RAMs (rpu.fpga.fifo), the h FIFO's h and c side by side.
+        ("link.x_fifo", 1, fifo_depth - QUEUE_DEPTH, W),
+        ("link.h_fifo", 2, fifo_depth - QUEUE_DEPTH, W),
     ]
 
 

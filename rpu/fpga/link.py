@@ -10,7 +10,7 @@ run proceeds while frames come and go.
 """
 
 from amaranth.hdl import Module, Signal, Cat, Const, Mux, ResetInserter
-from amaranth.lib import wiring, fifo
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -18,6 +18,7 @@ from lstm_ref.checks import check_integer
 from rpu.config import RPUConfig
 from rpu.hw.top import RPU, ACTIVITY_COUNTERS
 from rpu.fpga import protocol
+from rpu.fpga.fifo import RegisteredFIFO
 from rpu.fpga.protocol import Command, Error, SYNC, CRC_INIT
 from rpu.fpga.uart import UARTReceiver, UARTTransmitter
 
@@ -67,8 +68,8 @@ def _times(value, constant):
 
 def _kept_level(m, queue, reset, *, init, per_push):
     """A register that starts at ``init`` (again when ``reset``) and moves by ``per_push``
-    with each push into ``queue`` (a :class:`~amaranth.lib.fifo.SyncFIFOBuffered`) and
-    against it with each pop. The FIFO's level moves by exactly the pushes less the pops of
+    with each push into ``queue`` (a :class:`~rpu.fpga.fifo.RegisteredFIFO`) and against it
+    with each pop. The FIFO's level moves by exactly the pushes less the pops of
     the cycle before, so the register is ``init + per_push * queue.level`` in every cycle."""
     value = Signal(range(queue.depth + 1), init=init)
     pushed = queue.w_en & queue.w_rdy
@@ -179,12 +180,25 @@ class _Engine:
         m.d.sync += self.reset.eq(self.reset_request)
         # Whole products: each MAC is one MULT18X18D (a split product would take two).
         self.core = core = RPU(config=config, split_products=False)
-        self.x_fifo = x_fifo = fifo.SyncFIFOBuffered(width=config.data_width,
-                                                     depth=link.fifo_depth)
-        self.h_fifo = h_fifo = fifo.SyncFIFOBuffered(width=2 * config.data_width,
-                                                     depth=link.fifo_depth)
+        self.x_fifo = x_fifo = RegisteredFIFO(width=config.data_width,
+                                              depth=link.fifo_depth)
+        # Both FIFOs keep their words in RAMs with output registers (block RAMs with theirs
+        # on the ECP5; see rpu.fpga.fifo), the h FIFO's (h and c) in two side by side: their
+        # heads then leave flip-flops beside the block RAMs (S on the ULX3S at 91.2 and 97.6
+        # MHz: the x and h FIFOs' block RAMs, 5.8 ns of clock-to-out, then about 4 ns of
+        # routing to the registers that took their heads). They give a word per READ_CYCLES
+        # = 3 cycles at most; the UART brings an x word and takes a pair far more slowly.
+        self.h_fifo = h_fifo = RegisteredFIFO(width=2 * config.data_width,
+                                              depth=link.fifo_depth, parts=2)
         m.submodules.rpu = ResetInserter(self.reset)(core)
         m.d.sync += core.start.eq(self.start_request)
+        # The RPU's busy, registered for EXECUTE's check: busy's logic (an OR of registers
+        # across the RPU) is then not in front of the FSM's decisions (S's critical path on
+        # the ULX3S at 95.2 MHz: the FSM's next state through 8.4 ns of routing). A run
+        # starts two cycles after START's words are pushed, and the next frame's EXECUTE
+        # comes a whole frame of characters later.
+        self.core_busy = Signal()
+        m.d.sync += self.core_busy.eq(core.busy)
         m.submodules.x_fifo = ResetInserter(self.reset)(x_fifo)
         m.submodules.h_fifo = ResetInserter(self.reset)(h_fifo)
         # Counters kept beside the FIFOs, equal in every cycle to the h FIFO's level and the x
@@ -196,7 +210,7 @@ class _Engine:
         # The RPU's h.ready decides its global run enable, which reaches every register of
         # the RPU: it is a register here, not the FIFO's level compare. A pair is pushed at
         # most once per cycle, so a level of at most depth - 3 in the previous cycle leaves
-        # room in this one (SyncFIFOBuffered's inner FIFO holds depth - 1 words).
+        # room in this one (the h FIFO's RAMs hold depth - 1 words).
         h_room = Signal()
         m.d.sync += h_room.eq(self.h_level <= link.fifo_depth - 3)
         m.d.comb += [
@@ -230,15 +244,32 @@ class _Engine:
         self.response_length = Signal(16)
         self.kind = Signal(range(5))
         self.pair = Signal(2 * link.config.data_width)
-        # The h FIFO's head, registered: its block RAM's clock-to-out (5.6 ns on the ECP5) is
-        # then not in front of the payload byte's multiplexer (the small ULX3S build's critical
-        # path, 98.7 MHz). The head is used 4 bytes after a pop, or for a response's first
-        # pair, which was in the FIFO when the response was decided: never a cycle too soon.
+        # The h FIFO's head, registered: it is then not in front of the payload byte's
+        # multiplexer (the small ULX3S build's critical path, 98.7 MHz, when the head left a
+        # block RAM). The head is used 4 bytes after a pop, or for a response's first pair,
+        # which was in the FIFO when the response was decided: never a cycle too soon, even
+        # after the READ_CYCLES in which the FIFO brings its next word to the head.
         self.head = Signal(2 * link.config.data_width)
         m.d.sync += self.head.eq(self.h_fifo.r_data)
         self.pairs = Signal(range(self.max_pairs + 1))      # pairs a STREAM answer carries
         self.pair_byte = Signal(range(self.sizes["h"]))
         self.status = Signal(8 * protocol.fields_size(protocol.STATUS_FIELDS))
+        # A STATUS command's snapshot of the counters, taken in the cycle after EXECUTE asks
+        # for it (``snapshot``), from a register: the status register's hundreds of enables
+        # then do not share the FSM's decoding, which the placer would otherwise stretch
+        # towards the RPU's counters (S on the ULX3S: the FSM's next state through 8.7 ns of
+        # routing). The snapshot's bytes are sent a character later at the soonest.
+        self.snapshot = Signal()
+        take_snapshot = Signal()
+        m.d.sync += take_snapshot.eq(self.snapshot)
+        core = self.core
+        values = {"busy": core.busy, "errors": self.errors, "cycles": core.cycles,
+                  "saturations": core.saturations, "x_level": self.x_fifo.level,
+                  "h_level": self.h_level,
+                  **{name: core.activity[name] for name in ACTIVITY_COUNTERS}}
+        with m.If(take_snapshot):
+            m.d.sync += self.status.eq(Cat(*(_field(values[name], 8 * n)
+                                             for name, n in protocol.STATUS_FIELDS)))
         self.room = Signal(8 * protocol.STREAM_ROOM_BYTES)     # sent before the pairs
         m.d.comb += link.error.eq(self.errors != 0)
         # The index of a frame's last payload byte, received and sent: registers that follow
@@ -431,7 +462,7 @@ class _Engine:
     def execute(self):
         """Check a received frame's command, size and the RPU's state; answer PING, STATUS
         and RESET at once, load the words of the others."""
-        m, core, command = self.m, self.core, self.command
+        m, command = self.m, self.command
         whole = self.word_byte == 0
         with m.State("EXECUTE"):
             m.d.sync += [self.done.eq(0), self.pointer.eq(0)]
@@ -451,7 +482,7 @@ class _Engine:
                     with m.If(~whole | ((command == Command.START)
                                         & (self.length != self.start_bytes))):
                         self.fail(Error.SIZE, "REPORT")
-                    with m.Elif(core.busy):
+                    with m.Elif(self.core_busy):
                         self.fail(Error.BUSY, "REPORT")
                     with m.Else():
                         m.next = "LOAD"
@@ -466,13 +497,7 @@ class _Engine:
                     self.fail(Error.COMMAND, "REPORT")
 
     def _snapshot_status(self):
-        core = self.core
-        values = {"busy": core.busy, "errors": self.errors, "cycles": core.cycles,
-                  "saturations": core.saturations, "x_level": self.x_fifo.level,
-                  "h_level": self.h_level,
-                  **{name: core.activity[name] for name in ACTIVITY_COUNTERS}}
-        self.m.d.sync += self.status.eq(Cat(*(_field(values[name], 8 * n)
-                                              for name, n in protocol.STATUS_FIELDS)))
+        self.m.d.comb += self.snapshot.eq(1)
         self.respond(protocol.response_of(Command.STATUS),
                      protocol.fields_size(protocol.STATUS_FIELDS), _Kind.STATUS)
 

@@ -69,7 +69,7 @@ def magnitude_split(x, *, data_format, segments):
 
 
 class ActivationUnit(wiring.Component):
-    """Sigmoid or tanh of one fixed-point word per enabled cycle, pipelined in 4 stages.
+    """Sigmoid or tanh of one fixed-point word per enabled cycle, pipelined in 5 stages.
 
     For an input code ``x`` the unit takes the magnitude ``mag = min(|x|, 2**(W-1) - 1)``,
     splits it into a segment index (the high bits) and an offset within the segment (the low
@@ -82,17 +82,20 @@ class ActivationUnit(wiring.Component):
     :func:`magnitude_split`) and selects the finished segment index, so that in the RPU,
     whose candidates are registers, the selection is not in front of the index arithmetic.
 
-    Stage 1 computes the magnitude and the segment index and reads the ROM (a synchronous
-    read port, so the ROM output register is the stage-1 register of base and slope); the
-    offset, sign and function select travel alongside in registers. Stage 2 registers the
-    ROM word (so that the ROM's access time and the multiplier are not in series); stage 3
-    multiplies the slope by the offset into a product register; stage 4 rounds, adds the
-    base, restores the sign and saturates into the ``y`` register (issue 9: the multiplier
-    and the adders after it are in separate stages). The base, offset, sign and function
-    select travel alongside from stage to stage. All stages advance only in cycles with
-    ``en`` high, so the RPU can stall the unit with the rest of the datapath: the sample
-    ``(x, func)`` taken at an enabled clock edge appears on ``y`` after exactly
-    :attr:`LATENCY` enabled edges, and while ``en`` is low all state holds.
+    Stage 1 computes the magnitude, the segment index, the offset and the sign into
+    registers, so that the ROM's address comes from a register: on an FPGA the ROM is a
+    block RAM that the placer may put far from the unit's logic (S's critical path on the
+    ULX3S at 84.7 MHz, 11.8 ns: the index's carry, then 4.8 ns of routing into the ROM's
+    address). Stage 2 reads the ROM (a synchronous read port, so the ROM output register is
+    the stage-2 register of base and slope). Stage 3 registers the ROM word (so that the ROM's
+    access time and the multiplier are not in series); stage 4 multiplies the slope by the
+    offset into a product register; stage 5 rounds, adds the base, restores the sign and
+    saturates into the ``y`` register (issue 9: the multiplier and the adders after it are in
+    separate stages). The offset, sign, function select and then the base travel alongside
+    from stage to stage. All stages advance only in cycles with ``en`` high, so the RPU can
+    stall the unit with the rest of the datapath: the sample ``(x, func)`` taken at an enabled
+    clock edge appears on ``y`` after exactly :attr:`LATENCY` enabled edges, and while ``en``
+    is low all state holds.
 
     Parameters
     ----------
@@ -121,9 +124,9 @@ class ActivationUnit(wiring.Component):
         set is not allowed (the candidates' splits would be OR'ed).
     y : Out(signed(W))
         Output code in ``data_format``: the activation of the sample taken :attr:`LATENCY`
-        enabled edges ago.
+        enabled edges ago (not defined before the first :attr:`LATENCY` enabled edges).
     LATENCY : int
-        Enabled clock edges from a sample to its result on ``y``, 4.
+        Enabled clock edges from a sample to its result on ``y``, 5.
     data_format : FixedFormat
         As given.
     segments : int
@@ -132,7 +135,7 @@ class ActivationUnit(wiring.Component):
         As given.
     """
 
-    LATENCY = 4
+    LATENCY = 5
 
     def __init__(self, *, data_format, segments=DEFAULT_SEGMENTS, inputs=1):
         try:
@@ -191,15 +194,14 @@ class ActivationUnit(wiring.Component):
         m.submodules.rom = rom = Memory(shape=word_layout, depth=2 * segments, init=words)
         rd = rom.read_port(domain="sync")
 
-        # ---- Stage 1: magnitude, segment index, ROM read. ----
+        # ---- Stage 1: magnitude, segment index, offset and sign, registered. ----
         # The index (and offset and sign) of every candidate input is computed before the
         # selection, from the candidate itself: the inputs are registers in the RPU (the
-        # cell engine's buffer heads), so the path into the ROM address is a candidate
+        # cell engine's buffer heads), so the path into the index register is a candidate
         # register, the index logic and one select LUT, and the select's fan-out (a route
-        # flag driving every bit of every unit) is no longer in series with the index's
-        # carry (the post-route critical path on the ULX3S of S, 80.0 MHz, and of the small
-        # test build, 102.2 MHz: the route flag through the selection of x and the index
-        # into the ROM address).
+        # flag driving every bit of every unit) is not in series with the index's carry (the
+        # post-route critical path on the ULX3S of S, 80.0 MHz, and of the small test build,
+        # 102.2 MHz, when the selection of x preceded the index).
         if self.inputs == 1:
             split = magnitude_split(self.x, data_format=fmt, segments=segments)
             func = self.func
@@ -217,16 +219,20 @@ class ActivationUnit(wiring.Component):
             split = [pick(values) for values in zip(*splits)]
             func = pick(self.func[k] for k in range(self.inputs))
         idx = Signal(unsigned(idx_bits))
-        frac = Signal(unsigned(shift))
-        neg = Signal()
-        m.d.comb += [idx.eq(split[0]), frac.eq(split[1]), neg.eq(split[2])]
+        frac_i = Signal(unsigned(shift))
+        neg_i = Signal()
+        func_i = Signal()
+        with m.If(self.en):
+            m.d.sync += [idx.eq(split[0]), frac_i.eq(split[1]), neg_i.eq(split[2]),
+                         func_i.eq(func)]
 
+        # ---- Stage 2: the ROM read. ----
         # Address {func, idx}: func is the MSB (idx is empty when there is a single segment).
         # The read port's enable is the unit's enable, so a stall holds the ROM output like
         # every other pipeline register.
         m.d.comb += [
             rd.en.eq(self.en),
-            rd.addr.eq(Cat(idx, func)),
+            rd.addr.eq(Cat(idx, func_i)),
         ]
 
         frac_r = Signal(unsigned(shift))
@@ -234,12 +240,12 @@ class ActivationUnit(wiring.Component):
         func_r = Signal()
         with m.If(self.en):
             m.d.sync += [
-                frac_r.eq(frac),
-                neg_r.eq(neg),
-                func_r.eq(func),
+                frac_r.eq(frac_i),
+                neg_r.eq(neg_i),
+                func_r.eq(func_i),
             ]
 
-        # ---- Stage 2: the ROM word registered. ----
+        # ---- Stage 3: the ROM word registered. ----
         # The ROM's access time and the multiplier would not fit in one short clock period.
         slope = Signal(unsigned(slope_bits))
         base_w = Signal(unsigned(base_bits))
@@ -255,7 +261,7 @@ class ActivationUnit(wiring.Component):
                 func_w.eq(func_r),
             ]
 
-        # ---- Stage 3: multiply the slope by the offset. ----
+        # ---- Stage 4: multiply the slope by the offset. ----
         prod = Signal(unsigned(slope_bits + shift))
         base = Signal(unsigned(base_bits))
         neg_p = Signal()
@@ -268,7 +274,7 @@ class ActivationUnit(wiring.Component):
                 func_p.eq(func_w),
             ]
 
-        # ---- Stage 4: round half up, add the base, restore the sign, saturate. ----
+        # ---- Stage 5: round half up, add the base, restore the sign, saturate. ----
         interp = Signal(unsigned(slope_bits + 1))
         # round_shift: (p + 2**(shift-1)) >> shift.
         m.d.comb += interp.eq((prod + (1 << (shift - 1))) >> shift)

@@ -30,7 +30,16 @@ from rpu.hw.program import COUNTER_WIDTH, h_address
 from rpu.hw.delta import DeltaUnit, entry_layout
 
 
-__all__ = ["Controller", "Source", "Mode", "layer_registers"]
+__all__ = ["Controller", "Source", "Mode", "layer_registers", "READ_AHEAD"]
+
+
+#: Cycles by which the x and hidden-state memories are addressed ahead of the column whose
+#: operand they give: the memories register their word twice (the RAM's read and an output
+#: register, a block RAM's own on an FPGA), and the controller addresses them with the
+#: column it issues next, so that the word leaves them one cycle after its column's issue.
+#: An h is therefore read one cycle before its column's issue, which the schedule's margins
+#: count (:func:`rpu.compiler.schedule.plan_schedule`).
+READ_AHEAD = 1
 
 
 class Source(enum.IntEnum):
@@ -88,8 +97,13 @@ class Controller(wiring.Component):
         The value ``need_x`` takes in the next cycle (its register's input), from which the
         RPU registers its run enable one cycle ahead.
     x_addr : Out(range(max_layer_input))
-    h_addr : Out(range(2 * padded_hidden))
-        Addresses in the x and hidden-state memories of this cycle's operand.
+        Address in the x memory of this cycle's column (where an x word taken from the
+        stream is written).
+    x_read_addr : Out(range(max_layer_input))
+    h_read_addr : Out(range(h_memory_depth))
+        Addresses in the x and hidden-state memories of the operand of the column issued in
+        the next enabled cycle (:data:`READ_AHEAD`); don't-cares when that column reads
+        neither.
     bank : Out(1)
         Half of the hidden-state memory the current (or next) step writes; the other half
         holds h_{t-1}.
@@ -160,7 +174,8 @@ class Controller(wiring.Component):
             "need_x": Out(1),
             "need_x_next": Out(1),
             "x_addr": Out(range(config.max_layer_input)),
-            "h_addr": Out(range(config.h_memory_depth)),
+            "x_read_addr": Out(range(config.max_layer_input)),
+            "h_read_addr": Out(range(config.h_memory_depth)),
             "bank": Out(1),
             "post_layer": Out(range(config.num_layers)),
             "post_group": Out(range(config.max_groups)),
@@ -246,17 +261,20 @@ class Controller(wiring.Component):
                                                    Source.X_MEMORY))
                 with m.Else():
                     # The previous layer's h_t, in the half this step writes.
-                    m.d.comb += [
-                        self.source.eq(Source.H_MEMORY),
-                        self.h_addr.eq(h_address(config, layer - 1, bank, column - 1)),
-                    ]
+                    m.d.comb += self.source.eq(Source.H_MEMORY)
             with m.Else():
                 # This layer's h_{t-1}, in the other half.
-                m.d.comb += [
-                    self.source.eq(Mux(zero_state, Source.ZERO, Source.H_MEMORY)),
-                    self.h_addr.eq(h_address(config, layer, bank,
-                                             column - 1 - current.input_size, other=True)),
-                ]
+                m.d.comb += self.source.eq(Mux(zero_state, Source.ZERO, Source.H_MEMORY))
+            # The read addresses of the next column (READ_AHEAD): column + 1 of this group,
+            # as a period's end restarts at column 0, the bias, which reads no memory. So the
+            # next column's index into x or h is cycle itself (column + 1 - 1), with no adder,
+            # and the layer and the bank are this column's.
+            m.d.comb += self.x_read_addr.eq(cycle)
+            with m.If(cycle < current.input_size):
+                m.d.comb += self.h_read_addr.eq(h_address(config, layer - 1, bank, cycle))
+            with m.Else():
+                m.d.comb += self.h_read_addr.eq(
+                    h_address(config, layer, bank, cycle - current.input_size, other=True))
         # need_x is valid & (source == X_STREAM), i.e. busy and columns 1 .. input_size of the
         # first layer's group 0, registered: the next column is column + 1 of the same group
         # unless the period wraps (to column 0, the bias; busy falls only then).

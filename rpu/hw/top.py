@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 from pim import PIMArray, SRAM
 from pim.arith import sum_tree
 from rpu.config import RPUConfig
-from rpu.hw.controller import Controller, Source, layer_registers
+from rpu.hw.controller import Controller, Source, layer_registers, READ_AHEAD
 from rpu.hw.delta import DeltaUnit
 from rpu.hw.cell_engine import CellEngine
 from rpu.hw.stream_buffer import DEPTH as STREAM_BUFFER_DEPTH, StreamBuffer
@@ -59,6 +59,16 @@ def x_layout(config):
     """Payload of the ``x`` stream: a data word, or one per sequence of a batch."""
     word = signed(config.data_width)
     return word if config.batch == 1 else data.ArrayLayout(word, config.batch)
+
+
+def _delayed(m, value, run, stages, name):
+    """``value`` registered ``stages`` times, each register loaded while ``run``."""
+    for stage in range(stages):
+        delayed = Signal.like(value, name=f"{name}_{stage + 1}")
+        with m.If(run):
+            m.d.sync += delayed.eq(value)
+        value = delayed
+    return value
 
 
 def _suffix(b):
@@ -128,7 +138,9 @@ class RPU(wiring.Component):
       run, counted from the cycle after ``start``; saturation events of that run (dot
       products and cell/hidden updates of real units). Activity events are registered, then
       counted one cycle later; saturation flags are registered, summed, then counted two
-      cycles later: every counter is final once ``busy`` is low.
+      cycles later: every counter is final once ``busy`` is low. A start clears the
+      counters (``cycles``, ``saturations``, ``activity``) at the end of the cycle after it,
+      in which they still show the previous run's.
     * ``stalled`` (out): busy, and every pipeline holds this cycle: an x word is needed and
       none is buffered, or two h words wait to be taken.
     * ``activity`` (out): event counters of the last (or current) run, for the energy model:
@@ -310,9 +322,9 @@ class RPU(wiring.Component):
         ]
         self._count_events(m, ctrl, engines, arrays, run, start)
         m.d.comb += self.state.ready.eq(loads_ready)
-        source = Signal(Source)
-        with m.If(run):
-            m.d.sync += source.eq(ctrl.source)
+        # The column's operand source one cycle after the issue, when the x and h memories'
+        # words (addressed READ_AHEAD cycle early) leave their output registers.
+        source = _delayed(m, ctrl.source, run, 1, "source")
         x_words = ([x_buffer.r.payload] if config.batch == 1
                    else [x_buffer.r.payload[b] for b in range(config.batch)])
         operands = [self._sequence_memories(m, b, ctrl, engines[b], run, take_x, source,
@@ -369,21 +381,30 @@ class RPU(wiring.Component):
     def _sequence_memories(self, m, b, ctrl, engine, run, take_x, source, x_payload, start,
                            delta):
         """Sequence ``b``'s x and h memories (its cell-state memory is in its engine) and the
-        operand they give the lanes, one cycle after the column is issued: the x word from
-        the stream, x or h from the memories, 1.0 for the bias, or (with the delta
-        datapath, whose program registers are ``delta``) a list entry's delta."""
+        operand they give the lanes, selected one cycle after the column is issued
+        (``source`` is its source then) and registered: the x word from the stream, x or h
+        from the memories, 1.0 for the bias, or (with the delta datapath, whose program
+        registers are ``delta``) a list entry's delta."""
         config = self.config
         word = signed(config.data_width)
         # Any layer can be the first of a run (layer by layer), so x holds any layer's input.
+        # Both memories register the word read once more (output_register: a block RAM's
+        # own register on an FPGA), so that the operand's multiplexer takes flip-flops beside
+        # the memories, not the RAM's access time (S on the ULX3S at 86.0 MHz: the h memory's
+        # 5.8 ns of clock-to-out, then 4.8 ns of routing to a register drawn towards the
+        # lanes); the controller addresses them READ_AHEAD cycle early.
+        assert READ_AHEAD == 1
         m.submodules[f"x_memory{_suffix(b)}"] = x_memory = SRAM(
-            depth=config.max_layer_input, shape=word, macro=self.sram_macros)
+            depth=config.max_layer_input, shape=word, macro=self.sram_macros,
+            output_register=True)
         m.submodules[f"h_memory{_suffix(b)}"] = h_memory = SRAM(
-            depth=config.h_memory_depth, shape=word, macro=self.sram_macros)
+            depth=config.h_memory_depth, shape=word, macro=self.sram_macros,
+            output_register=True)
         m.d.comb += [
-            x_memory.rd_addr.eq(ctrl.x_addr), x_memory.rd_en.eq(run),
+            x_memory.rd_addr.eq(ctrl.x_read_addr), x_memory.rd_en.eq(run),
             x_memory.wr_addr.eq(ctrl.x_addr), x_memory.wr_data.eq(x_payload),
             x_memory.wr_en.eq(take_x),
-            h_memory.rd_addr.eq(ctrl.h_addr), h_memory.rd_en.eq(run),
+            h_memory.rd_addr.eq(ctrl.h_read_addr), h_memory.rd_en.eq(run),
         ]
         # State loading: while idle, the state stream (ready while idle, see elaborate)
         # writes the half of a layer's h memory that the next run reads as h_{t-1}, or the
@@ -409,9 +430,7 @@ class RPU(wiring.Component):
             engine.state_data.eq(state.data),
             engine.state_en.eq(state_write & (state.target == StateTarget.C)),
         ]
-        x_word = Signal(word, name=f"x_word{_suffix(b)}")
-        with m.If(run):
-            m.d.sync += x_word.eq(x_payload)
+        x_word = _delayed(m, x_payload, run, 1, f"x_word{_suffix(b)}")
         operand = Signal(signed(config.operand_width), name=f"operand{_suffix(b)}")
         if delta is not None:
             self._delta_units(m, ctrl, engine, run, take_x, source, x_payload, start, delta,
@@ -425,7 +444,12 @@ class RPU(wiring.Component):
                 m.d.comb += operand.eq(x_memory.rd_data)
             with m.Case(Source.H_MEMORY):
                 m.d.comb += operand.eq(h_memory.rd_data)
-        return operand
+        # The operand is registered, and reaches the lanes PIMArray.OPERAND_DELAY = 2 cycles
+        # after its column's issue: its route across the device to every lane's DSP block
+        # starts at a flip-flop (S on the ULX3S at 97.2 MHz without it: an x memory's output
+        # register, the multiplexer and 8.8 ns of routing to a far lane).
+        assert PIMArray.OPERAND_DELAY == 2
+        return _delayed(m, operand, run, 1, f"broadcast{_suffix(b)}")
 
     def _delta_units(self, m, ctrl, engine, run, take_x, source, x_payload, start, delta,
                      operand, h_memory):
@@ -446,12 +470,10 @@ class RPU(wiring.Component):
             x_delta.threshold.eq(delta["theta_x"]), x_delta.rd_addr.eq(ctrl.x_rd_addr),
         ]
         # h: the operands of the dense first step's h columns (one cycle after their issue)
-        # are the references; every h the engine writes is compared and listed for the next
-        # step, in the bank of the step that computed it.
-        snoop = Signal()
-        snoop_index = Signal.like(ctrl.h_index)
-        with m.If(run):
-            m.d.sync += [snoop.eq(ctrl.snoop_h), snoop_index.eq(ctrl.h_index)]
+        # are the references; every h the engine writes is compared and listed for
+        # the next step, in the bank of the step that computed it.
+        snoop = _delayed(m, ctrl.snoop_h, run, 1, "snoop")
+        snoop_index = _delayed(m, ctrl.h_index, run, 1, "snoop_index")
         m.d.comb += [
             h_delta.en.eq(run),
             h_delta.valid.eq(snoop | (delta["delta"] & engine.h_wr_en)),
@@ -475,9 +497,7 @@ class RPU(wiring.Component):
             ctrl.h_complete.eq(Mux(ctrl.bank, h_delta.complete[0], h_delta.complete[1])),
             ctrl.x_entry.eq(x_delta.rd_data), ctrl.h_entry.eq(h_delta.rd_data),
         ]
-        value = Signal(signed(config.operand_width), name="delta_operand")
-        with m.If(run):
-            m.d.sync += value.eq(ctrl.delta_value)
+        value = _delayed(m, ctrl.delta_value, run, 1, "delta_operand")
         with m.If((source == Source.X_DELTA) | (source == Source.H_DELTA)):
             m.d.comb += operand.eq(value)
 
@@ -532,18 +552,24 @@ class RPU(wiring.Component):
             *(flags.eq(unit.saturations) for flags, unit in zip(engine_flags, engines)),
             loaded.eq(engine.loading),
         ]
-        # A start clears the counters and drops the events of its own cycle.
-        with m.If(start):
+        m.d.sync += [pending[name].eq(event) for name, event in events.items()]
+        m.d.sync += counted.eq(self.busy & run)
+        m.d.sync += pending_saturations.eq(
+            Mux(counted, Mux(loaded, lane_saturations, 0) + sum_tree(engine_flags), 0))
+        # A start clears the counters in the next cycle, from a register: ``start``'s logic
+        # (the steps' compare, busy) is then not in front of the counters' hundreds of
+        # flip-flops (S on the ULX3S at 92.6 MHz, seed 3: 10.8 ns, 4.9 ns of it routing).
+        # The counters are final while idle (busy covers STATUS_LATENCY cycles more) and the
+        # start cycle has no events, so pending and pending_saturations hold zeros in the
+        # cycle after it, which the clear drops, as it drops the events of the start cycle.
+        clear = Signal()
+        m.d.sync += clear.eq(start)
+        with m.If(clear):
             m.d.sync += [self.activity[name].eq(0) for name in ACTIVITY_COUNTERS]
-            m.d.sync += [pending.eq(0), counted.eq(0), pending_saturations.eq(0)]
-            m.d.sync += [self.cycles.eq(0), self.saturations.eq(0)]
+            m.d.sync += [self.cycles.eq(self.busy), self.saturations.eq(0)]
         with m.Else():
-            m.d.sync += [pending[name].eq(event) for name, event in events.items()]
             m.d.sync += [self.activity[name].eq(self.activity[name] + pending[name])
                          for name in ACTIVITY_COUNTERS]
-            m.d.sync += counted.eq(self.busy & run)
-            m.d.sync += pending_saturations.eq(
-                Mux(counted, Mux(loaded, lane_saturations, 0) + sum_tree(engine_flags), 0))
             m.d.sync += self.saturations.eq(self.saturations + pending_saturations)
             with m.If(self.busy):
                 m.d.sync += self.cycles.eq(self.cycles + 1)

@@ -86,9 +86,10 @@ def test_step_gap_is_necessary_and_sufficient():
 
 
 def test_lane_to_engine_is_the_lane_latency_and_the_start_cycle():
-    # Issue, operands, product, accumulate, narrow, result_valid (issue 9: the lane is
-    # pipelined deeper): the engine takes the start one cycle later.
-    assert LANE_TO_ENGINE == PIMLane.LATENCY + 1 == 6
+    # Issue, the memory's output register, operands, product, accumulate, narrow,
+    # result_valid (issues 9 and 11: the lane is pipelined deeper): the engine takes the
+    # start one cycle later.
+    assert LANE_TO_ENGINE == PIMLane.LATENCY + 1 == 7
 
 
 def test_activity_counts_every_counter_of_the_rtl():

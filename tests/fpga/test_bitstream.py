@@ -84,9 +84,12 @@ def test_memories_are_block_ram_and_macs_are_dsps(build):
         # One weight memory (one DP16KD) and one multiplier (one MULT18X18D) per MAC lane.
         assert _per_unit(ebr, f"link.rpu.pim{array}.") == lanes
         assert _per_unit(dsp, f"link.rpu.pim{array}.") == lanes
-    for memory in ("link.rpu.x_memory.memory", "link.rpu.h_memory.memory",
-                   "link.rpu.engine.cell_memory.memory", "link.rpu.engine.act0.rom",
-                   "link.buffer", "link.x_fifo.storage", "link.h_fifo.storage"):
+    # The x, h and cell-state memories and the FIFOs' RAMs are DP16KD with their output
+    # registers (rpu.fpga.bram: one block each, named block0), the h FIFO's h and c apart.
+    for memory in ("link.rpu.x_memory.block0", "link.rpu.h_memory.block0",
+                   "link.rpu.engine.cell_memory.block0", "link.rpu.engine.act0.rom",
+                   "link.buffer", "link.x_fifo.storage0.block0",
+                   "link.h_fifo.storage0.block0", "link.h_fifo.storage1.block0"):
         assert ebr[memory] == 1
     # The activation unit's interpolation and the element-wise unit's two products.
     assert _per_unit(dsp, "link.rpu.engine.") == {"act0": 1, "ew0": 2}
@@ -98,6 +101,6 @@ def test_prediction_matches_nextpnr(build):
     _, report = build
     used = {kind: report["utilization"][kind]["used"] for kind in ("luts", "dsps", "ebrs")}
     prediction = predict(RPUConfig(**SMALL), "LFE5U-85F")
-    assert used["ebrs"] == prediction.ebrs == 15
+    assert used["ebrs"] == prediction.ebrs == 16
     assert used["dsps"] == prediction.dsps == 11
     assert abs(prediction.luts - used["luts"]) <= 0.10 * used["luts"]

@@ -1,11 +1,14 @@
 """The ECP5's registered multiplier (:mod:`rpu.fpga.dsp`): a MULT18X18D with its output
-register, for :class:`pim.product.RegisteredProduct` on the ECP5 boards.
+register (and its input registers), for :class:`pim.product.RegisteredProduct` on the ECP5
+boards.
 
 Yosys ships no simulation model of the MULT18X18D, so the one below is written here from
 Lattice's description of the block (FPGA-TN-02205, "ECP5 and ECP5-5G sysDSP Usage Guide"):
 A and B are 18 bits, signed or unsigned by SIGNEDA and SIGNEDB; P is their 36-bit product;
 with REG_OUTPUT_CLK = "CLK0" the product is registered on CLK0, loaded while CE0 is 1 and
-cleared by RST0 (RESETMODE "SYNC": at the clock edge). It refuses any other register mode,
+cleared by RST0 (RESETMODE "SYNC": at the clock edge); with REG_INPUTA_CLK and
+REG_INPUTB_CLK = "CLK0" (CE0, RST0) A and B are registered the same way before the multiply
+(SIGNEDA and SIGNEDB are constants here). It refuses any other register mode,
 so that a change of the instance's configuration cannot pass unnoticed. The Verilog that
 Amaranth emits for the board's platform then runs in Icarus Verilog against that model, and
 its products are compared with Python's.
@@ -29,7 +32,7 @@ from tests.helpers import require_simulator
 from tests.pim.test_product import SHAPES, random_code
 
 
-def _mult18x18d_model():
+def _mult18x18d_model(*, input_registers=False):
     ports = ([f"A{k}" for k in range(18)] + [f"B{k}" for k in range(18)]
              + [f"C{k}" for k in range(18)] + ["SIGNEDA", "SIGNEDB", "SOURCEA", "SOURCEB"]
              + [f"{name}{k}" for name in ("CLK", "CE", "RST") for k in range(4)])
@@ -38,7 +41,10 @@ def _mult18x18d_model():
     b = ", ".join(f"B{k}" for k in reversed(range(18)))
     p = ", ".join(f"P{k}" for k in reversed(range(36)))
     parameters = {
-        "REG_INPUTA_CLK": "NONE", "REG_INPUTB_CLK": "NONE", "REG_INPUTC_CLK": "NONE",
+        **{f"REG_INPUT{name}_{port}": value for name in "AB"
+           for port, value in (("CLK", "CLK0" if input_registers else "NONE"),
+                               ("CE", "CE0"), ("RST", "RST0"))},
+        "REG_INPUTC_CLK": "NONE",
         "REG_PIPELINE_CLK": "NONE", "REG_OUTPUT_CLK": "CLK0", "REG_OUTPUT_CE": "CE0",
         "REG_OUTPUT_RST": "RST0", "RESETMODE": "SYNC", "GSR": "ENABLED",
         "CAS_MATCH_REG": "FALSE", "SOURCEB_MODE": "B_SHIFT", "MULT_BYPASS": "DISABLED",
@@ -62,9 +68,12 @@ module MULT18X18D({", ".join(ports + outputs)});
   initial begin
 {checks}
   end
+  reg [35:0] a_reg = 0, b_reg = 0;
+  wire [35:0] a_in = {"a_reg" if input_registers else "a_ext"};
+  wire [35:0] b_in = {"b_reg" if input_registers else "b_ext"};
   always @(posedge CLK0)
-    if (RST0) p <= 0;
-    else if (CE0) p <= a_ext * b_ext;
+    if (RST0) begin p <= 0; a_reg <= 0; b_reg <= 0; end
+    else if (CE0) begin p <= a_in * b_in; a_reg <= a_ext; b_reg <= b_ext; end
 endmodule
 """
 
@@ -109,18 +118,26 @@ def run_icarus(tmp_path, rtl, model, testbench):
 
 @pytest.mark.parametrize("a_shape, b_shape", [shapes for shapes in SHAPES
                                               if max(s.width for s in shapes) <= 18])
-def test_mult18x18d_matches_python_products(tmp_path, a_shape, b_shape):
-    dut = RegisteredProduct(a_shape=a_shape, b_shape=b_shape)
+@pytest.mark.parametrize("input_registers", [False, True])
+def test_mult18x18d_matches_python_products(tmp_path, a_shape, b_shape, input_registers):
+    dut = RegisteredProduct(a_shape=a_shape, b_shape=b_shape,
+                            input_registers=input_registers)
     platform = board("ulx3s-85f").make_platform()
     rtl = verilog.convert(dut, platform=platform, name="top")
     assert "MULT18X18D" in rtl
     rng = random.Random(7)
     vectors = [(random_code(rng, a_shape), random_code(rng, b_shape), rng.random() < 0.7,
                 rng.random() < 0.05) for _ in range(200)]
-    got = run_icarus(tmp_path, rtl, _mult18x18d_model(), _testbench(dut, vectors))
-    expected, p = [], 0
+    got = run_icarus(tmp_path, rtl, _mult18x18d_model(input_registers=input_registers),
+                     _testbench(dut, vectors))
+    expected, p, operands = [], 0, (0, 0)
     for a, b, en, rst in vectors:
-        p = 0 if rst else a * b if en else p
+        if rst:
+            p, operands = 0, (0, 0)
+        elif en and input_registers:
+            p, operands = operands[0] * operands[1], (a, b)
+        elif en:
+            p = a * b
         expected.append(p % (1 << len(dut.p)))
     assert got == expected
 
@@ -142,7 +159,11 @@ def test_board_top_has_a_registered_mult18x18d_per_mac():
     plan = platform.prepare(BoardTop(config=config, clock_hz=25e6), name="top",
                             script_after_read=FORCE_BLOCK_RAM)
     rtlil = plan.files["top.il"]
-    # One per MAC lane and two per elementwise unit (a*b and c*d), all registered.
-    dsps = config.pim_arrays * config.lanes_per_array + 2 * config.elementwise_units
+    # One per MAC lane and two per elementwise unit (a*b and c*d), all registered; the
+    # lanes' with their input registers too (the weight word and the operand).
+    lanes = config.pim_arrays * config.lanes_per_array
+    dsps = lanes + 2 * config.elementwise_units
     assert rtlil.count("cell \\MULT18X18D") == dsps == 10
     assert rtlil.count('parameter \\REG_OUTPUT_CLK "CLK0"') == dsps
+    assert rtlil.count('parameter \\REG_INPUTA_CLK "CLK0"') == lanes
+    assert rtlil.count('parameter \\REG_INPUTB_CLK "CLK0"') == lanes

@@ -25,9 +25,10 @@ def test_ebr_blocks_take_the_best_dp16kd_shape():
 
 def test_small_configuration_counts():
     prediction = predict(RPUConfig(**SMALL), "LFE5U-85F")
-    # 8 lane weight memories, x, h, cell state, 1 activation table, the link's buffer and
-    # two FIFOs; 8 MAC lanes, 1 activation unit, 2 products of 1 element-wise unit.
-    assert prediction.ebrs == 8 + 3 + 1 + 3
+    # 8 lane weight memories, x, h, cell state, 1 activation table, the link's buffer, its x
+    # FIFO and the two halves of its h FIFO; 8 MAC lanes, 1 activation unit, 2 products of 1
+    # element-wise unit.
+    assert prediction.ebrs == 8 + 3 + 1 + 4
     assert prediction.dsps == 8 + 1 + 2
     assert len(memories(RPUConfig(**SMALL))) == 8
 
@@ -35,8 +36,8 @@ def test_small_configuration_counts():
 def test_default_configuration_counts():
     prediction = predict(RPUConfig(input_size=64, hidden_size=128), "LFE5U-85F")
     # 64 lanes of 1544 x 16-bit weights (2 EBRs each); h memory 256 words, cell memory
-    # 64 x 32 bits, 4 tables, the link's 3.
-    assert prediction.ebrs == 64 * 2 + 1 + 1 + 1 + 4 + 3
+    # 64 x 32 bits, 4 tables, the link's 4 (buffer, x FIFO, the h FIFO's two halves).
+    assert prediction.ebrs == 64 * 2 + 1 + 1 + 1 + 4 + 4
     assert prediction.dsps == 64 + 4 + 2 * 2
 
 
@@ -47,9 +48,9 @@ def test_refusal_names_the_overflow_and_a_configuration_that_fits():
     message = str(caught.value)
     assert "does not fit the LFE5U-25F" in message
     # 64 lanes, 4 activation units, 2 x 2 element-wise products; 64 weight memories of
-    # 2 groups x 49 columns, the 3 state memories, 4 tables, the link's 3.
+    # 2 groups x 49 columns, the 3 state memories, 4 tables, the link's 4.
     assert "DSPs (MULT18X18D): 72 needed, 28 available" in message
-    assert "EBRs (DP16KD): 74 needed, 56 available" in message
+    assert "EBRs (DP16KD): 75 needed, 56 available" in message
     suggested = dict(re.findall(r"--([a-z-]+) (\d+)", message.split("fits:")[1]))
     smaller = RPUConfig(input_size=16, hidden_size=32,
                         **{k.replace("-", "_"): int(v) for k, v in suggested.items()})
@@ -61,7 +62,7 @@ def test_refusal_names_the_overflow_and_a_configuration_that_fits():
 
 def test_refusal_when_no_resources_make_it_fit():
     # The default configuration's 1.6 Mbit of weights exceed the 25F's 1 Mbit of EBR.
-    with pytest.raises(FitError, match=r"EBRs \(DP16KD\): 138 needed, 56 available.*No "
+    with pytest.raises(FitError, match=r"EBRs \(DP16KD\): 139 needed, 56 available.*No "
                                        r"configuration with this capacity fits"):
         check_fit(RPUConfig(input_size=64, hidden_size=128), "LFE5U-25F")
     config = RPUConfig(input_size=1024, hidden_size=1024)

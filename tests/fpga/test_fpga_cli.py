@@ -33,7 +33,7 @@ def test_cli_check_only(tmp_path, capsys):
                   "--elementwise-units", "1", "--check-only", "-o", str(tmp_path / "out")])
     assert fpga_command.run(args) == 0
     out = capsys.readouterr().out
-    assert "fit check for LFE5U-85F:" in out and "11 DSPs of 156, 15 EBRs of 208" in out
+    assert "fit check for LFE5U-85F:" in out and "11 DSPs of 156, 16 EBRs of 208" in out
     assert not (tmp_path / "out" / "build").exists()
 
 

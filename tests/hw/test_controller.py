@@ -17,7 +17,9 @@ layer's own h_{t-1} at ``l * 2 * padded_hidden + (1 - bank) * padded_hidden + k`
 the other half (``bank``) than the step before (across runs too, so a run that keeps its state
 reads what the last step of the previous run wrote). ``busy`` is high from cycle 1 through the
 last cycle of the last step, including its last layer's gap. ``steps`` and ``keep_state`` are
-sampled with ``start``.
+sampled with ``start``. The x and hidden-state memories are addressed (``x_read_addr``,
+``h_read_addr``) READ_AHEAD enabled cycles before the column that takes their word is issued;
+an x word from the input stream is stored at ``x_addr`` in its column's issue cycle.
 """
 
 import numpy as np
@@ -26,7 +28,7 @@ from amaranth.hdl import Shape
 from amaranth.sim import Simulator
 
 from rpu.config import RPUConfig
-from rpu.hw.controller import Controller, Source, layer_registers
+from rpu.hw.controller import Controller, Source, layer_registers, READ_AHEAD
 from rpu.compiler import plan_schedule
 
 
@@ -142,7 +144,8 @@ def expected_issues(config, prog, steps, keep_state, first_step):
     return issues, posts, busy_until
 
 
-OUTPUTS = ("busy", "valid", "addr", "first", "last", "source", "need_x", "x_addr", "h_addr",
+OUTPUTS = ("busy", "valid", "addr", "first", "last", "source", "need_x", "x_addr",
+           "x_read_addr", "h_read_addr",
            "bank", "post_layer", "post_group", "post_bank", "post_zero")
 
 
@@ -241,10 +244,14 @@ def check(config, prog, runs, traces):
                 f"run {number}, cycle {index} (step {step}): bank {out['bank']}")
             if out["valid"]:
                 source = out["source"]
+                # The memories are addressed READ_AHEAD enabled cycles before the issue;
+                # an x word from the stream is written at the issue's x_addr.
+                ahead = trace[index - READ_AHEAD]
                 got[index] = (out["addr"], bool(out["first"]), bool(out["last"]), source,
-                              out["x_addr"] if source in (Source.X_STREAM, Source.X_MEMORY)
+                              out["x_addr"] if source == Source.X_STREAM
+                              else ahead["x_read_addr"] if source == Source.X_MEMORY
                               else None,
-                              out["h_addr"] if source == Source.H_MEMORY else None)
+                              ahead["h_read_addr"] if source == Source.H_MEMORY else None)
                 assert out["need_x"] == int(source == Source.X_STREAM), (index, out)
             else:
                 assert out["need_x"] == 0, (index, out)

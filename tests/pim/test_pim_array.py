@@ -104,7 +104,7 @@ def simulate(config, image, rows, *, seed, stall_prob=0.0, registered_products=T
             ctx.set(dut.wr_data, image[addr].tolist())
             await ctx.tick()
         ctx.set(dut.wr_en, 0)
-        previous = None
+        history = [None] * PIMArray.OPERAND_DELAY   # the issues of the last enabled cycles
         n = 0
         while n < len(issues):
             if stall_prob and rng.random() < stall_prob:
@@ -124,13 +124,14 @@ def simulate(config, image, rows, *, seed, stall_prob=0.0, registered_products=T
                 ctx.set(dut.valid, 1)
                 ctx.set(dut.first, int(first))
                 ctx.set(dut.last, int(last))
+            previous = history[-PIMArray.OPERAND_DELAY]
             ctx.set(dut.operand, previous[3] if previous is not None else 0)
             _, _, results, valid, saturated = await ctx.tick().sample(
                 dut.results, dut.result_valid, dut.saturated)
             assert valid == (n in finishes), f"result_valid {valid} in enabled cycle {n}"
             if valid:
                 got[finishes[n]] = ([int(r) for r in results], int(saturated))
-            previous = issue
+            history.append(issue)
             n += 1
 
     sim = Simulator(dut)
@@ -191,7 +192,8 @@ def test_lanes_hold_distinct_weights():
 
 
 def test_array_latency_is_the_lanes():
-    assert PIMArray.LATENCY == PIMLane.LATENCY == 5
+    assert PIMArray.LATENCY == PIMLane.LATENCY == 6
+    assert PIMArray.OPERAND_DELAY == PIMLane.OPERAND_DELAY == 2
 
 
 def test_packed_lanes_read_one_word_per_column():

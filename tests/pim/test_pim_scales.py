@@ -4,7 +4,8 @@ row's scale word, read from the lane's scale memory.
 Expected values come from :func:`lstm_ref.fixedpoint.narrow` with the row's shift
 (``weight_frac_bits + scale``), computed with numpy from the weights, operands and scales the
 test chose. Timing, from the lane's documentation: the scale address of a row arrives one
-enabled cycle after the row's last column is issued (with its operand).
+enabled cycle after the row's last column is issued, its operand OPERAND_DELAY (2) enabled
+cycles after.
 """
 
 import re
@@ -64,7 +65,7 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed,
         ctx.set(dut.en, 1)
         issues = [(starts[r] + j, j == 0, j == len(row) - 1, v, r)
                   for r, row in enumerate(rows) for j, (_, v) in enumerate(row)]
-        previous = None
+        history = [None] * dut.OPERAND_DELAY      # the issues of the last enabled cycles
         for n in range(len(issues) + dut.latency + 1):
             issue = issues[n] if n < len(issues) else None
             if issue is None:
@@ -75,8 +76,10 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed,
                 ctx.set(dut.valid, 1)
                 ctx.set(dut.first, int(first))
                 ctx.set(dut.last, int(last))
+            operand_of, previous = history[-dut.OPERAND_DELAY], history[-1]
+            if operand_of is not None:
+                ctx.set(dut.operand, operand_of[3])
             if previous is not None:
-                ctx.set(dut.operand, previous[3])
                 if previous[2]:
                     ctx.set(dut.scale_addr, previous[4])
             else:
@@ -86,7 +89,7 @@ def run_lane(*, data_width, weight_width, weight_frac_bits, rows, scales, seed,
                 dut.results[0], dut.result_valid, dut.saturated)
             if valid:
                 results.append((result, bool(saturated)))
-            previous = issue
+            history.append(issue)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

