@@ -186,8 +186,7 @@ class _Engine:
         # on the ECP5; see rpu.fpga.fifo), the h FIFO's (h and c) in two side by side: their
         # heads then leave flip-flops beside the block RAMs (S on the ULX3S at 91.2 and 97.6
         # MHz: the x and h FIFOs' block RAMs, 5.8 ns of clock-to-out, then about 4 ns of
-        # routing to the registers that took their heads). They give a word per READ_CYCLES
-        # = 3 cycles at most; the UART brings an x word and takes a pair far more slowly.
+        # routing to the registers that took their heads).
         self.h_fifo = h_fifo = RegisteredFIFO(width=2 * config.data_width,
                                               depth=link.fifo_depth, parts=2)
         m.submodules.rpu = ResetInserter(self.reset)(core)
@@ -210,7 +209,10 @@ class _Engine:
         # The RPU's h.ready decides its global run enable, which reaches every register of
         # the RPU: it is a register here, not the FIFO's level compare. A pair is pushed at
         # most once per cycle, so a level of at most depth - 3 in the previous cycle leaves
-        # room in this one (the h FIFO's RAMs hold depth - 1 words).
+        # a level of at most depth - 2 in this one. The h FIFO takes a word while its RAMs hold
+        # fewer than depth - QUEUE_DEPTH, which that level leaves unless two pairs were taken
+        # in two consecutive cycles (the reads in flight and the queue then hold fewer than
+        # three): the transmitter takes one pair per 4 characters.
         h_room = Signal()
         m.d.sync += h_room.eq(self.h_level <= link.fifo_depth - 3)
         m.d.comb += [
