@@ -454,6 +454,7 @@ def run(args):
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     bench = {"generated": datetime.datetime.now().isoformat(timespec="seconds"),
+             "commit": git_commit(),
              "machine": machine(), "paper": PAPER, "h100": H100,
              "report_steps": REPORT_STEPS, "points": {}, "not_run": []}
     points = configurations()
@@ -629,7 +630,41 @@ def fpga_task(config, out_dir, board="ulx3s-85f", seed=FPGA_SEED):
             "prediction_error": result["prediction_error"],
             "placement_counts": {kind: sum(v.values())
                                  for kind, v in result["placement"].items()},
-            "throughput": result["throughput"], "report": str(Path(out_dir) / "fpga.md")}
+            "throughput": result["throughput"], "report": _relative(Path(out_dir) / "fpga.md"),
+            "commit": git_commit(), "largest_per_board": largest_per_board()}
+
+
+def _relative(path):
+    """``path`` from the repository's root, if it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def git_commit():
+    """The commit checked out (``-dirty`` if the tree has changes), or None without git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def largest_per_board():
+    """The largest square LSTM each board's device takes (the fit check's
+    :func:`rpu.fpga.fit.largest_lstm`, default resources and any lane count), by device."""
+    from rpu.fpga.boards import BOARDS
+    from rpu.fpga.fit import largest_lstm_report
+    devices = {}
+    for name, target in BOARDS.items():
+        devices.setdefault(target.device, []).append(name)
+    return [{"boards": names, **largest_lstm_report(device)}
+            for device, names in sorted(devices.items(), key=lambda item: item[0])]
 
 
 def synthesize_rest(args, bench, rest, workdir):

@@ -559,8 +559,9 @@ def _fpga_section(bench):
             f"nextpnr-ecp5 in {f['wall_s'] / 60:.1f} min. Post-route f_max "
             f"**{f['fmax_mhz']:.1f} MHz** (timing {'met' if f['timing_met'] else 'NOT met'} "
             f"at {f['clock_mhz']:g} MHz); {t['at_fmax']['gops']:.1f} GOPS at f_max."
-            + (f" Rebuilt alone on {f['alone']} (`scripts/bench.py --only-fpga`), after the "
-               f"rest of this page: the RTL may have changed since the figures above."
+            + (f" Built alone on {f['alone']}{_at(f.get('commit'))} (`scripts/bench.py "
+               f"--only-fpga`), after the rest of this page (generated "
+               f"{bench['generated']}{_at(bench.get('commit'))})."
                if f.get("alone") else ""), "",
             "| resource | used | of | predicted (fit check) |", "|---|---:|---:|---:|"]
     for kind, label in (("luts", "LUT4"), ("ffs", "flip-flops"), ("dsps", "MULT18X18D"),
@@ -569,6 +570,41 @@ def _fpga_section(bench):
         out.append(f"| {label} | {u[kind]['used']:,} | {u[kind]['available']:,} | "
                    f"{predicted} |")
     out += ["", f"Full report: `{f['report']}`.", ""]
+    return out + _largest_section(f.get("largest_per_board"))
+
+
+def _at(commit):
+    return f" at commit {commit}" if commit else ""
+
+
+def _largest_size(entry):
+    if entry is None:
+        return "nothing fits"
+    return (f"{entry['size']} ({entry['mac_lanes']} lanes; {entry['luts']:,} LUTs, "
+            f"{entry['dsps']} DSPs, {entry['ebrs']} EBRs; N + 1 overflows the "
+            f"{' and '.join(entry['limited_by'])})")
+
+
+def _largest_section(largest):
+    """### The largest LSTM per board, by the fit check."""
+    if not largest:
+        return []
+    out = ["### The largest LSTM per board (fit check)", "",
+           "The largest square one-layer LSTM (I = H = N, Q3.12 data and weights) whose "
+           "board design (RPU and host link) fits each device, by the fit check "
+           "(`rpu.fpga.fit.largest_lstm`; `python -m rpu fpga ... --check-only` prints it "
+           "for any resources): with the default resources (64 MAC lanes, 4 activation and "
+           "2 element-wise units; on a device whose multipliers cannot take them, the most "
+           "lanes and units that fit), and with any lane count (fewer, deeper weight "
+           "memories fill their block RAMs better, at the cost of throughput). "
+           "**Predicted** (EBRs and DSPs exactly, LUTs by the fitted model), not built.", "",
+           "| device | boards | N, default resources | N, any lane count |",
+           "|---|---|---|---|"]
+    for entry in largest:
+        out.append(f"| {entry['device']} | {', '.join(entry['boards'])} | "
+                   f"{_largest_size(entry['same_lanes'])} | "
+                   f"{_largest_size(entry['fewer_lanes'])} |")
+    out.append("")
     return out
 
 

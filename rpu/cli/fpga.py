@@ -42,7 +42,8 @@ def add_parser(commands):
     parser.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed "
                                                             "(default 1)")
     parser.add_argument("--check-only", action="store_true",
-                        help="only the fit check: print the predicted LUTs, DSPs and EBRs")
+                        help="only the fit check: print the predicted LUTs, DSPs and EBRs, "
+                             "and the largest LSTM that fits the board with these resources")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="output directory (created if missing)")
     return parser
@@ -57,7 +58,7 @@ def run(args):
     """
     from rpu.fpga.boards import board
     from rpu.fpga.build import build_bitstream, BuildFailed, clock_plan
-    from rpu.fpga.fit import check_fit
+    from rpu.fpga.fit import check_fit, largest_lstm_report, describe_largest
     from rpu.fpga.uart import divisor_for
 
     config = config_from(args)
@@ -88,6 +89,11 @@ def run(args):
           f"{prediction.dsps} DSPs of {available.dsps}, {prediction.ebrs} EBRs of "
           f"{available.ebrs} (predicted)")
     if args.check_only:
+        largest = largest_lstm_report(target.device, config)
+        print(f"largest LSTM on the {target.device} with these lanes and units: "
+              f"{describe_largest(largest['same_lanes'])}")
+        if largest["fewer_lanes"] != largest["same_lanes"]:
+            print(f"with fewer lanes: {describe_largest(largest['fewer_lanes'])}")
         return 0
     try:
         result = build_bitstream(config, target.name, args.output, baud_rate=args.baud_rate,

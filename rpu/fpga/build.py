@@ -32,7 +32,7 @@ from rpu.compiler import plan_schedule
 from rpu.fpga import protocol
 from rpu.fpga.boards import BoardTop, board as find_board
 from rpu.fpga.clock import pll_parameters
-from rpu.fpga.fit import predict, check_fit
+from rpu.fpga.fit import predict, check_fit, largest_lstm_report, describe_largest
 from rpu.fpga.uart import divisor_for
 
 
@@ -220,6 +220,7 @@ def summarize(config, board_name, build_dir, *, baud_rate=protocol.DEFAULT_BAUD_
                              for kind in ("luts", "dsps", "ebrs")},
         "placement": read_placement(build_dir / f"{name}.json"),
         "throughput": _throughput(config, clock_hz, fmax_mhz * 1e6, baud_rate),
+        "largest_lstm": largest_lstm_report(target.device, config),
         "build_seconds": seconds,
         "tools": dict(TOOLS),
     }
@@ -264,4 +265,14 @@ def markdown(result):
               f"* at f_max: {t['at_fmax']['steps_per_s']:.0f} steps/s, "
               f"{t['at_fmax']['gops']:.3f} GOPS;",
               f"* through the UART: at most {t['uart_bound_steps_per_s']:.0f} steps/s.", ""]
+    largest = result.get("largest_lstm")       # absent from reports before it
+    if largest is None:
+        return "\n".join(lines)
+    lines += ["## The largest LSTM on this device", "",
+              "The largest square one-layer LSTM whose board design fits the "
+              f"{result['device']}, by the fit check (`rpu.fpga.fit.largest_lstm`):", "",
+              f"* with these lanes and units: {describe_largest(largest['same_lanes'])};",
+              "* with fewer lanes: " + (describe_largest(largest["fewer_lanes"])
+                                        if largest["fewer_lanes"] != largest["same_lanes"]
+                                        else "none takes a larger one") + ".", ""]
     return "\n".join(lines)

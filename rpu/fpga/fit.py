@@ -21,14 +21,15 @@ from math import ceil
 import numpy as np
 
 from lstm_ref.activation import SIGMOID, TANH, activation_table
-from rpu.config import RPUConfig, ConfigError
+from rpu.config import MAX_SIZE, RPUConfig, ConfigError
 from rpu.fpga import protocol
 from rpu.fpga.fifo import QUEUE_DEPTH
 from rpu.generator import describe
 
 
 __all__ = ["DEVICES", "Device", "Prediction", "FitError", "predict", "check_fit", "memories",
-           "multipliers", "CALIBRATION", "lut_model", "FIT_MARGIN", "ebr_blocks"]
+           "multipliers", "CALIBRATION", "lut_model", "FIT_MARGIN", "ebr_blocks",
+           "largest_lstm", "largest_lstm_report", "describe_largest"]
 
 
 @dataclass(frozen=True)
@@ -237,4 +238,105 @@ def check_fit(config, device):
                     "--input-size or --num-layers (the weight memories need "
                     f"{sum(c * ebr_blocks(d, w) for _, c, d, w in memories(config)[:1])} "
                     f"EBRs), or choose a larger device")
+        largest = largest_lstm(device, config) if not config.delta else None
+        if largest is not None:
+            message += (f". The largest square one-layer LSTM that fits the {device}: "
+                        f"--input-size {largest.input_size} --hidden-size "
+                        f"{largest.hidden_size} {_options(largest)}")
     raise FitError(message)
+
+
+def _fits(config, device):
+    return not predict(config, device).overflows()
+
+
+def _largest_size(config, device):
+    """The largest N such that ``config`` at N x N fits ``device`` and N + 1 does not (0 if
+    N = 1 does not fit): the memories' depths, and every resource the fit check counts, grow
+    with N."""
+    low, high = 0, MAX_SIZE + 1     # low fits (or is 0); high does not (or is past the limit)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _fits(_square(config, middle), device):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _square(config, n):
+    return replace(config, input_size=n, hidden_size=n, num_layers=1, batch=1)
+
+
+def largest_lstm(device, resources=None, *, fewer_lanes=False):
+    """The largest square one-layer LSTM (input size = hidden size = N) whose board design
+    fits ``device`` by the fit check: an :class:`RPUConfig` of capacity N x N, or ``None`` if
+    nothing fits.
+
+    Parameters
+    ----------
+    device : str
+        A key of :data:`DEVICES`.
+    resources : RPUConfig, optional
+        The lanes, units and formats (its sizes are not used; default: :class:`RPUConfig`'s
+        defaults, 64 lanes). If its multipliers cannot fit the device at all, the most lanes
+        and units that do are used, as the fit check's refusal suggests.
+    fewer_lanes : bool
+        Also try every smaller lane count (each with the most units that fit) and answer the
+        one that takes the largest N (of those, the most lanes): fewer, deeper weight
+        memories fill their block RAMs more fully, at the cost of throughput.
+    """
+    if resources is None:
+        resources = RPUConfig(input_size=1, hidden_size=1)
+    if not isinstance(resources, RPUConfig):
+        raise TypeError(f"resources must be an RPUConfig, not {resources!r}")
+    if resources.delta:
+        raise ValueError("resources.delta: the fit check does not predict the delta "
+                         "datapath's memories")
+    _device(device)
+    best, best_size, lanes_tried = None, 0, set()
+    for candidate in [resources] + _smaller(resources):
+        if candidate.mac_lanes in lanes_tried or \
+                not _fits(_square(candidate, 1), device):
+            continue
+        lanes_tried.add(candidate.mac_lanes)
+        size = _largest_size(candidate, device)
+        if size > best_size:
+            best, best_size = _square(candidate, size), size
+        if not fewer_lanes:
+            break
+    return best
+
+
+def largest_lstm_report(device, resources=None):
+    """:func:`largest_lstm` on ``device`` as a report: ``{"same_lanes": ..., "fewer_lanes":
+    ...}``, each ``None`` or a dict of the size N, the resources and the predicted use."""
+    def entry(config):
+        if config is None:
+            return None
+        prediction = predict(config, device)
+        if config.input_size == MAX_SIZE:
+            limit = ["the size limit"]
+        else:
+            limit = [name for name, _, _ in
+                     predict(_square(config, config.input_size + 1), device).overflows()]
+        return {"size": config.input_size, "limited_by": limit, "pim_arrays": config.pim_arrays,
+                "lanes_per_array": config.lanes_per_array, "mac_lanes": config.mac_lanes,
+                "activation_units": config.activation_units,
+                "elementwise_units": config.elementwise_units,
+                "luts": prediction.luts, "dsps": prediction.dsps, "ebrs": prediction.ebrs}
+    return {"device": device,
+            "same_lanes": entry(largest_lstm(device, resources)),
+            "fewer_lanes": entry(largest_lstm(device, resources, fewer_lanes=True))}
+
+
+def describe_largest(entry):
+    """One line of a :func:`largest_lstm_report` entry, for reports."""
+    if entry is None:
+        return "nothing fits"
+    return (f"I = H = {entry['size']} with {entry['mac_lanes']} MAC lanes "
+            f"({entry['pim_arrays']} x {entry['lanes_per_array']}), "
+            f"{entry['activation_units']} activation and {entry['elementwise_units']} "
+            f"element-wise units: {entry['luts']} LUTs, {entry['dsps']} DSPs, "
+            f"{entry['ebrs']} EBRs (predicted; one more would overflow the "
+            f"{' and '.join(entry['limited_by'])})")

@@ -42,7 +42,13 @@ def test_bitstream_is_written(build):
     assert report["bitstream"] == "rpu_ulx3s_85f.bit"
     assert ECP5_PREAMBLE in bitstream[:4096]
     assert len(bitstream) > 50_000
-    assert (out / "fpga.md").read_text().startswith("# RPU on ulx3s-85f (LFE5U-85F)")
+    page = (out / "fpga.md").read_text()
+    assert page.startswith("# RPU on ulx3s-85f (LFE5U-85F)")
+    # The largest LSTM the device takes with these resources (tests/fpga/test_fit.py checks
+    # the fit check's answer).
+    largest = report["largest_lstm"]["same_lanes"]
+    assert largest["mac_lanes"] == 8 and largest["size"] > SMALL["hidden_size"]
+    assert f"with these lanes and units: I = H = {largest['size']} with 8 MAC lanes" in page
     # nextpnr's report is the source of the numbers.
     nextpnr = json.loads((out / "build" / "report.json").read_text())
     assert report["utilization"]["dsps"]["used"] == nextpnr["utilization"]["MULT18X18D"]["used"]

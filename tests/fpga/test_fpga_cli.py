@@ -10,7 +10,7 @@ from rpu.cli import fpga as fpga_command
 from rpu.host import run_on_board
 from rpu.compiler import compile_lstm
 from rpu.config import RPUConfig
-from rpu.fpga.fit import FitError
+from rpu.fpga.fit import FitError, largest_lstm
 from tests.helpers import random_lstm
 
 SMALL = dict(input_size=4, hidden_size=8, pim_arrays=2, lanes_per_array=4,
@@ -34,6 +34,10 @@ def test_cli_check_only(tmp_path, capsys):
     assert fpga_command.run(args) == 0
     out = capsys.readouterr().out
     assert "fit check for LFE5U-85F:" in out and "11 DSPs of 156, 16 EBRs of 208" in out
+    # The largest LSTM these 8 lanes take (rpu.fpga.fit's tests check its value).
+    largest = largest_lstm("LFE5U-85F", RPUConfig(**SMALL))
+    assert (f"largest LSTM on the LFE5U-85F with these lanes and units: I = H = "
+            f"{largest.input_size} with 8 MAC lanes (2 x 4)") in out
     assert not (tmp_path / "out" / "build").exists()
 
 
