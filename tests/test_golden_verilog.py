@@ -75,6 +75,11 @@ issue; the activation units register the segment index before the ROM
 (latency 5); the cell-state memory has an output register and is addressed a cycle ahead; a
 start clears the status counters one cycle later, from a register. Every ``rpu.v`` and every
 ``rpu.json`` changed (the engine's contexts, the pipeline latency and the gaps moved).
+
+Re-pinned in issue 11 (f_max of S on the ULX3S at nextpnr seed 1): the controller's
+period end is a register set a cycle ahead (``period_end``, from a compare with the period's
+last but one cycle) instead of a compare of the cycle counter with the period's last. Every
+``rpu.v`` changed; every ``rpu.json`` is unchanged (no cycle moved).
 """
 
 import hashlib
@@ -104,42 +109,42 @@ SRAM_MODEL = "1d06e665473b83d50d761cf2140315e8edf3889f7e267fdf8cd6067ae6d0d2c6"
 
 HASHES = {
     "default": {
-        "rpu.v": "623e7fb43a210377b8a123dcce753dacdb27c72a3c1d28beac2fdd706af5773f",
+        "rpu.v": "70b8c1fd72cee88d73360d09cda571218e274b14eaa5b0af8269e9621643682a",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "b22c51a8a1ea58426f80fac5899c2a67393102db6e6675e3076abaf6b44e4016",
     },
     "stacked": {
-        "rpu.v": "507adcefd9ecee470c19b8f60b44c26d577a8829f492ba4013b56be08dd55e0f",
+        "rpu.v": "04914926ac2b81342047eb030356834b278629bc85fb3eb071af3fd34c14e167",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "4caea0e001a32cb73568176e07c0a47a189ce4aafced2e842bbf22baba316ac5",
     },
     "12bit": {
-        "rpu.v": "cfcd159205c4e0532e56bf59f326728e2a4ab7cd0e516d99ea1d06bf08f51acd",
+        "rpu.v": "cb61a3408ba1c8bcaabf916e915d9a392939cd3f114b539a8dd238e0f9bdc894",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "9f8485ed3ccca6cf54bf56c7f95e571ee4e89ab0d916ba0addc85bf5a736b418",
     },
     "odd_lanes": {
-        "rpu.v": "8fa783cbb9330d292e757d0779d14ab3a0fca128de606cd612860ebf7ea4367e",
+        "rpu.v": "1abc1593ac35a3e0c8e8c786883fab4e9816371a83b63ae780d233ee9b4af8c0",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "869d58351aa5a2668e7f07bdb5d9829f8cebeea9113ce22835d9fd1758f613ee",
     },
     "packed": {
-        "rpu.v": "efa431c40ec486a82d1f5e8a80f8dd10f44ed502d8458e6c1b4af28f8f977cd2",
+        "rpu.v": "9a40ddbdd4eb38f6cd54d889bb8c849d9d19b727e0093f53d11dcade282c5191",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "01a1fdc8aa8b35e129d1811aa99c2da0e1f9e39d05675570de919357b8d919e4",
     },
     "small": {
-        "rpu.v": "5d0b70715a67fe749013b61f95a207dda0952abf2ac14e30f4345d583d925bef",
+        "rpu.v": "00877360ef0cb42146e689d81282c9663a889999d1c438049fbeeeae71f8dbef",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "730b9eceebc46a54b08f45d451dbda7cae7c53d11e2b57e72307466aaa405cec",
     },
     "batch": {
-        "rpu.v": "2cb328889f43d8230000675ec91dc3271c8b5c2bc9df6d5c2e21a32a1ccaedbe",
+        "rpu.v": "568b6fa8854ae6ad0d22b112949565538b15ad7293c2a9884148a4a52e8bdf9c",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "fc7acc8bf0548aca34ff0e31047af9cc51b58de5e704ea58d0f7d7ea6940dcfe",
     },
     "delta": {
-        "rpu.v": "1a007f1b1cf17dbdba5620dd15fe1dfae12fe3e198797ba1f755ea8b9fce5ad3",
+        "rpu.v": "9dfd80a23e2c29e9f2ead1fb375769b46fae360f910c85fadaf40434fecc2961",
         "rpu_sram.v": SRAM_MODEL,
         "rpu.json": "928b2a767efec51a8d8fb8276d730bdf97ccb18b0a436845c0c846d4c02607fb",
     },

@@ -236,14 +236,19 @@ class Controller(wiring.Component):
         # last.
         last_group = Signal()
         last_step = Signal()
-        # The period's last cycle, a register that follows the layer and last_group: it
-        # lags them by a cycle only when they have just changed, at a start or at a period's
-        # end, where cycle restarts at 0, which is no period's last cycle (PERIOD >= COLUMNS
-        # >= 3). So the compare below sees period - 1 with no adder in front of it (S's
-        # critical path on the ULX3S at 84.9 MHz, 11.8 ns: last_group, the period's adder,
-        # the compare, need_x_next, the run enable).
-        period_last = Signal(COUNTER_WIDTH + 1)
-        m.d.sync += period_last.eq(current.period + Mux(last_group, current.gap, 0) - 1)
+        # The period's last cycle is a register, period_end, set a cycle ahead from the
+        # compare of cycle with the period's last but one (period_penult), so that neither a
+        # compare nor an adder is in front of the period's end and the registers it enables
+        # (S's critical paths on the ULX3S: at 84.9 MHz, last_group, the period's adder, the
+        # compare, need_x_next, the run enable; at 98.1 MHz, nextpnr seed 1, the 17-bit
+        # compare, the row group's update, the step counter's enable). period_penult is a
+        # register that follows the layer and last_group: it lags them by a cycle only when
+        # they have just changed, at a start or at a period's end, where cycle restarts at 0;
+        # the period's last but one is at least 1 (PERIOD >= COLUMNS >= 3), so the compare
+        # in a period's first cycle is false with either value.
+        period_penult = Signal(COUNTER_WIDTH + 1)
+        m.d.sync += period_penult.eq(current.period + Mux(last_group, current.gap, 0) - 2)
+        period_end = Signal()
         column = cycle
         with dense():
             m.d.comb += [
@@ -293,8 +298,8 @@ class Controller(wiring.Component):
                         m.d.sync += [self.post_layer.eq(layer), self.post_group.eq(group),
                                      self.post_bank.eq(bank), self.post_zero.eq(zero_state)]
                     m.d.comb += self.need_x_next.eq(next_takes_x)
-                    with m.If(cycle == period_last):
-                        m.d.sync += cycle.eq(0)
+                    with m.If(period_end):
+                        m.d.sync += [cycle.eq(0), period_end.eq(0)]
                         m.d.comb += self.need_x_next.eq(0)
                         with m.If(~last_group):
                             m.d.sync += [group.eq(group + 1),
@@ -316,10 +321,12 @@ class Controller(wiring.Component):
                                     m.d.sync += mode.eq(Mode.X_PHASE)
                                     m.d.comb += self.need_x_next.eq(1)
                     with m.Else():
-                        m.d.sync += cycle.eq(cycle + 1)
+                        m.d.sync += [cycle.eq(cycle + 1),
+                                     period_end.eq(cycle == period_penult)]
             with m.Elif(self.start):
                 m.d.comb += self.need_x_next.eq(0)
                 m.d.sync += [self.busy.eq(1), step.eq(0), layer.eq(self.first_layer),
+                             period_end.eq(0),
                              group.eq(0), last_group.eq(first.groups == 1),
                              last_step.eq(self.steps == 1),
                              cycle.eq(0), addr.eq(first.weight_base),
