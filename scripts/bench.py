@@ -609,22 +609,37 @@ def rerun_osu018(args, bench, names):
 #: The clock S is built for on the FPGA (issue 11's target): the ECP5's PLL makes it from the
 #: board's 25 MHz, and nextpnr places and routes for it. And nextpnr's placement seed.
 FPGA_CLOCK_MHZ = 100
-FPGA_SEED = 2
+FPGA_SEED = 1
+#: Further nextpnr seeds at which the same netlist is placed and routed again (the spread
+#: of f_max over seeds; the bitstream and the figures above are the first seed's).
+FPGA_MORE_SEEDS = (2, 3)
 
 
 def fpga_task(config, out_dir, board="ulx3s-85f", seed=FPGA_SEED):
     """Build S's bitstream for ``board`` on a :data:`FPGA_CLOCK_MHZ` clock (rpu.fpga.build:
     fit check, Amaranth's platform flow, the YoWASP tools) and keep nextpnr's figures."""
     from rpu.fpga.build import build_bitstream
-    log(f"FPGA build of S on {board} at {FPGA_CLOCK_MHZ} MHz, seed {seed} (about 25 minutes)")
+    log(f"FPGA build of S on {board} at {FPGA_CLOCK_MHZ} MHz, seed {seed} (about 7 minutes, and 5 more for the other seeds)")
     started = time.monotonic()
     try:
         result = build_bitstream(config, board, out_dir, clock_hz=FPGA_CLOCK_MHZ * 1e6,
                                  seed=seed)
     except Exception as error:                         # reported, not fatal
         return {"board": board, "error": f"{type(error).__name__}: {error}"[-3000:]}
-    return {"board": board, "device": result["device"], "wall_s": time.monotonic() - started,
-            "seed": seed, "fmax_mhz": result["fmax_mhz"], "clock_mhz": result["clock_mhz"],
+    wall_s = time.monotonic() - started
+    log(f"the same netlist placed and routed at seeds {FPGA_MORE_SEEDS}, in parallel")
+    from rpu.fpga.build import route_again, BuildFailed
+    from concurrent.futures import ThreadPoolExecutor
+
+    def again(more):
+        try:
+            return route_again(Path(out_dir) / "build", board, more)
+        except BuildFailed as error:
+            return str(error)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        spread = dict(zip(FPGA_MORE_SEEDS, pool.map(again, FPGA_MORE_SEEDS)))
+    return {"board": board, "device": result["device"], "wall_s": wall_s,
+            "seed": seed, "more_seeds": spread, "fmax_mhz": result["fmax_mhz"], "clock_mhz": result["clock_mhz"],
             "timing_met": result["timing_met"], "pll": result["pll"],
             "utilization": result["utilization"], "prediction": result["prediction"],
             "prediction_error": result["prediction_error"],

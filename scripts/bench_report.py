@@ -559,6 +559,7 @@ def _fpga_section(bench):
             f"nextpnr-ecp5 in {f['wall_s'] / 60:.1f} min. Post-route f_max "
             f"**{f['fmax_mhz']:.1f} MHz** (timing {'met' if f['timing_met'] else 'NOT met'} "
             f"at {f['clock_mhz']:g} MHz); {t['at_fmax']['gops']:.1f} GOPS at f_max."
+            + _spread(f)
             + (f" Built alone on {f['alone']}{_at(f.get('commit'))} (`scripts/bench.py "
                f"--only-fpga`), after the rest of this page (generated "
                f"{bench['generated']}{_at(bench.get('commit'))})."
@@ -571,6 +572,21 @@ def _fpga_section(bench):
                    f"{predicted} |")
     out += ["", f"Full report: `{f['report']}`.", ""]
     return out + _largest_section(f.get("largest_per_board"))
+
+
+def _spread(f):
+    """The same netlist at the further seeds."""
+    more = f.get("more_seeds")
+    if not more:
+        return ""
+    figures = [f"{value:.1f} MHz at seed {seed}" if isinstance(value, float)
+               else f"seed {seed} failed ({value})" for seed, value in more.items()]
+    worst = min([f["fmax_mhz"]] + [v for v in more.values() if isinstance(v, float)])
+    return (f" The same netlist placed and routed again at other nextpnr seeds: "
+            f"{', '.join(figures)}; "
+            + (f"{f['clock_mhz']:g} MHz is met at every seed tried."
+               if worst >= f["clock_mhz"] else
+               f"the slowest, {worst:.1f} MHz, misses {f['clock_mhz']:g} MHz."))
 
 
 def _at(commit):

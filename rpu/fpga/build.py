@@ -21,7 +21,9 @@ from it (:mod:`rpu.fpga.clock`); nextpnr places and routes for that clock.
 import json
 import os
 import re
+import shlex
 import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -37,7 +39,7 @@ from rpu.fpga.uart import divisor_for
 
 
 __all__ = ["build_bitstream", "summarize", "markdown", "tool_environment", "BuildFailed",
-           "clock_plan", "REPORT_NAME", "read_placement"]
+           "clock_plan", "REPORT_NAME", "read_placement", "route_again"]
 
 #: The report written beside the bitstream.
 REPORT_NAME = "fpga.json"
@@ -188,6 +190,35 @@ def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_B
     (out_dir / REPORT_NAME).write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / "fpga.md").write_text(markdown(result))
     return result
+
+
+def route_again(build_dir, board_name, seed):
+    """Place and route the netlist of a finished build in ``build_dir`` once more, with
+    nextpnr's placement ``seed``, as the build did (its script's nextpnr command, the seed
+    and the output files changed): the spread of f_max over seeds, without a bitstream.
+
+    Writes ``build_dir/seed<seed>.json`` (nextpnr's report) and ``seed<seed>.tim`` (its log);
+    returns the f_max in MHz (the slowest clock's). Raises BuildFailed if nextpnr fails."""
+    build_dir = Path(build_dir)
+    name = "rpu_" + find_board(board_name).name.replace("-", "_")
+    script = (build_dir / f"build_{name}.sh").read_text()
+    line = next(line for line in script.splitlines() if line.startswith('"$NEXTPNR_ECP5"'))
+    args = shlex.split(line)[1:]
+    replaced = {"--seed": str(seed), "--report": f"seed{seed}.json",
+                "--log": f"seed{seed}.tim", "--textcfg": f"seed{seed}.config"}
+    for index, arg in enumerate(args[:-1]):
+        if arg in replaced:
+            args[index + 1] = replaced[arg]
+    environment = tool_environment()
+    try:
+        subprocess.run([environment["NEXTPNR_ECP5"], *args], cwd=build_dir, env=environment,
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise BuildFailed(f"nextpnr failed at seed {seed} ({error}); log: "
+                          f"{build_dir / f'seed{seed}.tim'}") from None
+    (build_dir / f"seed{seed}.config").unlink(missing_ok=True)
+    report = json.loads((build_dir / f"seed{seed}.json").read_text())
+    return min(value["achieved"] for value in report["fmax"].values())
 
 
 def summarize(config, board_name, build_dir, *, baud_rate=protocol.DEFAULT_BAUD_RATE,
