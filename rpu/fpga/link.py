@@ -19,6 +19,7 @@ from rpu.config import RPUConfig
 from rpu.hw.top import RPU, ACTIVITY_COUNTERS
 from rpu.fpga import protocol
 from rpu.fpga.fifo import RegisteredFIFO
+from rpu.fpga.onehot import OneHotFSM
 from rpu.fpga.protocol import Command, Error, SYNC, CRC_INIT
 from rpu.fpga.uart import UARTReceiver, UARTTransmitter
 
@@ -83,6 +84,12 @@ def _kept_level(m, queue, reset, *, init, per_push):
     return value
 
 
+#: The link's states: receiving a frame, checking and loading it, answering it.
+STATES = ("R_SYNC", "R_COMMAND", "R_LENGTH0", "R_LENGTH1", "R_PAYLOAD", "R_CRC0", "R_CRC1",
+          "DISCARD", "REPORT", "EXECUTE", "LOAD", "FETCH", "SHIFT", "PUSH",
+          "T_SYNC", "T_COMMAND", "T_LENGTH0", "T_LENGTH1", "T_PAYLOAD", "T_CRC0", "T_CRC1")
+
+
 class _Kind:
     """What a response's payload is."""
     NONE, INFO, STATUS, ERROR, PAIRS = range(5)
@@ -134,11 +141,12 @@ class HostLink(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         engine = _Engine(self, m)
-        with m.FSM(name="link") as fsm:
-            engine.receive()
-            engine.execute()
-            engine.load()
-            engine.transmit()
+        fsm = engine.fsm
+        engine.receive()
+        engine.execute()
+        engine.load()
+        engine.transmit()
+        fsm.check()
         core = engine.core
         waiting = ~core.busy | core.stalled
         m.d.comb += self.quiescent.eq(fsm.ongoing("R_SYNC") & ~engine.receiver.active
@@ -153,6 +161,11 @@ class _Engine:
 
     def __init__(self, link, m):
         self.m = m
+        # One-hot (rpu.fpga.onehot): each state's decoding is a flip-flop, and each state's
+        # next value depends only on the transitions into and out of it (S on the ULX3S, with
+        # Amaranth's encoded FSM: 98.1 MHz at nextpnr seed 2, the received command through
+        # EXECUTE's checks into the encoded state's next value).
+        self.fsm = OneHotFSM(m, STATES, init="R_SYNC", name="link")
         config = link.config
         self.max_payload, self.timeout_cycles = link.max_payload, link.timeout_cycles
         self.sizes = {name: protocol.word_bytes(config, name)
@@ -224,7 +237,16 @@ class _Engine:
             link.busy.eq(core.busy),
         ]
         m.submodules.buffer = buffer = Memory(shape=8, depth=link.max_payload, init=[])
-        self.write, self.read = buffer.write_port(), buffer.read_port()
+        write, self.read = buffer.write_port(), buffer.read_port()
+        # The buffer's ports are driven from registers, not from the FSM's decoding: its
+        # block RAM may be placed far from the link's logic. A payload byte is written a
+        # cycle after it is received (it is read a character later at the soonest); the read
+        # address is the pointer in every state, and SHIFT takes the byte FETCH read.
+        self.write_en = Signal()
+        self.write_addr, self.write_data = Signal.like(write.addr), Signal(8)
+        m.d.comb += [write.en.eq(self.write_en), write.addr.eq(self.write_addr),
+                     write.data.eq(self.write_data)]
+        m.d.sync += self.write_en.eq(0)
 
     def _registers(self, link):
         m = self.m
@@ -239,9 +261,23 @@ class _Engine:
         self.error_code = Signal(8)
         self.error_command = Signal(8)
         self.errors = Signal(32)
+        # An error is recorded in the cycle after the FSM decides it, from registers: the
+        # error counter's carry chain and enable then do not take the FSM's decisions (the
+        # command, the frame checks) in front of them (S's critical path on the ULX3S at
+        # 95.2 MHz, seed 3: the received command through seven LUTs into the counter's
+        # enable). The command is still the failed frame's then: no state that follows a
+        # failure changes it.
+        self.failing, self.failing_code = Signal(), Signal(8)
+        failed, failed_code = Signal(), Signal(8)
+        m.d.sync += [failed.eq(self.failing), failed_code.eq(self.failing_code)]
+        with m.If(failed):
+            m.d.sync += [self.error_code.eq(failed_code),
+                         self.error_command.eq(self.command),
+                         self.errors.eq(self.errors + 1)]
         self.word = Signal(8 * self.word_bytes)
         self.done = Signal(16)              # words written
         self.pointer = Signal(range(link.max_payload + 1))
+        m.d.comb += self.read.addr.eq(self.pointer)         # see _datapath
         self.response = Signal(8)
         self.response_length = Signal(16)
         self.kind = Signal(range(5))
@@ -365,22 +401,22 @@ class _Engine:
         return self.word[8 * (self.word_bytes - nbytes):]
 
     def fail(self, code, next_state):
-        """Record an error (its code, the command, one more in the counter)."""
-        self.m.d.sync += [self.error_code.eq(code), self.error_command.eq(self.command),
-                          self.errors.eq(self.errors + 1)]
-        self.m.next = next_state
+        """Record an error (its code, the command, one more in the counter: in the next
+        cycle, see ``_registers``)."""
+        self.m.d.comb += [self.failing.eq(1), self.failing_code.eq(code)]
+        self.fsm.goto(next_state)
 
     def respond(self, code, nbytes, kind):
         self.m.d.sync += [self.response.eq(code), self.response_length.eq(nbytes),
                           self.kind.eq(kind)]
-        self.m.next = "T_SYNC"
+        self.fsm.goto("T_SYNC")
 
     # Receive -------------------------------------------------------------------------------
 
     def _receiving(self, state, action):
         """A receiving state: line errors and timeouts, else ``action(byte)``."""
         m, rx = self.m, self.rx
-        with m.State(state):
+        with self.fsm.state(state):
             m.d.comb += rx.ready.eq(1)
             with m.If(rx.valid):
                 with m.If(rx.payload.framing_error):
@@ -402,14 +438,14 @@ class _Engine:
         def sync_byte(byte):
             with m.If(byte == SYNC):
                 m.d.sync += crc.eq(CRC_INIT)
-                m.next = "R_COMMAND"
+                self.fsm.goto("R_COMMAND")
             with m.Else():
                 self.fail(Error.SYNC, "DISCARD")
 
         def header_byte(target, next_state):
             def action(byte):
                 m.d.sync += [target.eq(byte), crc.eq(next_crc)]
-                m.next = next_state
+                self.fsm.goto(next_state)
             return action
 
         def length_high(byte):
@@ -419,28 +455,28 @@ class _Engine:
             with m.If(length > self.max_payload):
                 self.fail(Error.LENGTH, "DISCARD")
             with m.Elif(length == 0):
-                m.next = "R_CRC0"
+                self.fsm.goto("R_CRC0")
             with m.Else():
-                m.next = "R_PAYLOAD"
+                self.fsm.goto("R_PAYLOAD")
 
         def payload_byte(byte):
-            m.d.comb += [self.write.addr.eq(self.count), self.write.data.eq(byte),
-                         self.write.en.eq(1)]
+            m.d.sync += [self.write_en.eq(1), self.write_addr.eq(self.count),
+                         self.write_data.eq(byte)]
             m.d.sync += [self.count.eq(self.count + 1), crc.eq(next_crc)]
             with m.If(self.word_byte == self.word_last):
                 m.d.sync += [self.word_byte.eq(0), self.words.eq(self.words + 1)]
             with m.Else():
                 m.d.sync += self.word_byte.eq(self.word_byte + 1)
             with m.If(self.count == self.last_received):
-                m.next = "R_CRC0"
+                self.fsm.goto("R_CRC0")
 
         def crc_low(byte):
             m.d.sync += self.crc_low.eq(byte)
-            m.next = "R_CRC1"
+            self.fsm.goto("R_CRC1")
 
         def crc_high(byte):
             with m.If(Cat(self.crc_low, byte) == crc):
-                m.next = "EXECUTE"
+                self.fsm.goto("EXECUTE")
             with m.Else():
                 self.fail(Error.CRC, "DISCARD")
 
@@ -451,11 +487,11 @@ class _Engine:
         self._receiving("R_PAYLOAD", payload_byte)
         self._receiving("R_CRC0", crc_low)
         self._receiving("R_CRC1", crc_high)
-        with m.State("DISCARD"):
+        with self.fsm.state("DISCARD"):
             m.d.comb += self.rx.ready.eq(1)
             with m.If(self.timed_out):
-                m.next = "REPORT"
-        with m.State("REPORT"):
+                self.fsm.goto("REPORT")
+        with self.fsm.state("REPORT"):
             self.respond(protocol.ERROR, protocol.fields_size(protocol.ERROR_FIELDS),
                          _Kind.ERROR)
 
@@ -466,7 +502,7 @@ class _Engine:
         and RESET at once, load the words of the others."""
         m, command = self.m, self.command
         whole = self.word_byte == 0
-        with m.State("EXECUTE"):
+        with self.fsm.state("EXECUTE"):
             m.d.sync += [self.done.eq(0), self.pointer.eq(0)]
             with m.Switch(command):
                 with m.Case(Command.PING, Command.STATUS, Command.RESET):
@@ -487,14 +523,14 @@ class _Engine:
                     with m.Elif(self.core_busy):
                         self.fail(Error.BUSY, "REPORT")
                     with m.Else():
-                        m.next = "LOAD"
+                        self.fsm.goto("LOAD")
                 with m.Case(Command.STREAM):
                     with m.If(~whole):
                         self.fail(Error.SIZE, "REPORT")
                     with m.Elif(self.overflow):
                         self.fail(Error.OVERFLOW, "REPORT")
                     with m.Else():
-                        m.next = "LOAD"
+                        self.fsm.goto("LOAD")
                 with m.Default():
                     self.fail(Error.COMMAND, "REPORT")
 
@@ -508,7 +544,7 @@ class _Engine:
     def load(self):
         """The buffered words into their stream (a byte per two cycles), then the answer."""
         m = self.m
-        with m.State("LOAD"):
+        with self.fsm.state("LOAD"):
             with m.If(self.done == self.words):
                 with m.If(self.command == Command.STREAM):
                     # The pairs ready now; their bytes are added to the response's
@@ -522,21 +558,20 @@ class _Engine:
                     self.respond(protocol.response_of(self.command), 0, _Kind.NONE)
             with m.Else():
                 m.d.sync += self.word_byte.eq(0)
-                m.next = "FETCH"
-        with m.State("FETCH"):
-            m.d.comb += self.read.addr.eq(self.pointer)
-            m.next = "SHIFT"
-        with m.State("SHIFT"):
+                self.fsm.goto("FETCH")
+        with self.fsm.state("FETCH"):
+            self.fsm.goto("SHIFT")
+        with self.fsm.state("SHIFT"):
             m.d.sync += [self.word.eq(Cat(self.word[8:], self.read.data)),
                          self.pointer.eq(self.pointer + 1),
                          self.word_byte.eq(self.word_byte + 1)]
             with m.If(self.word_byte == self.word_last):
                 m.d.sync += [offered.eq(self.command == cmd)
                              for cmd, (offered, _) in self.targets.items()]
-                m.next = "PUSH"
+                self.fsm.goto("PUSH")
             with m.Else():
-                m.next = "FETCH"
-        with m.State("PUSH"):
+                self.fsm.goto("FETCH")
+        with self.fsm.state("PUSH"):
             self._push()
 
     def _push(self):
@@ -544,7 +579,7 @@ class _Engine:
 
         def pushed():
             m.d.sync += self.done.eq(self.done + 1)
-            m.next = "LOAD"
+            self.fsm.goto("LOAD")
 
         with m.Switch(self.command):
             for cmd, (offered, ready) in self.targets.items():
@@ -580,7 +615,7 @@ class _Engine:
                                   & (count >= protocol.STREAM_ROOM_BYTES))
 
         def send(state, value, then, update_crc=True):
-            with m.State(state):
+            with self.fsm.state(state):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(value)]
                 with m.If(tx.ready):
                     if update_crc:
@@ -589,7 +624,7 @@ class _Engine:
 
         def goto(state):
             def then():
-                m.next = state
+                self.fsm.goto(state)
             return then
 
         def after_sync():
@@ -597,13 +632,13 @@ class _Engine:
             with m.If(self.kind == _Kind.PAIRS):
                 m.d.sync += self.response_length.eq(protocol.STREAM_ROOM_BYTES
                                                     + _times(self.pairs, self.sizes["h"]))
-            m.next = "T_COMMAND"
+            self.fsm.goto("T_COMMAND")
 
         def after_length():
             m.d.sync += count.eq(0)
-            m.next = "T_PAYLOAD"
+            self.fsm.goto("T_PAYLOAD")
             with m.If(self.response_length == 0):
-                m.next = "T_CRC0"
+                self.fsm.goto("T_CRC0")
 
         def after_payload():
             m.d.sync += count.eq(count + 1)
@@ -615,11 +650,11 @@ class _Engine:
                 with m.If(self.pair_byte == self.sizes["h"] - 1):
                     m.d.sync += self.pair_byte.eq(0)
             with m.If(count == self.last_sent):
-                m.next = "T_CRC0"
+                self.fsm.goto("T_CRC0")
 
         def finish():
             m.d.sync += self.command.eq(0)      # line errors before a command name none
-            m.next = "R_SYNC"
+            self.fsm.goto("R_SYNC")
 
         send("T_SYNC", SYNC, after_sync, update_crc=False)
         send("T_COMMAND", self.response, goto("T_LENGTH0"))
