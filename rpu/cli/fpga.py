@@ -41,6 +41,11 @@ def add_parser(commands):
                              "board's oscillator itself, without a PLL)")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed "
                                                             "(default 1)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="K",
+                        help="if the clock is not met, place and route the same netlist "
+                             "again with the next seeds, up to K seeds in all (1 to 16, "
+                             "default 1): the bitstream is the first that meets the clock, "
+                             "else the fastest")
     parser.add_argument("--check-only", action="store_true",
                         help="only the fit check: print the predicted LUTs, DSPs and EBRs, "
                              "and the largest LSTM that fits the board with these resources")
@@ -54,7 +59,8 @@ def run(args):
     the build's f_max is below its clock: the bitstream and reports are written all the same).
 
     Raises ConfigError (a configuration that does not fit: :class:`rpu.fpga.fit.FitError`)
-    or ValueError (``--baud-rate``, ``--clock-mhz``, ``--seed``, ``-o``) on bad input: exit 2.
+    or ValueError (``--baud-rate``, ``--clock-mhz``, ``--seed``, ``--seeds``, ``-o``) on bad
+    input: exit 2.
     """
     from rpu.fpga.boards import board
     from rpu.fpga.build import build_bitstream, BuildFailed, clock_plan
@@ -79,6 +85,10 @@ def run(args):
     except ValueError as error:
         raise ValueError(f"--{error}".replace("--baud_rate", "--baud-rate", 1)) from None
     check_integer("--seed", args.seed, 0, (1 << 31) - 1)
+    check_integer("--seeds", args.seeds, 1, 16)
+    if args.seed + args.seeds - 1 > (1 << 31) - 1:
+        raise ValueError(f"--seeds {args.seeds}: seeds from --seed {args.seed} would pass "
+                         f"{(1 << 31) - 1}")
     try:
         check_out_dir(args.output)
     except (OSError, ValueError) as error:
@@ -97,7 +107,7 @@ def run(args):
         return 0
     try:
         result = build_bitstream(config, target.name, args.output, baud_rate=args.baud_rate,
-                                 seed=args.seed, clock_hz=clock_hz,
+                                 seed=args.seed, seeds=args.seeds, clock_hz=clock_hz,
                                  log=lambda m: print(m, file=sys.stderr, flush=True))
     except BuildFailed as error:
         print(f"error: {error}", file=sys.stderr)
@@ -111,7 +121,8 @@ def run(args):
     if not result["timing_met"]:
         print(f"error: timing is not met: f_max {result['fmax_mhz']:.2f} MHz is below the "
               f"{result['clock_mhz']:g} MHz clock, so the bitstream is not safe to run; "
-              f"rebuild with --clock-mhz {int(result['fmax_mhz']) or 1} or less",
+              f"rebuild with --clock-mhz {int(result['fmax_mhz']) or 1} or less, or try "
+              f"more placements with --seeds",
               file=sys.stderr)
         return 1
     return 0

@@ -135,11 +135,17 @@ def clock_plan(board_name, clock_hz=None):
 
 
 def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_BAUD_RATE,
-                    seed=1, clock_hz=None, log=None):
+                    seed=1, seeds=1, clock_hz=None, log=None):
     """Build the bitstream of ``config`` on ``board_name`` into ``out_dir``.
 
     The RPU runs on the board clock, or with ``clock_hz`` on the output of an ECP5 PLL set
     to the nearest frequency it reaches (:func:`clock_plan`).
+
+    nextpnr places and routes with placement ``seed``; if the clock is not met and ``seeds``
+    is more than 1, the same netlist is placed and routed again with ``seed + 1``, ... (up
+    to ``seeds`` seeds in all, :func:`route_again`) until it is: the bitstream and report
+    are those of the first seed that meets the clock, else of the fastest, and the report
+    lists every seed tried (``seeds``).
 
     Writes ``out_dir/rpu_<board>.bit`` (and ``.svf``), the report ``fpga.json`` and
     ``fpga.md``, and keeps the tools' files in ``out_dir/build``.
@@ -182,43 +188,90 @@ def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_B
     except Exception as error:      # subprocess.CalledProcessError and OSError
         raise BuildFailed(f"the FPGA flow failed ({error}); logs: {build_dir / name}.rpt "
                           f"(Yosys), {build_dir / name}.tim (nextpnr)") from None
+    tried = {seed: _fmax(build_dir / "report.json")}
+    if tried[seed] * 1e6 < clock_hz and seeds > 1:
+        # Keep the first seed's report and log beside the others', as seed<N>.*.
+        shutil.copyfile(build_dir / "report.json", build_dir / f"seed{seed}.json")
+        shutil.copyfile(build_dir / f"{name}.tim", build_dir / f"seed{seed}.tim")
+        shutil.copyfile(build_dir / f"{name}.config", build_dir / f"seed{seed}.config")
+        for more in range(seed + 1, seed + seeds):
+            log(f"f_max {max(tried.values()):.2f} MHz is below the clock: placing and "
+                f"routing again with seed {more}")
+            tried[more] = route_again(build_dir, target.name, more, keep_config=True)
+            if tried[more] * 1e6 >= clock_hz:
+                break
+        best = max(tried, key=lambda s: tried[s])
+        _adopt(build_dir, name, best)
+        seed = best
     seconds = time.monotonic() - started
     for suffix in (".bit", ".svf"):
         shutil.copyfile(build_dir / f"{name}{suffix}", out_dir / f"{name}{suffix}")
     result = summarize(config, target.name, build_dir, baud_rate=baud_rate,
                        seconds=seconds, clock_hz=clock_hz)
+    result["seed"], result["seeds"] = seed, {str(s): f for s, f in tried.items()}
     (out_dir / REPORT_NAME).write_text(json.dumps(result, indent=2) + "\n")
     (out_dir / "fpga.md").write_text(markdown(result))
     return result
 
 
-def route_again(build_dir, board_name, seed):
-    """Place and route the netlist of a finished build in ``build_dir`` once more, with
-    nextpnr's placement ``seed``, as the build did (its script's nextpnr command, the seed
-    and the output files changed): the spread of f_max over seeds, without a bitstream.
+def _fmax(report_path):
+    """nextpnr's f_max in a report (MHz, the slowest clock's)."""
+    report = json.loads(Path(report_path).read_text())
+    return min(value["achieved"] for value in report["fmax"].values())
 
-    Writes ``build_dir/seed<seed>.json`` (nextpnr's report) and ``seed<seed>.tim`` (its log);
-    returns the f_max in MHz (the slowest clock's). Raises BuildFailed if nextpnr fails."""
-    build_dir = Path(build_dir)
-    name = "rpu_" + find_board(board_name).name.replace("-", "_")
-    script = (build_dir / f"build_{name}.sh").read_text()
-    line = next(line for line in script.splitlines() if line.startswith('"$NEXTPNR_ECP5"'))
+
+def _script_command(build_dir, name, variable, replaced):
+    """The command of the build script's line for tool ``variable`` (``NEXTPNR_ECP5``,
+    ``ECPPACK``), with the values of the options in ``replaced`` changed."""
+    script = (Path(build_dir) / f"build_{name}.sh").read_text()
+    line = next(line for line in script.splitlines() if line.startswith(f'"${variable}"'))
     args = shlex.split(line)[1:]
-    replaced = {"--seed": str(seed), "--report": f"seed{seed}.json",
-                "--log": f"seed{seed}.tim", "--textcfg": f"seed{seed}.config"}
     for index, arg in enumerate(args[:-1]):
         if arg in replaced:
             args[index + 1] = replaced[arg]
     environment = tool_environment()
+    return [environment[variable], *args], environment
+
+
+def route_again(build_dir, board_name, seed, *, keep_config=False):
+    """Place and route the netlist of a finished build in ``build_dir`` once more, with
+    nextpnr's placement ``seed``, as the build did (its script's nextpnr command, the seed
+    and the output files changed): the spread of f_max over seeds, without a bitstream.
+
+    Writes ``build_dir/seed<seed>.json`` (nextpnr's report), ``seed<seed>.tim`` (its log)
+    and, with ``keep_config``, ``seed<seed>.config`` (the placed and routed design, which
+    :func:`build_bitstream` packs into a bitstream); returns the f_max in MHz (the slowest
+    clock's). Raises BuildFailed if nextpnr fails."""
+    build_dir = Path(build_dir)
+    name = "rpu_" + find_board(board_name).name.replace("-", "_")
+    command, environment = _script_command(
+        build_dir, name, "NEXTPNR_ECP5",
+        {"--seed": str(seed), "--report": f"seed{seed}.json", "--log": f"seed{seed}.tim",
+         "--textcfg": f"seed{seed}.config"})
     try:
-        subprocess.run([environment["NEXTPNR_ECP5"], *args], cwd=build_dir, env=environment,
-                       check=True, capture_output=True)
+        subprocess.run(command, cwd=build_dir, env=environment, check=True,
+                       capture_output=True)
     except (OSError, subprocess.CalledProcessError) as error:
         raise BuildFailed(f"nextpnr failed at seed {seed} ({error}); log: "
                           f"{build_dir / f'seed{seed}.tim'}") from None
-    (build_dir / f"seed{seed}.config").unlink(missing_ok=True)
-    report = json.loads((build_dir / f"seed{seed}.json").read_text())
-    return min(value["achieved"] for value in report["fmax"].values())
+    if not keep_config:
+        (build_dir / f"seed{seed}.config").unlink(missing_ok=True)
+    return _fmax(build_dir / f"seed{seed}.json")
+
+
+def _adopt(build_dir, name, seed):
+    """Make seed ``seed``'s placement the build's: its report, log and placed design
+    under the build's names, and its bitstream packed by the build script's ecppack."""
+    for source, target in ((f"seed{seed}.json", "report.json"),
+                           (f"seed{seed}.tim", f"{name}.tim"),
+                           (f"seed{seed}.config", f"{name}.config")):
+        shutil.copyfile(build_dir / source, build_dir / target)
+    command, environment = _script_command(build_dir, name, "ECPPACK", {})
+    try:
+        subprocess.run(command, cwd=build_dir, env=environment, check=True,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise BuildFailed(f"ecppack failed on seed {seed}'s placement ({error})") from None
 
 
 def summarize(config, board_name, build_dir, *, baud_rate=protocol.DEFAULT_BAUD_RATE,
@@ -229,7 +282,7 @@ def summarize(config, board_name, build_dir, *, baud_rate=protocol.DEFAULT_BAUD_
     name = "rpu_" + target.name.replace("-", "_")
     clock_hz, pll = clock_plan(target.name, clock_hz)
     report = json.loads((build_dir / "report.json").read_text())
-    fmax_mhz = min(value["achieved"] for value in report["fmax"].values())
+    fmax_mhz = _fmax(build_dir / "report.json")
     utilization = _utilization(report)
     prediction = predict(config, target.device).to_dict()
     return {
@@ -257,6 +310,18 @@ def summarize(config, board_name, build_dir, *, baud_rate=protocol.DEFAULT_BAUD_
     }
 
 
+def _seeds_text(result):
+    """``, nextpnr seed N`` and the seeds tried, if the report has them."""
+    if "seed" not in result:
+        return ""
+    tried = result.get("seeds", {})
+    if len(tried) <= 1:
+        return f", nextpnr seed {result['seed']}"
+    return (f", nextpnr seed {result['seed']} of the seeds tried ("
+            + ", ".join(f"{fmax:.2f} MHz at seed {seed}" for seed, fmax in tried.items())
+            + ")")
+
+
 def markdown(result):
     """The report as a Markdown page."""
     u, p = result["utilization"], result["prediction"]
@@ -270,7 +335,7 @@ def markdown(result):
         + (f" (the PLL, from the board's {result['board_clock_mhz']:g} MHz)"
            if result["pll"] else " (the board's)")
         + f"; post-route f_max {result['fmax_mhz']:.2f} MHz "
-        f"({'met' if result['timing_met'] else 'NOT met'}).",
+        f"({'met' if result['timing_met'] else 'NOT met'})" + _seeds_text(result) + ".",
         f"* UART {result['link']['baud_rate']} baud 8N1 ({result['link']['divisor']} cycles "
         f"per bit), protocol version {result['link']['protocol_version']}, config_id "
         f"0x{result['link']['config_id']:08x}.", "",

@@ -123,3 +123,30 @@ def test_routing_again_at_another_seed(build):
     assert fmax == min(v["achieved"] for v in again["fmax"].values()) > 0
     assert again["utilization"] == first["utilization"]
     assert "Max frequency for clock" in (out / "build" / "seed2.tim").read_text()
+
+
+def test_more_seeds_when_the_clock_is_missed(tmp_path):
+    """A clock the small configuration cannot reach (150 MHz; its f_max is about 100):
+    with --seeds 2 the netlist is placed and routed at seeds 1 and 2, the fastest is kept
+    (its report, log and bitstream), and the command exits 1 naming the missed clock."""
+    parser = argparse.ArgumentParser()
+    fpga_command.add_parser(parser.add_subparsers(dest="command"))
+    argv = ["fpga", "--board", "ulx3s-85f", "--clock-mhz", "150", "--seeds", "2",
+            "-o", str(tmp_path)]
+    for name, value in SMALL.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    assert fpga_command.run(parser.parse_args(argv)) == 1
+    report = json.loads((tmp_path / "fpga.json").read_text())
+    build = tmp_path / "build"
+    tried = {int(seed): fmax for seed, fmax in report["seeds"].items()}
+    assert sorted(tried) == [1, 2] and not report["timing_met"]
+    for seed in (1, 2):     # each seed's own nextpnr report
+        nextpnr = json.loads((build / f"seed{seed}.json").read_text())
+        assert tried[seed] == min(v["achieved"] for v in nextpnr["fmax"].values()) < 150
+    best = max(tried, key=tried.get)
+    assert report["seed"] == best and report["fmax_mhz"] == tried[best]
+    assert (build / "report.json").read_text() == (build / f"seed{best}.json").read_text()
+    assert (build / "rpu_ulx3s_85f.tim").read_text() == \
+        (build / f"seed{best}.tim").read_text()
+    assert ECP5_PREAMBLE in (tmp_path / "rpu_ulx3s_85f.bit").read_bytes()[:4096]
+    assert f"seed {best} of the seeds tried" in (tmp_path / "fpga.md").read_text()
