@@ -39,8 +39,7 @@ from rpu.fpga.uart import divisor_for
 
 
 __all__ = ["build_bitstream", "summarize", "markdown", "tool_environment", "BuildFailed",
-           "NEXTPNR_PLACER",
-           "clock_plan", "REPORT_NAME", "read_placement", "route_again"]
+           "clock_plan", "REPORT_NAME", "read_placement", "route_again", "NEXTPNR_PLACER"]
 
 #: The report written beside the bitstream.
 REPORT_NAME = "fpga.json"
