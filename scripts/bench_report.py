@@ -562,7 +562,10 @@ def _fpga_section(bench):
             + _spread(f)
             + (f" Built alone on {f['alone']}{_at(f.get('commit'))} (`scripts/bench.py "
                f"--only-fpga`), after the rest of this page (generated "
-               f"{bench['generated']}{_at(bench.get('commit'))})."
+               f"{bench['generated']}"
+               + (f" at commit {bench['commit']})." if bench.get("commit") else
+                  ", by a bench that did not record its commit: the RPU's RTL of the "
+                  "figures above may differ from this build's).")
                if f.get("alone") else ""), "",
             "| resource | used | of | predicted (fit check) |", "|---|---:|---:|---:|"]
     for kind, label in (("luts", "LUT4"), ("ffs", "flip-flops"), ("dsps", "MULT18X18D"),
