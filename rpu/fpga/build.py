@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from lstm_ref.checks import check_integer
 from rpu.config import RPUConfig
 from rpu.compiler import plan_schedule
 from rpu.fpga import protocol
@@ -168,6 +169,7 @@ def build_bitstream(config, board_name, out_dir, *, baud_rate=protocol.DEFAULT_B
     """
     if not isinstance(config, RPUConfig):
         raise TypeError(f"config must be an RPUConfig, not {config!r}")
+    check_integer("seeds", seeds, 1, 16)
     target = find_board(board_name)
     prediction = check_fit(config, target.device)
     log = log or (lambda message: None)
