@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -619,7 +619,8 @@ def fpga_task(config, out_dir, board="ulx3s-85f", seed=FPGA_SEED):
     """Build S's bitstream for ``board`` on a :data:`FPGA_CLOCK_MHZ` clock (rpu.fpga.build:
     fit check, Amaranth's platform flow, the YoWASP tools) and keep nextpnr's figures."""
     from rpu.fpga.build import build_bitstream
-    log(f"FPGA build of S on {board} at {FPGA_CLOCK_MHZ} MHz, seed {seed} (about 7 minutes, and 5 more for the other seeds)")
+    log(f"FPGA build of S on {board} at {FPGA_CLOCK_MHZ} MHz, seed {seed} (about 7 minutes, "
+        f"and 5 more for the other seeds)")
     started = time.monotonic()
     try:
         result = build_bitstream(config, board, out_dir, clock_hz=FPGA_CLOCK_MHZ * 1e6,
@@ -629,7 +630,6 @@ def fpga_task(config, out_dir, board="ulx3s-85f", seed=FPGA_SEED):
     wall_s = time.monotonic() - started
     log(f"the same netlist placed and routed at seeds {FPGA_MORE_SEEDS}, in parallel")
     from rpu.fpga.build import route_again, BuildFailed
-    from concurrent.futures import ThreadPoolExecutor
 
     def again(more):
         try:
@@ -639,13 +639,15 @@ def fpga_task(config, out_dir, board="ulx3s-85f", seed=FPGA_SEED):
     with ThreadPoolExecutor(max_workers=2) as pool:
         spread = dict(zip(FPGA_MORE_SEEDS, pool.map(again, FPGA_MORE_SEEDS)))
     return {"board": board, "device": result["device"], "wall_s": wall_s,
-            "seed": seed, "more_seeds": spread, "fmax_mhz": result["fmax_mhz"], "clock_mhz": result["clock_mhz"],
+            "seed": seed, "more_seeds": spread, "fmax_mhz": result["fmax_mhz"],
+            "clock_mhz": result["clock_mhz"],
             "timing_met": result["timing_met"], "pll": result["pll"],
             "utilization": result["utilization"], "prediction": result["prediction"],
             "prediction_error": result["prediction_error"],
             "placement_counts": {kind: sum(v.values())
                                  for kind, v in result["placement"].items()},
-            "throughput": result["throughput"], "report": _relative(Path(out_dir) / "fpga.md"),
+            "throughput": result["throughput"],
+            "report": _relative(Path(out_dir) / "fpga.md"),
             "commit": git_commit(), "largest_per_board": largest_per_board()}
 
 
