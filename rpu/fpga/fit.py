@@ -267,6 +267,36 @@ def _square(config, n):
     return replace(config, input_size=n, hidden_size=n, num_layers=1, batch=1)
 
 
+def _largest_by_lanes(device, resources):
+    """The largest square LSTM that fits ``device`` for each lane count the fit check's
+    refusal could suggest (``resources``, then fewer lanes), each with the most units that
+    fit: RPUConfigs, most lanes first, of the lane counts that fit at all."""
+    if resources is None:
+        resources = RPUConfig(input_size=1, hidden_size=1)
+    if not isinstance(resources, RPUConfig):
+        raise TypeError(f"resources must be an RPUConfig, not {resources!r}")
+    if resources.delta:
+        raise ValueError("resources.delta: the fit check does not predict the delta "
+                         "datapath's memories")
+    _device(device)
+    lanes_tried = set()
+    for candidate in [resources] + _smaller(resources):
+        if candidate.mac_lanes in lanes_tried or \
+                not _fits(_square(candidate, 1), device):
+            continue
+        lanes_tried.add(candidate.mac_lanes)
+        yield _square(candidate, _largest_size(candidate, device))
+
+
+def _largest(configs):
+    """Of ``configs`` (most lanes first), the largest; of equals, the first; None if none."""
+    best = None
+    for config in configs:
+        if best is None or config.input_size > best.input_size:
+            best = config
+    return best
+
+
 def largest_lstm(device, resources=None, *, fewer_lanes=False):
     """The largest square one-layer LSTM (input size = hidden size = N) whose board design
     fits ``device`` by the fit check: an :class:`RPUConfig` of capacity N x N, or ``None`` if
@@ -285,26 +315,8 @@ def largest_lstm(device, resources=None, *, fewer_lanes=False):
         one that takes the largest N (of those, the most lanes): fewer, deeper weight
         memories fill their block RAMs more fully, at the cost of throughput.
     """
-    if resources is None:
-        resources = RPUConfig(input_size=1, hidden_size=1)
-    if not isinstance(resources, RPUConfig):
-        raise TypeError(f"resources must be an RPUConfig, not {resources!r}")
-    if resources.delta:
-        raise ValueError("resources.delta: the fit check does not predict the delta "
-                         "datapath's memories")
-    _device(device)
-    best, best_size, lanes_tried = None, 0, set()
-    for candidate in [resources] + _smaller(resources):
-        if candidate.mac_lanes in lanes_tried or \
-                not _fits(_square(candidate, 1), device):
-            continue
-        lanes_tried.add(candidate.mac_lanes)
-        size = _largest_size(candidate, device)
-        if size > best_size:
-            best, best_size = _square(candidate, size), size
-        if not fewer_lanes:
-            break
-    return best
+    by_lanes = _largest_by_lanes(device, resources)
+    return _largest(by_lanes) if fewer_lanes else next(by_lanes, None)
 
 
 def largest_lstm_report(device, resources=None):
@@ -324,9 +336,10 @@ def largest_lstm_report(device, resources=None):
                 "activation_units": config.activation_units,
                 "elementwise_units": config.elementwise_units,
                 "luts": prediction.luts, "dsps": prediction.dsps, "ebrs": prediction.ebrs}
+    by_lanes = list(_largest_by_lanes(device, resources))
     return {"device": device,
-            "same_lanes": entry(largest_lstm(device, resources)),
-            "fewer_lanes": entry(largest_lstm(device, resources, fewer_lanes=True))}
+            "same_lanes": entry(by_lanes[0] if by_lanes else None),
+            "fewer_lanes": entry(_largest(by_lanes))}
 
 
 def describe_largest(entry):

@@ -61,14 +61,13 @@ def x_layout(config):
     return word if config.batch == 1 else data.ArrayLayout(word, config.batch)
 
 
-def _delayed(m, value, run, stages, name):
-    """``value`` registered ``stages`` times, each register loaded while ``run``."""
-    for stage in range(stages):
-        delayed = Signal.like(value, name=f"{name}_{stage + 1}")
-        with m.If(run):
-            m.d.sync += delayed.eq(value)
-        value = delayed
-    return value
+def _registered(m, value, run, name):
+    """``value`` in a register loaded while ``run``, named ``{name}_1`` (the name of the
+    netlists that rpu/fpga/README.md measured)."""
+    registered = Signal.like(value, name=f"{name}_1")
+    with m.If(run):
+        m.d.sync += registered.eq(value)
+    return registered
 
 
 def _suffix(b):
@@ -324,7 +323,7 @@ class RPU(wiring.Component):
         m.d.comb += self.state.ready.eq(loads_ready)
         # The column's operand source one cycle after the issue, when the x and h memories'
         # words (addressed READ_AHEAD cycle early) leave their output registers.
-        source = _delayed(m, ctrl.source, run, 1, "source")
+        source = _registered(m, ctrl.source, run, "source")
         x_words = ([x_buffer.r.payload] if config.batch == 1
                    else [x_buffer.r.payload[b] for b in range(config.batch)])
         operands = [self._sequence_memories(m, b, ctrl, engines[b], run, take_x, source,
@@ -430,7 +429,7 @@ class RPU(wiring.Component):
             engine.state_data.eq(state.data),
             engine.state_en.eq(state_write & (state.target == StateTarget.C)),
         ]
-        x_word = _delayed(m, x_payload, run, 1, f"x_word{_suffix(b)}")
+        x_word = _registered(m, x_payload, run, f"x_word{_suffix(b)}")
         operand = Signal(signed(config.operand_width), name=f"operand{_suffix(b)}")
         if delta is not None:
             self._delta_units(m, ctrl, engine, run, take_x, source, x_payload, start, delta,
@@ -449,7 +448,7 @@ class RPU(wiring.Component):
         # starts at a flip-flop (S on the ULX3S at 97.2 MHz without it: an x memory's output
         # register, the multiplexer and 8.8 ns of routing to a far lane).
         assert PIMArray.OPERAND_DELAY == 2
-        return _delayed(m, operand, run, 1, f"broadcast{_suffix(b)}")
+        return _registered(m, operand, run, f"broadcast{_suffix(b)}")
 
     def _delta_units(self, m, ctrl, engine, run, take_x, source, x_payload, start, delta,
                      operand, h_memory):
@@ -472,8 +471,8 @@ class RPU(wiring.Component):
         # h: the operands of the dense first step's h columns (one cycle after their issue)
         # are the references; every h the engine writes is compared and listed for
         # the next step, in the bank of the step that computed it.
-        snoop = _delayed(m, ctrl.snoop_h, run, 1, "snoop")
-        snoop_index = _delayed(m, ctrl.h_index, run, 1, "snoop_index")
+        snoop = _registered(m, ctrl.snoop_h, run, "snoop")
+        snoop_index = _registered(m, ctrl.h_index, run, "snoop_index")
         m.d.comb += [
             h_delta.en.eq(run),
             h_delta.valid.eq(snoop | (delta["delta"] & engine.h_wr_en)),
@@ -497,7 +496,7 @@ class RPU(wiring.Component):
             ctrl.h_complete.eq(Mux(ctrl.bank, h_delta.complete[0], h_delta.complete[1])),
             ctrl.x_entry.eq(x_delta.rd_data), ctrl.h_entry.eq(h_delta.rd_data),
         ]
-        value = _delayed(m, ctrl.delta_value, run, 1, "delta_operand")
+        value = _registered(m, ctrl.delta_value, run, "delta_operand")
         with m.If((source == Source.X_DELTA) | (source == Source.H_DELTA)):
             m.d.comb += operand.eq(value)
 
